@@ -1,0 +1,46 @@
+"""qslm-neuro: fit spike-driven language models onto small chips.
+
+Three parts, one data flow (see README):
+
+* :mod:`qslm_neuro.models` - a SpikeGPT-style spiking RWKV built from snntorch neurons;
+* :mod:`qslm_neuro.search` - QSLM's tiered post-training quantization search;
+* :mod:`qslm_neuro.hw` - hardware cost models (Loihi-like, embedded SoC) over a
+  :class:`~qslm_neuro.workload.Workload`, plus :mod:`qslm_neuro.lava` for Lava co-simulation.
+
+The public names below are imported lazily so that ``import qslm_neuro`` is cheap and the
+hardware models can be used without importing torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "estimate": "qslm_neuro.hw",
+    "sweep": "qslm_neuro.hw",
+    "HardwareModel": "qslm_neuro.hw",
+    "CostReport": "qslm_neuro.hw",
+    "search": "qslm_neuro.search",
+    "Candidate": "qslm_neuro.search",
+    "load_model": "qslm_neuro.models",
+    "QuantPlan": "qslm_neuro.quant",
+    "Precision": "qslm_neuro.quant",
+    "Workload": "qslm_neuro.workload",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qslm_neuro' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,287 @@
+"""The hardware-facing description of a spiking network: structure + precision + activity.
+
+A :class:`Workload` is what every hardware model consumes. A torch model with a quantization
+plan, a Lava run, or a named config (costed without weights) all produce one; the cost models
+(:mod:`qslm_neuro.hw`) import neither torch nor Lava, so a sweep starts in milliseconds.
+
+Counting follows NeuroBench's definitions: a synaptic layer whose inputs are all in {-1, 0, 1}
+performs accumulates (ACs), one per non-zero input and output synapse; otherwise it performs
+multiply-accumulates (MACs). "Per step" means per SNN time step; the SLM takes one time step per
+token, so per step == per token unless ``time_steps_per_token`` says otherwise.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Iterable
+
+from qslm_neuro.errors import BadInputError
+from qslm_neuro.fileio import write_json_atomic
+
+#: Storage formats a weight can have; ``int`` means a signed integer of ``weight_bits`` bits.
+WEIGHT_FORMATS = ("fp32", "fp16", "bf16", "int")
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Measured (or assumed) traffic into one synaptic layer, per time step.
+
+    ``input_events_per_step`` counts non-zero inputs (spikes when the input is binary).
+    ``binary_share`` is the share of time steps (weighted by calls) whose inputs were binary.
+    ``calls_per_step`` < 1 for layers run once per sequence (e.g. a classifier head).
+    """
+
+    input_events_per_step: float
+    input_events_std: float = 0.0
+    binary_share: float = 1.0
+    calls_per_step: float = 1.0
+    samples: int = 0  # number of time steps the statistics were measured on
+
+    def __post_init__(self) -> None:
+        for name in ("input_events_per_step", "input_events_std", "calls_per_step"):
+            _check_nonneg(f"Activity.{name}", getattr(self, name))
+        if not 0.0 <= self.binary_share <= 1.0:
+            raise BadInputError(
+                f"Activity.binary_share={self.binary_share!r} must lie in [0, 1]")
+
+
+@dataclass(frozen=True)
+class SynapticLayer:
+    """A weight matrix between a source population (or input) and its targets.
+
+    ``fan_in`` inputs (pre-synaptic axons), ``fan_out`` outputs (post-synaptic neurons or
+    accumulators). ``weight_bits`` is the stored width of one weight at the layer's precision;
+    ``scale_count`` per-channel scales of ``scale_bits`` each come with integer formats.
+    ``kind`` is ``linear`` (a dense matmul), ``embedding`` (a lookup: one row read per token) or
+    ``head`` (the output projection).
+    """
+
+    name: str
+    fan_in: int
+    fan_out: int
+    weight_bits: int = 32
+    weight_format: str = "fp32"
+    zero_fraction: float = 0.0
+    scale_count: int = 0
+    scale_bits: int = 32
+    kind: str = "linear"
+    source: str = ""          # name of the population whose spikes drive this layer
+    target: str = ""          # name of the population it drives directly ("" if none)
+    activity: Activity = field(default_factory=lambda: Activity(0.0))
+
+    def __post_init__(self) -> None:
+        if self.fan_in <= 0 or self.fan_out <= 0:
+            raise BadInputError(
+                f"layer {self.name!r}: fan_in={self.fan_in}, fan_out={self.fan_out} must be > 0")
+        if not 1 <= self.weight_bits <= 32:
+            raise BadInputError(
+                f"layer {self.name!r}: weight_bits={self.weight_bits} must be in 1..32")
+        if self.weight_format not in WEIGHT_FORMATS:
+            raise BadInputError(
+                f"layer {self.name!r}: weight_format={self.weight_format!r}; "
+                f"expected one of {WEIGHT_FORMATS}")
+        if not 0.0 <= self.zero_fraction <= 1.0:
+            raise BadInputError(
+                f"layer {self.name!r}: zero_fraction={self.zero_fraction} must lie in [0, 1]")
+        if self.kind not in ("linear", "embedding", "head"):
+            raise BadInputError(
+                f"layer {self.name!r}: kind={self.kind!r}; expected linear, embedding or head")
+
+    @property
+    def weight_count(self) -> int:
+        return self.fan_in * self.fan_out
+
+    @property
+    def nonzero_weight_count(self) -> int:
+        return int(round(self.weight_count * (1.0 - self.zero_fraction)))
+
+    @property
+    def weight_bytes(self) -> float:
+        """Bytes of weights and scales at the layer's precision (dense storage)."""
+        return (self.weight_count * self.weight_bits + self.scale_count * self.scale_bits) / 8.0
+
+    @property
+    def binary_input(self) -> bool:
+        return self.activity.binary_share >= 1.0
+
+    @property
+    def synaptic_ops_per_step(self) -> float:
+        """Effective synaptic operations per time step (NeuroBench: non-zero inputs x fan-out).
+
+        An embedding reads one row (fan_out weights) per call.
+        """
+        a = self.activity
+        if self.kind == "embedding":
+            return self.fan_out * a.calls_per_step
+        return a.input_events_per_step * self.fan_out * (1.0 - self.zero_fraction) * a.calls_per_step
+
+    @property
+    def acs_per_step(self) -> float:
+        """Accumulates: synaptic ops whose inputs were binary."""
+        if self.kind == "embedding":
+            return 0.0
+        return self.synaptic_ops_per_step * self.activity.binary_share
+
+    @property
+    def macs_per_step(self) -> float:
+        """Multiply-accumulates: synaptic ops whose inputs were not binary."""
+        if self.kind == "embedding":
+            return 0.0
+        return self.synaptic_ops_per_step * (1.0 - self.activity.binary_share)
+
+    @property
+    def dense_ops_per_step(self) -> float:
+        """Operations if every input were processed (NeuroBench's dense count)."""
+        if self.kind == "embedding":
+            return self.fan_out * self.activity.calls_per_step
+        return self.fan_in * self.fan_out * self.activity.calls_per_step
+
+
+@dataclass(frozen=True)
+class NeuronPopulation:
+    """A group of spiking neurons (LIF) with its measured output activity per time step."""
+
+    name: str
+    size: int
+    neuron_type: str = "lif"
+    output_spikes_per_step: float = 0.0
+    output_spikes_std: float = 0.0
+    state_bits: int = 24  # membrane potential width; Loihi uses 24-bit membrane state
+    samples: int = 0
+
+    def __post_init__(self) -> None:
+        if self.size <= 0:
+            raise BadInputError(f"population {self.name!r}: size={self.size} must be > 0")
+        _check_nonneg(f"population {self.name!r} output_spikes_per_step",
+                      self.output_spikes_per_step)
+
+    @property
+    def firing_rate(self) -> float:
+        """Mean spikes per neuron per time step."""
+        return self.output_spikes_per_step / self.size
+
+
+#: Kinds of non-synaptic work; hardware models price each kind per elementary operation.
+NONSYNAPTIC_KINDS = ("layernorm", "wkv", "gate", "token_shift", "elementwise", "pooling")
+
+
+@dataclass(frozen=True)
+class NonSynapticOp:
+    """Work that is not a synaptic event: LayerNorm, the WKV recurrence, sigmoid gates, ...
+
+    ``ops_per_step`` counts elementary arithmetic operations (add, multiply, exp, divide count
+    one each) per time step; ``state_bytes`` is the recurrent state kept between steps.
+    """
+
+    name: str
+    kind: str
+    ops_per_step: float
+    state_bytes: float = 0.0
+    param_bytes: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in NONSYNAPTIC_KINDS:
+            raise BadInputError(
+                f"non-synaptic op {self.name!r}: kind={self.kind!r}; expected one of "
+                f"{NONSYNAPTIC_KINDS}")
+        _check_nonneg(f"non-synaptic op {self.name!r} ops_per_step", self.ops_per_step)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Everything a hardware model needs to cost one network under one precision plan."""
+
+    name: str
+    layers: tuple[SynapticLayer, ...]
+    populations: tuple[NeuronPopulation, ...] = ()
+    nonsynaptic: tuple[NonSynapticOp, ...] = ()
+    time_steps_per_token: int = 1
+    activity_source: str = "assumed"
+    other_param_bytes: float = 0.0  # unquantized parameters outside the layers (LayerNorm, decays)
+    meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "populations", tuple(self.populations))
+        object.__setattr__(self, "nonsynaptic", tuple(self.nonsynaptic))
+        names = [layer.name for layer in self.layers]
+        if len(set(names)) != len(names):
+            raise BadInputError(f"workload {self.name!r}: duplicate layer names in {names}")
+        if self.time_steps_per_token < 1:
+            raise BadInputError(
+                f"workload {self.name!r}: time_steps_per_token={self.time_steps_per_token} < 1")
+
+    # -- summaries -------------------------------------------------------------------------
+    @property
+    def weight_bytes(self) -> float:
+        return sum(layer.weight_bytes for layer in self.layers)
+
+    @property
+    def total_bytes(self) -> float:
+        """Model footprint: layer weights + scales + unquantized parameters."""
+        return self.weight_bytes + self.other_param_bytes
+
+    @property
+    def neuron_count(self) -> int:
+        return sum(p.size for p in self.populations)
+
+    def layer(self, name: str) -> SynapticLayer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise BadInputError(
+            f"workload {self.name!r} has no layer {name!r}; layers: {[l.name for l in self.layers]}")
+
+    def spike_driven_share(self, kinds: Iterable[str] = ("linear",)) -> float:
+        """Share of dense MACs (of the given layer kinds) whose inputs are binary spikes."""
+        kinds = tuple(kinds)
+        chosen = [l for l in self.layers if l.kind in kinds]
+        total = sum(l.fan_in * l.fan_out * l.activity.calls_per_step for l in chosen)
+        binary = sum(l.fan_in * l.fan_out * l.activity.calls_per_step * l.activity.binary_share
+                     for l in chosen)
+        return binary / total if total else 0.0
+
+    def with_precisions(self, bits_by_layer: dict[str, tuple[int, str, int]]) -> "Workload":
+        """A copy with (weight_bits, weight_format, scale_count) replaced for the named layers."""
+        unknown = set(bits_by_layer) - {l.name for l in self.layers}
+        if unknown:
+            raise BadInputError(f"workload {self.name!r}: unknown layers {sorted(unknown)}")
+        layers = []
+        for layer in self.layers:
+            if layer.name in bits_by_layer:
+                bits, fmt, scales = bits_by_layer[layer.name]
+                layer = replace(layer, weight_bits=bits, weight_format=fmt, scale_count=scales)
+            layers.append(layer)
+        return replace(self, layers=tuple(layers))
+
+    # -- serialisation ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Workload":
+        try:
+            layers = tuple(
+                SynapticLayer(**{**l, "activity": Activity(**l["activity"])}) for l in data["layers"])
+            pops = tuple(NeuronPopulation(**p) for p in data.get("populations", ()))
+            ops = tuple(NonSynapticOp(**o) for o in data.get("nonsynaptic", ()))
+            rest = {f.name: data[f.name] for f in fields(cls)
+                    if f.name in data and f.name not in ("layers", "populations", "nonsynaptic")}
+        except (KeyError, TypeError) as exc:
+            raise BadInputError(f"not a valid workload description: {exc}") from exc
+        return cls(layers=layers, populations=pops, nonsynaptic=ops, **rest)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        return write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "Workload":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _check_nonneg(name: str, value: float) -> None:
+    if not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
+        raise BadInputError(f"{name}={value!r} must be a non-negative number")
