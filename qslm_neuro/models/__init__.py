@@ -1,0 +1,27 @@
+"""The spike-driven language model: configs, the spiking RWKV, checkpoints."""
+from __future__ import annotations
+
+import torch
+
+from qslm_neuro.models.config import NAMED_CONFIGS, SLMConfig, get_config
+from qslm_neuro.models.rwkv import SpikingRWKV
+
+
+def build_model(config: SLMConfig | str, device: str | torch.device | None = None,
+                seed: int | None = None, **overrides) -> SpikingRWKV:
+    """Build a model from a config or a config name.
+
+    ``device="meta"`` allocates no weights, so the SpikeGPT-216M shape can be inspected (parameter
+    counts, footprints) on any machine.
+    """
+    cfg = get_config(config, **overrides) if isinstance(config, str) else config.with_(**overrides)
+    if seed is not None:
+        torch.manual_seed(seed)
+    if device is not None and str(device) == "meta":
+        with torch.device("meta"):
+            return SpikingRWKV(cfg)
+    model = SpikingRWKV(cfg)
+    return model.to(device) if device is not None else model
+
+
+__all__ = ["NAMED_CONFIGS", "SLMConfig", "SpikingRWKV", "build_model", "get_config"]

@@ -1,0 +1,142 @@
+"""Checkpoints: safetensors weights, JSON config, tokenizer and a sha256 manifest.
+
+Layout of a checkpoint directory::
+
+    model.safetensors   weights (fp32)
+    config.json         the SLMConfig
+    tokenizer.json      the BPE tokenizer the model was trained with
+    training.json       how it was trained and what it measured (free-form, optional)
+    manifest.json       sha256 and size of every file above
+
+Loading verifies the manifest first: a changed, truncated or missing file is refused with a
+:class:`~qslm_neuro.errors.ChecksumError` naming the file, so a model is never silently
+evaluated with weights other than the ones its numbers were measured on.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from qslm_neuro.errors import BadInputError, ChecksumError, DataNotFoundError
+from qslm_neuro.fileio import sha256_file, write_json_atomic
+from qslm_neuro.models.config import SLMConfig
+from qslm_neuro.models.rwkv import SpikingRWKV
+
+MANIFEST = "manifest.json"
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+TOKENIZER = "tokenizer.json"
+TRAINING = "training.json"
+FORMAT = "qslm-checkpoint/1"
+
+
+@dataclass
+class LoadedModel:
+    """A model with everything needed to evaluate it."""
+
+    model: SpikingRWKV
+    tokenizer: Any  # qslm_neuro.tokenizer.Tokenizer
+    config: SLMConfig
+    path: Path
+    training: dict[str, Any] = field(default_factory=dict)
+
+
+def save_checkpoint(directory: str | os.PathLike[str], model: SpikingRWKV, tokenizer: Any,
+                    training: dict[str, Any] | None = None) -> Path:
+    """Write a checkpoint directory; files go to a temporary sibling first, then one rename."""
+    directory = Path(directory)
+    staging = directory.with_name(f".{directory.name}.tmp")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    state = {name: tensor.detach().to("cpu", torch.float32).contiguous()
+             for name, tensor in model.state_dict().items() if not _is_neuron_constant(name)}
+    save_file(state, str(staging / WEIGHTS), metadata={"format": FORMAT})
+    (staging / CONFIG).write_text(model.config.to_json() + "\n")
+    tokenizer.save(staging)
+    files = [WEIGHTS, CONFIG, TOKENIZER]
+    if training is not None:
+        write_json_atomic(staging / TRAINING, training)
+        files.append(TRAINING)
+    for name in files:  # writers differ in the modes they give; shipped files are world-readable
+        os.chmod(staging / name, 0o644)
+    manifest = {"format": FORMAT, "files": {
+        name: {"sha256": sha256_file(staging / name), "bytes": (staging / name).stat().st_size}
+        for name in files}}
+    write_json_atomic(staging / MANIFEST, manifest)
+    if directory.exists():
+        shutil.rmtree(directory)
+    staging.rename(directory)
+    return directory
+
+
+def verify_checkpoint(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """Check every file against the manifest; return the manifest or raise ChecksumError."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataNotFoundError(
+            f"checkpoint directory {str(directory)!r} does not exist; pass the folder that holds "
+            f"{MANIFEST} (e.g. data/slm-small-sst2) or train one with `qslm train`")
+    manifest_path = directory / MANIFEST
+    if not manifest_path.is_file():
+        raise ChecksumError(
+            f"{manifest_path} is missing: refusing to load an unverifiable checkpoint. "
+            "Re-save it with qslm_neuro.models.save_checkpoint or `qslm train`.")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        entries = manifest["files"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ChecksumError(f"{manifest_path} is not a valid manifest ({exc})") from exc
+    for name, entry in entries.items():
+        path = directory / name
+        if not path.is_file():
+            raise ChecksumError(f"{path} is listed in {MANIFEST} but missing")
+        size = path.stat().st_size
+        if size != entry["bytes"]:
+            raise ChecksumError(
+                f"{path} has {size} bytes but the manifest says {entry['bytes']}: the file was "
+                "truncated or changed; restore it (git checkout) or re-train")
+        digest = sha256_file(path)
+        if digest != entry["sha256"]:
+            raise ChecksumError(
+                f"{path} sha256 {digest[:12]}... differs from the manifest's "
+                f"{entry['sha256'][:12]}...: the file was changed; restore it or re-train")
+    for required in (WEIGHTS, CONFIG, TOKENIZER):
+        if required not in entries:
+            raise ChecksumError(f"{manifest_path} does not list {required}")
+    return manifest
+
+
+def load_checkpoint(directory: str | os.PathLike[str],
+                    device: str | torch.device = "cpu") -> LoadedModel:
+    """Verify and load a checkpoint directory."""
+    from qslm_neuro.tokenizer import Tokenizer
+
+    directory = Path(directory)
+    verify_checkpoint(directory)
+    config = SLMConfig.from_dict(json.loads((directory / CONFIG).read_text()))
+    model = SpikingRWKV(config)
+    state = load_file(str(directory / WEIGHTS))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not _is_neuron_constant(k)]
+    if missing or unexpected:
+        raise BadInputError(
+            f"{directory / WEIGHTS} does not match {CONFIG}: missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]}")
+    model.to(device).eval()
+    training_path = directory / TRAINING
+    training = json.loads(training_path.read_text()) if training_path.is_file() else {}
+    return LoadedModel(model=model, tokenizer=Tokenizer.load(directory), config=config,
+                       path=directory, training=training)
+
+
+def _is_neuron_constant(key: str) -> bool:
+    """snntorch neuron buffers (beta, threshold, ...) are rebuilt from the config."""
+    return ".lif." in key

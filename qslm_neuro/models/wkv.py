@@ -1,0 +1,90 @@
+"""The WKV recurrence of RWKV-4, in a numerically stable form.
+
+For every channel, with decay ``w = exp(time_decay) > 0`` and bonus ``u = time_first``::
+
+    wkv_t = (a_{t-1} + exp(u + k_t) v_t) / (b_{t-1} + exp(u + k_t))
+    a_t   = exp(-w) a_{t-1} + exp(k_t) v_t
+    b_t   = exp(-w) b_{t-1} + exp(k_t)
+
+``exp(k)`` overflows float32 for k > 88, and keys driven by spikes can be large, so the state is
+kept as (a, b) scaled by ``exp(-p)`` where ``p`` is the running maximum exponent. Every ``exp``
+then has a non-positive argument. :func:`wkv_reference` is the naive float64 formula the tests
+compare against.
+"""
+from __future__ import annotations
+
+import torch
+
+_NEG_INF = -1e38
+
+
+class WKVState:
+    """Recurrent state (scaled numerator, scaled denominator, exponent) for streaming use."""
+
+    __slots__ = ("num", "den", "exp")
+
+    def __init__(self, num: torch.Tensor, den: torch.Tensor, exp: torch.Tensor) -> None:
+        self.num, self.den, self.exp = num, den, exp
+
+    @classmethod
+    def zeros(cls, like: torch.Tensor) -> "WKVState":
+        """Empty state shaped like one time step ``like`` ([B, C])."""
+        zero = torch.zeros_like(like)
+        return cls(zero, zero, torch.full_like(like, _NEG_INF))
+
+
+def wkv(time_decay: torch.Tensor, time_first: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+        state: WKVState | None = None) -> tuple[torch.Tensor, WKVState]:
+    """Stable WKV over a sequence.
+
+    Args:
+        time_decay: [C]; the per-step decay is ``exp(-exp(time_decay))``.
+        time_first: [C]; the bonus given to the current token.
+        k, v: [B, T, C] keys and values.
+        state: state after the previous chunk (None: empty history).
+    Returns:
+        (wkv [B, T, C], state after the last step).
+    """
+    batch, steps, channels = k.shape
+    decay = -torch.exp(time_decay.float())  # log of the per-step decay factor, < 0
+    bonus = time_first.float()
+    k32, v32 = k.float(), v.float()
+    if state is None:
+        state = WKVState.zeros(k32[:, 0])
+    num, den, exp = state.num, state.den, state.exp
+    outputs = []
+    for t in range(steps):
+        kt, vt = k32[:, t], v32[:, t]
+        # output: history plus the current token with its bonus
+        current = bonus + kt
+        top = torch.maximum(exp, current)
+        scale_old, scale_new = torch.exp(exp - top), torch.exp(current - top)
+        outputs.append((scale_old * num + scale_new * vt) / (scale_old * den + scale_new))
+        # state update: decay the history, add the current token without bonus
+        decayed = exp + decay
+        top = torch.maximum(decayed, kt)
+        scale_old, scale_new = torch.exp(decayed - top), torch.exp(kt - top)
+        num = scale_old * num + scale_new * vt
+        den = scale_old * den + scale_new
+        exp = top
+    out = torch.stack(outputs, dim=1).to(v.dtype)
+    return out, WKVState(num, den, exp)
+
+
+def wkv_reference(time_decay: torch.Tensor, time_first: torch.Tensor, k: torch.Tensor,
+                  v: torch.Tensor) -> torch.Tensor:
+    """Naive float64 WKV straight from the definition (O(T^2)); for tests only."""
+    w = torch.exp(time_decay.double())
+    u = time_first.double()
+    k, v = k.double(), v.double()
+    batch, steps, channels = k.shape
+    out = torch.empty_like(k)
+    for t in range(steps):
+        num = torch.exp(u + k[:, t]) * v[:, t]
+        den = torch.exp(u + k[:, t])
+        for i in range(t):
+            weight = torch.exp(-(t - 1 - i) * w + k[:, i])
+            num = num + weight * v[:, i]
+            den = den + weight
+        out[:, t] = num / den
+    return out
