@@ -41,7 +41,14 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vocab-size", type=int, default=4096)
     p.add_argument("--ctx-len", type=int, default=128)
     p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--monitor-report-split", action="store_true",
+                   help="also log dev accuracy / test perplexity each epoch (diagnostics only; "
+                   "model selection always uses held-out training data)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a model config field, e.g. --set spiking_att_output=false")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--time-budget-s", type=float, default=None,
+                   help="stop training after this many seconds (the best epoch so far is kept)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--data-dir", default=None, help="dataset folder (default: $QSLM_DATA_DIR)")
 
@@ -54,13 +61,31 @@ def _run_train(args: argparse.Namespace) -> int:
                       batch_size=args.batch_size, lr=args.lr, dropout=args.dropout,
                       weight_decay=args.weight_decay, vocab_size=args.vocab_size,
                       ctx_len=args.ctx_len, max_steps=args.max_steps, seed=args.seed,
-                      device=args.device)
+                      time_budget_s=args.time_budget_s, device=args.device,
+                      model_overrides=_parse_overrides(args.set),
+                      monitor_report_split=args.monitor_report_split)
     result = train(cfg, args.data_dir)
     out = save_checkpoint(args.out, result.model, result.tokenizer, result.info)
     summary = {k: v for k, v in result.info.items() if k not in ("epochs_log", "train_config")}
     print(json.dumps(summary, indent=2))
     print(f"checkpoint written to {out}")
     return EXIT_OK
+
+
+def _parse_overrides(items: list[str]) -> dict[str, object]:
+    """``["d_model=256", "spiking_att_output=false"]`` -> typed values (JSON literals or text)."""
+    from qslm_neuro.errors import BadInputError
+
+    overrides: dict[str, object] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise BadInputError(f"--set {item!r}: expected KEY=VALUE, e.g. --set dropout=0.2")
+        try:
+            overrides[key] = json.loads(text)
+        except json.JSONDecodeError:
+            overrides[key] = text
+    return overrides
 
 
 register("train", "train a spiking RWKV on SST-2 or WikiText-2 and save a checkpoint",

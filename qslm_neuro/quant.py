@@ -37,7 +37,7 @@ import re
 import weakref
 from collections.abc import Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple, Union
 
@@ -560,6 +560,32 @@ class QuantPlan(Mapping):
         return clone
 
 
+def load_plan(path: str | os.PathLike[str]) -> QuantPlan:
+    """Read a plan from a plan JSON file or from a report that embeds one.
+
+    Accepted layouts: a plan (``QuantPlan.save``), or an object holding it under ``"plan"``
+    or ``"chosen": {"plan": ...}`` (how a search report can carry its chosen plan).
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise BadInputError(f"plan file {str(path)!r} does not exist; pass a file written by "
+                            "plan.save(path) or a search report") from None
+    except json.JSONDecodeError as exc:
+        raise BadInputError(f"plan file {str(path)!r} is not valid JSON ({exc})") from exc
+    if isinstance(data, Mapping) and "modules" not in data:
+        chosen = data.get("chosen")
+        if isinstance(data.get("plan"), Mapping):
+            data = data["plan"]
+        elif isinstance(chosen, Mapping) and isinstance(chosen.get("plan"), Mapping):
+            data = chosen["plan"]
+        else:
+            raise BadInputError(
+                f"{str(path)!r} holds no quantization plan: expected a plan ('modules', "
+                "'default'), or a report with 'plan' or 'chosen.plan'")
+    return QuantPlan.from_dict(data)
+
+
 def _weights_to_change(model: nn.Module, hierarchy: Hierarchy, plan: QuantPlan
                        ) -> Iterator[tuple[nn.Parameter, Precision, ModuleInfo]]:
     """(weight parameter, precision, module info) for each distinct weight the plan changes."""
@@ -697,7 +723,6 @@ class Footprint:
     plan_key: str
     rows: tuple[TensorBytes, ...]
     baseline_bytes: int           # the same model with every quantizable weight at fp32
-    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def total_bytes(self) -> int:

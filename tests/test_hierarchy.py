@@ -206,3 +206,19 @@ def test_bad_input_is_explained() -> None:
                                          (3 * 2**20 + 2**19, "3.50 MiB"), (5 * 2**30, "5.00 GiB")])
 def test_format_bytes(count: int, text: str) -> None:
     assert format_bytes(count) == text
+
+
+def test_the_project_spiking_rwkv() -> None:
+    """The shipped model's hierarchy: emb, ln0, blocks.0..N, ln_out, head."""
+    rwkv = pytest.importorskip("qslm_neuro.models.rwkv")
+    from qslm_neuro.models.config import get_config
+
+    config = get_config("tiny")
+    model = rwkv.SpikingRWKV(config)
+    h = Hierarchy.from_module(model)
+    blocks = tuple(f"blocks.{i}" for i in range(config.n_layers))
+    assert h.search_blocks == ("emb",) + blocks + ("head",)
+    assert {"ln0", "ln_out"} <= set(h.block_paths) - set(h.search_blocks)
+    assert h.param_count == sum(p.numel() for p in model.parameters())
+    assert all(h.module(p).type_name in ("Linear", "Embedding") for p in h.module_paths)
+    assert h.block_of(h.block("blocks.1").modules[0]) == "blocks.1"

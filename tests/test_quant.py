@@ -16,7 +16,7 @@ from qslm_neuro.errors import BadInputError
 from qslm_neuro.hierarchy import GLOBAL, Hierarchy
 from qslm_neuro.quant import (
     BF16, FP16, FP32, QUANTIZER_ID, Footprint, Precision, QuantPlan, clear_quantization_cache,
-    fake_quantize, footprint, quantize)
+    fake_quantize, footprint, load_plan, quantize)
 from qslm_neuro.workload import WEIGHT_FORMATS, Activity, SynapticLayer, Workload
 
 INT_BITS = list(range(2, 17))
@@ -293,6 +293,21 @@ def test_save_and_load(tmp_path) -> None:
     assert QuantPlan.load(path) == plan
     with pytest.raises(BadInputError, match="does not exist"):
         QuantPlan.load(tmp_path / "missing.json")
+
+
+def test_load_plan_reads_plans_and_reports(tmp_path) -> None:
+    plan = QuantPlan({"blocks.0.key": "int6"})
+    assert load_plan(plan.save(tmp_path / "plan.json")) == plan
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"alpha": 0.5, "chosen": {"plan": plan.to_dict()}}))
+    assert load_plan(report) == plan
+    report.write_text(json.dumps({"plan": plan.to_dict(), "candidates": []}))
+    assert load_plan(report) == plan
+    report.write_text(json.dumps({"candidates": []}))
+    with pytest.raises(BadInputError, match="holds no quantization plan"):
+        load_plan(report)
+    with pytest.raises(BadInputError, match="does not exist"):
+        load_plan(tmp_path / "nope.json")
 
 
 def test_bad_plan_input_names_the_value() -> None:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Union
 
 import numpy as np
-import pandas as pd
 
 from qslm_neuro.errors import BadInputError, HardwareModelError
 from qslm_neuro.hw.arrays import WorkloadArrays, workload_arrays
@@ -21,7 +20,11 @@ from qslm_neuro.hw.report import CostReport
 from qslm_neuro.hw.schema import FAMILIES, NONSYN_KINDS
 from qslm_neuro.workload import Workload
 
-HardwareLike = "str | os.PathLike[str] | HardwareModel"
+if TYPE_CHECKING:  # pandas is imported when a table is built: `import qslm_neuro.hw` stays fast
+    import pandas as pd
+
+HardwareLike = Union[str, "os.PathLike[str]", HardwareModel]
+_CHUNK_ELEMENTS = 32_000_000  # per-layer grid elements evaluated at once (~256 MB per array)
 
 
 def as_workload(candidate: Any) -> Workload:
@@ -78,7 +81,7 @@ def estimate(candidate: Any, hw: HardwareLike = "loihi2", tokens_per_s: float | 
 
 def sweep(candidate: Any, hw: HardwareLike = "loihi2", *, tokens_per_s: float | None = None,
           overrides: Mapping[str, Any] | None = None,
-          **grid: Iterable[float]) -> pd.DataFrame:
+          **grid: Iterable[float]) -> "pd.DataFrame":
     """Cost ``candidate`` on every combination of the given parameter values (a full grid).
 
     ``sweep(w, "loihi2", syn_mem_per_core_bytes=[64e3, 128e3], e_syn_op_pj=np.linspace(5, 30, 50))``
@@ -98,10 +101,25 @@ def sweep(candidate: Any, hw: HardwareLike = "loihi2", *, tokens_per_s: float | 
 
 
 def evaluate_grid(wa: WorkloadArrays, model: HardwareModel, axes: Mapping[str, np.ndarray],
-                  tokens_per_s: float | None = None) -> pd.DataFrame:
-    """The broadcasting core of :func:`sweep` (validated inputs; no Python loop over points)."""
+                  tokens_per_s: float | None = None) -> "pd.DataFrame":
+    """The broadcasting core of :func:`sweep` (validated inputs; no Python loop over points).
+
+    Grids whose per-layer arrays would exceed ``_CHUNK_ELEMENTS`` elements are evaluated in
+    slices of the first swept axis (a loop over a handful of chunks, not over points) to bound
+    memory.
+    """
     shape = tuple(len(v) for v in axes.values())
     ndim = len(shape)
+    if int(np.prod(shape)) * wa.layer_count > _CHUNK_ELEMENTS and shape[0] > 1:
+        import pandas as pd
+
+        first, *rest = axes
+        per_slice = int(np.prod(shape[1:])) * wa.layer_count
+        step = max(1, _CHUNK_ELEMENTS // per_slice)
+        pieces = [evaluate_grid(wa, model, {first: axes[first][i:i + step],
+                                            **{k: axes[k] for k in rest}}, tokens_per_s)
+                  for i in range(0, shape[0], step)]
+        return pd.concat(pieces, ignore_index=True)
     pl: dict[str, Any] = model.values()
     pg: dict[str, Any] = dict(pl)
     for axis, (key, values) in enumerate(axes.items()):
@@ -115,7 +133,10 @@ def evaluate_grid(wa: WorkloadArrays, model: HardwareModel, axes: Mapping[str, n
     def column(value: Any) -> np.ndarray:
         return np.broadcast_to(np.asarray(value), shape).ravel()
 
-    columns: dict[str, np.ndarray] = {key: column(pg[key]) for key in axes}
+    schema = FAMILIES[model.family]
+    columns: dict[str, np.ndarray] = {
+        key: column(pg[key]).astype(np.int64) if schema[key].integer else column(pg[key])
+        for key in axes}
     columns["energy_per_token_j"] = column(tok.energy_per_token_j)
     for name in PARTS:
         columns[f"energy_{name}_j"] = column(tok.parts_j[name])
@@ -126,6 +147,8 @@ def evaluate_grid(wa: WorkloadArrays, model: HardwareModel, axes: Mapping[str, n
     columns["chips"] = column(step.chips).astype(np.int64)
     columns["synaptic_memory_bytes"] = column(step.synaptic_memory_bytes)
     columns["feasible"] = column(np.logical_and(step.feasible, tok.rate_ok))
+    import pandas as pd
+
     return pd.DataFrame(columns, copy=False)
 
 
@@ -171,7 +194,9 @@ def _check_rate(tokens_per_s: float | None) -> None:
             f"rate the hardware sustains)")
 
 
-def _layer_table(wa: WorkloadArrays, step: StepCosts) -> pd.DataFrame:
+def _layer_table(wa: WorkloadArrays, step: StepCosts) -> "pd.DataFrame":
+    import pandas as pd
+
     steps = wa.time_steps_per_token
     table: dict[str, Any] = {
         "name": list(wa.layer_names), "kind": list(wa.layer_kinds), "fan_in": wa.fan_in.astype(int),
@@ -198,16 +223,21 @@ def _flags(model: HardwareModel, wa: WorkloadArrays, step: StepCosts, tok: Any,
     flags: list[str] = []
     if model.family == "neuromorphic":
         spw = np.asarray(step.layers["synapses_per_weight"])
+        floats: dict[tuple[str, int], list[str]] = {}
+        splits: dict[tuple[int, int], list[str]] = {}
         for i, name in enumerate(wa.layer_names):
             fmt, bits = wa.weight_formats[i], int(wa.weight_bits[i])
             if fmt != "int":
-                flags.append(f"{name}: {fmt} weights costed as {bits}-bit fixed point "
-                             f"(the chip has no floating-point synapses)")
+                floats.setdefault((fmt, bits), []).append(name)
             if spw[i] > 1:
-                flags.append(
-                    f"{name}: {bits}-bit weights exceed the {int(p['max_weight_bits'])}-bit "
-                    f"synapse; split over {int(spw[i])} synapses per weight "
-                    f"({int(spw[i])}x synaptic memory entries and synaptic ops)")
+                splits.setdefault((bits, int(spw[i])), []).append(name)
+        for (fmt, bits), names in floats.items():
+            flags.append(f"{fmt} weights costed as {bits}-bit fixed point (the chip has no "
+                         f"floating-point synapses): {_names(names)}")
+        for (bits, count), names in splits.items():
+            flags.append(f"{bits}-bit weights exceed the {int(p['max_weight_bits'])}-bit synapse; "
+                         f"split over {count} synapses per weight ({count}x synaptic memory "
+                         f"entries and synaptic ops): {_names(names)}")
         graded = [n for n, b in zip(wa.layer_names, wa.binary_share) if b < 1.0]
         if graded and p["graded_input_ops"] > 1:
             flags.append(f"{len(graded)} layer(s) take non-binary inputs; each graded event costs "
@@ -233,8 +263,7 @@ def _flags(model: HardwareModel, wa: WorkloadArrays, step: StepCosts, tok: Any,
         in_dram = [n for n, s in zip(wa.layer_names, share) if s < 1.0]
         if in_dram:
             flags.append(f"{(weight_bytes * (1 - share)).sum() / 1024:.1f} KiB of weights read "
-                         f"from DRAM ({len(in_dram)} layer(s): {', '.join(in_dram[:5])}"
-                         f"{', ...' if len(in_dram) > 5 else ''})")
+                         f"from DRAM: {_names(in_dram)}")
         if not bool(step.feasible):
             flags.append(f"weights ({weight_bytes.sum() / 1024:.1f} KiB) exceed SRAM left for "
                          f"weights ({float(step.extra['sram_capacity_bytes']) / 1024:.1f} KiB) "
@@ -247,6 +276,13 @@ def _flags(model: HardwareModel, wa: WorkloadArrays, step: StepCosts, tok: Any,
         flags.append(f"requested {tokens_per_s:g} tokens/s exceeds the fastest sustainable "
                      f"{float(tok.max_tokens_per_s):.4g} tokens/s")
     return flags
+
+
+def _names(names: list[str], shown: int = 4) -> str:
+    """'a, b, c, d and 26 more (30 layers)' - short enough for a flag line."""
+    head = ", ".join(names[:shown])
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"{head}{more} ({len(names)} layer{'s' if len(names) != 1 else ''})"
 
 
 __all__ = ["estimate", "sweep", "as_workload", "evaluate_grid", "DYNAMIC_PARTS"]

@@ -58,13 +58,16 @@ def neuromorphic_step(wa: WorkloadArrays, pl: Params, pg: Params,
     graded_events = wa.input_events * (1.0 - b) * pl["graded_input_ops"]
     events = wa.input_events * b + graded_events            # messages-worth of input per step
     msgs_in = events * m.split_out                          # each goes to every output split
-    synops = events * wa.fan_out * m.synapses_per_weight    # dense format: zeros are processed
-    synops_graded = graded_events * wa.fan_out * m.synapses_per_weight
+    synapses = wa.fan_out * wa.density * m.synapses_per_weight  # per input event; zeros skipped
+    synops = events * synapses
+    synops_graded = graded_events * synapses
     bits_per_synapse = wa.weight_bits / m.synapses_per_weight
     io_values = (wa.fan_out * wa.calls * ~wa.has_target).sum()  # graded outputs read out
 
     # energies (pJ per step): count first, then multiply by the (possibly swept) energy figure
-    syn_fixed_pj = pg["e_syn_op_pj"] - pg["e_syn_read_pj_per_bit"] * pg["syn_op_ref_bits"]
+    # the part of a synaptic op that is not its weight read (never below zero)
+    syn_fixed_pj = np.maximum(
+        pg["e_syn_op_pj"] - pg["e_syn_read_pj_per_bit"] * pg["syn_op_ref_bits"], 0.0)
     synops_sum = synops.sum(-1)
     msgs_sum = msgs_in.sum(-1)
     comps_sum = m.compartments.sum(-1)
@@ -126,7 +129,7 @@ def neuromorphic_step(wa: WorkloadArrays, pl: Params, pg: Params,
                "sync_ns": sync_ns})
     if per_layer:
         e_read = pl["e_syn_read_pj_per_bit"]
-        fixed_l = pl["e_syn_op_pj"] - e_read * pl["syn_op_ref_bits"]
+        fixed_l = np.maximum(pl["e_syn_op_pj"] - e_read * pl["syn_op_ref_bits"], 0.0)
         costs.layers = {
             "synapses_per_weight": m.synapses_per_weight,
             "synaptic_memory_bytes": m.synaptic_memory_bytes,

@@ -6,7 +6,9 @@ deliberately simple and stated here so a reader can check them by hand:
 
 Neuromorphic (per synaptic layer, its weights living on the cores of its output neurons)
     synapses per weight  s   = ceil(weight_bits / max_weight_bits)   (wider weights are split)
-    synaptic memory      M   = fan_in * fan_out * (weight_bits + s * synapse_overhead_bits) / 8
+    synaptic memory      M   = nnz * (weight_bits + s * synapse_overhead_bits) / 8
+                               (nnz = fan_in * fan_out * (1 - zero_fraction): zero weights are
+                                not stored, as in Loihi's sparse synapse encodings)
     fan-in split         c_in  = ceil(fan_in / max_axons_in_per_core)
     output split         c_out = max(ceil(fan_out / neurons_per_core),
                                      ceil(M / (c_in * syn_mem_per_core_bytes)),
@@ -55,7 +57,8 @@ class CoreMapping:
 def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params) -> CoreMapping:
     """Cores, tiles and chips a workload needs; ``pl`` params end in a layer axis, ``pg`` don't."""
     spw = np.ceil(wa.weight_bits / pl["max_weight_bits"])
-    mem_bytes = wa.fan_in * wa.fan_out * (wa.weight_bits + spw * pl["synapse_overhead_bits"]) / 8.0
+    nonzero = wa.fan_in * wa.fan_out * wa.density
+    mem_bytes = nonzero * (wa.weight_bits + spw * pl["synapse_overhead_bits"]) / 8.0
     split_in = np.ceil(wa.fan_in / pl["max_axons_in_per_core"])
     by_neurons = np.ceil(wa.fan_out / pl["neurons_per_core"])
     by_memory = np.ceil(mem_bytes / (split_in * pl["syn_mem_per_core_bytes"]))

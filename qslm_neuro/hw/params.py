@@ -7,6 +7,7 @@ file, the key and the unit expected, instead of producing a plausible wrong cost
 """
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import tomllib
@@ -203,7 +204,7 @@ def _parse_entry(entry: Any, spec: ParamSpec, key: str, where: str) -> Param:
 def _spec_for(family: str, key: str, where: str) -> ParamSpec:
     schema = FAMILIES[family]
     if key not in schema:
-        close = [k for k in schema if k.split("_")[0] == key.split("_")[0]][:6]
+        close = difflib.get_close_matches(key, list(schema), n=4, cutoff=0.6)
         raise HardwareModelError(
             f"{where}: unknown parameter '{key}' for a {family} model"
             + (f"; did you mean one of {close}?" if close else f"; known: {sorted(schema)}"))

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from qslm_neuro.hw.costs import PARTS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -36,7 +37,7 @@ class CostReport:
     flags: list[str]
     params: dict[str, float]
     assumed_params: list[str]
-    layers: pd.DataFrame = field(repr=False)
+    layers: "pd.DataFrame" = field(repr=False)
     details: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -29,6 +29,7 @@ class SLMConfig:
     threshold: float = 1.0
     surrogate_alpha: float = 2.0
     dropout: float = 0.0
+    spiking_att_output: bool = True  # LIF in front of time-mix's output linear (else float input)
     name: str = ""
 
     def __post_init__(self) -> None:

@@ -47,33 +47,34 @@ class _LIFSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, currents: torch.Tensor, beta: float, threshold: float,
                 alpha: float) -> torch.Tensor:  # type: ignore[override]
-        steps = currents.shape[1]
-        mem = torch.zeros_like(currents[:, 0])
-        spike = torch.zeros_like(mem)
+        # Since s_{t-1} = H(mem_{t-1} - thr), the reset needs no separate spike tensor: the
+        # membrane carried into step t is mem_{t-1} where it stayed at or under threshold, else 0.
+        # Three kernels per step; spikes for all steps come from one comparison afterwards.
         mems = torch.empty_like(currents)
-        spikes = torch.empty_like(currents)
-        for t in range(steps):
-            mem = beta * (1.0 - spike) * mem + currents[:, t]
-            spike = (mem > threshold).to(currents.dtype)
-            mems[:, t] = mem
-            spikes[:, t] = spike
-        ctx.save_for_backward(mems, spikes)
+        mem = torch.zeros_like(currents[:, 0])
+        zero = torch.zeros((), dtype=currents.dtype, device=currents.device)
+        for t in range(currents.shape[1]):
+            kept = torch.where(mem > threshold, zero, mem)
+            mem = torch.add(currents[:, t], kept, alpha=beta, out=mems[:, t])
+        spikes = (mems > threshold).to(currents.dtype)
+        ctx.save_for_backward(mems)
         ctx.beta, ctx.threshold, ctx.alpha = beta, threshold, alpha
         return spikes
 
     @staticmethod
     def backward(ctx, grad_spikes: torch.Tensor):  # type: ignore[override]
-        mems, spikes = ctx.saved_tensors
+        (mems,) = ctx.saved_tensors
         beta, alpha = ctx.beta, ctx.alpha
-        surrogate_grad = (alpha / 2) / (1 + (torch.pi / 2 * alpha * (mems - ctx.threshold)).square())
-        direct = grad_spikes * surrogate_grad
-        carry_factor = beta * (1.0 - spikes)
+        shifted = mems - ctx.threshold
+        direct = grad_spikes * ((alpha / 2) / (1 + (torch.pi / 2 * alpha * shifted).square()))
+        carry_factor = (shifted <= 0).to(mems.dtype) * beta  # d mem_{t+1} / d mem_t
         grad_currents = torch.empty_like(grad_spikes)
-        carry = torch.zeros_like(grad_spikes[:, 0])
-        for t in range(grad_spikes.shape[1] - 1, -1, -1):
-            # carry holds dL/dmem_{t+1}; mem_{t+1} depends on mem_t through beta * (1 - s_t)
-            carry = direct[:, t] + carry * carry_factor[:, t]
-            grad_currents[:, t] = carry
+        steps = grad_spikes.shape[1]
+        grad_currents[:, steps - 1] = direct[:, steps - 1]
+        for t in range(steps - 2, -1, -1):
+            # dL/dmem_t = direct_t + dL/dmem_{t+1} * beta * (1 - s_t)
+            torch.addcmul(direct[:, t], grad_currents[:, t + 1], carry_factor[:, t],
+                          out=grad_currents[:, t])
         return grad_currents, None, None, None
 
 

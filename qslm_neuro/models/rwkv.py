@@ -15,6 +15,7 @@ LayerNorm (per token for ``lm``, mean-pooled over the true length for ``classify
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -53,7 +54,8 @@ class TimeMix(nn.Module):
         self.spike_k = LIFPopulation(d, **neuron)
         self.spike_v = LIFPopulation(d, **neuron)
         self.spike_r = LIFPopulation(d, **neuron)
-        self.spike_o = LIFPopulation(d, **neuron)
+        # Without it the output linear takes the float gated WKV (MACs instead of ACs).
+        self.spike_o = LIFPopulation(d, **neuron) if cfg.spiking_att_output else nn.Identity()
         self.key = nn.Linear(d, d, bias=False)
         self.value = nn.Linear(d, d, bias=False)
         self.receptance = nn.Linear(d, d, bias=False)
@@ -111,6 +113,23 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.drop(self.att(self.ln1(x)))
         return x + self.drop(self.ffn(self.ln2(x)))
+
+
+@dataclass(frozen=True)
+class Synapse:
+    """One weight matrix seen from the hardware: what drives it and what it drives.
+
+    ``source`` is the LIF population whose spikes are the layer's inputs ("" when the input is
+    not spikes: the embedding's token ids, the head's float features, or a float time-mix output).
+    ``target`` is the LIF population the layer's accumulators feed through per-neuron operations
+    only (channel-mix key -> squared ReLU -> hidden neurons); "" when the output goes to a
+    non-synaptic stage (WKV, gates, the residual stream).
+    """
+
+    layer: str
+    source: str
+    target: str
+    kind: str = "linear"
 
 
 class SpikingRWKV(nn.Module):
@@ -172,3 +191,23 @@ class SpikingRWKV(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    def synapses(self) -> list[Synapse]:
+        """Every weight matrix in forward order, with its driving and driven populations."""
+        result = [Synapse("emb", "", "", "embedding")]
+        for i, block in enumerate(self.blocks):
+            att, ffn = f"blocks.{i}.att", f"blocks.{i}.ffn"
+            out_source = f"{att}.spike_o" if isinstance(block.att.spike_o, LIFPopulation) else ""
+            result += [Synapse(f"{att}.key", f"{att}.spike_k", ""),
+                       Synapse(f"{att}.value", f"{att}.spike_v", ""),
+                       Synapse(f"{att}.receptance", f"{att}.spike_r", ""),
+                       Synapse(f"{att}.output", out_source, ""),
+                       Synapse(f"{ffn}.key", f"{ffn}.spike_k", f"{ffn}.spike_h"),
+                       Synapse(f"{ffn}.receptance", f"{ffn}.spike_r", ""),
+                       Synapse(f"{ffn}.value", f"{ffn}.spike_h", "")]
+        return result + [Synapse("head", "", "", "head")]
+
+    def populations(self) -> dict[str, LIFPopulation]:
+        """Every LIF population by module path."""
+        return {name: module for name, module in self.named_modules()
+                if isinstance(module, LIFPopulation)}

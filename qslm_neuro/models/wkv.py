@@ -10,6 +10,11 @@ For every channel, with decay ``w = exp(time_decay) > 0`` and bonus ``u = time_f
 kept as (a, b) scaled by ``exp(-p)`` where ``p`` is the running maximum exponent. Every ``exp``
 then has a non-positive argument. :func:`wkv_reference` is the naive float64 formula the tests
 compare against.
+
+:func:`wkv_parallel` computes the same outputs for a whole sequence at once: wkv_t is a
+softmax-weighted mean of v_0..v_t with logits ``k_i - (t-1-i) w`` (i < t) and ``u + k_t``
+(i = t). It needs B*C*T*T memory but only a handful of kernels, which is what makes GPU training
+fast (the step-by-step loop is launch-bound there); :func:`wkv` picks it on CUDA when it fits.
 """
 from __future__ import annotations
 
@@ -33,8 +38,30 @@ class WKVState:
         return cls(zero, zero, torch.full_like(like, _NEG_INF))
 
 
+#: Largest B*C*T*T (elements) for which :func:`wkv` uses the parallel form on a GPU.
+PARALLEL_MAX_ELEMENTS = 1 << 28
+
+
+def wkv_parallel(time_decay: torch.Tensor, time_first: torch.Tensor, k: torch.Tensor,
+                 v: torch.Tensor) -> torch.Tensor:
+    """WKV over a whole sequence from an empty state, as masked softmax attention per channel."""
+    steps = k.shape[1]
+    decay = torch.exp(time_decay.float())  # w > 0, [C]
+    pos = torch.arange(steps, device=k.device)
+    lag = (pos[:, None] - 1 - pos[None, :]).to(torch.float32)  # t - 1 - i, [T, T]
+    keys = k.float().transpose(1, 2)  # [B, C, T]
+    logits = keys[:, :, None, :] - lag * decay[:, None, None]  # [B, C, T(t), T(i)]
+    # on the diagonal lag = -1, so the logit is k_t + w; the current token should get u + k_t
+    diagonal = torch.eye(steps, device=k.device, dtype=torch.bool)
+    logits = logits + diagonal * (time_first.float() - decay)[:, None, None]
+    logits = logits.masked_fill(pos[None, :] > pos[:, None], float("-inf"))
+    weights = torch.softmax(logits, dim=-1)
+    out = torch.einsum("bcti,bci->btc", weights, v.float().transpose(1, 2))
+    return out.to(v.dtype)
+
+
 def wkv(time_decay: torch.Tensor, time_first: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-        state: WKVState | None = None) -> tuple[torch.Tensor, WKVState]:
+        state: WKVState | None = None) -> tuple[torch.Tensor, WKVState | None]:
     """Stable WKV over a sequence.
 
     Args:
@@ -43,9 +70,12 @@ def wkv(time_decay: torch.Tensor, time_first: torch.Tensor, k: torch.Tensor, v: 
         k, v: [B, T, C] keys and values.
         state: state after the previous chunk (None: empty history).
     Returns:
-        (wkv [B, T, C], state after the last step).
+        (wkv [B, T, C], state after the last step; None when the parallel form was used,
+        which happens on CUDA for a fresh sequence of at most PARALLEL_MAX_ELEMENTS).
     """
     batch, steps, channels = k.shape
+    if state is None and k.is_cuda and batch * channels * steps * steps <= PARALLEL_MAX_ELEMENTS:
+        return wkv_parallel(time_decay, time_first, k, v), None
     decay = -torch.exp(time_decay.float())  # log of the per-step decay factor, < 0
     bonus = time_first.float()
     k32, v32 = k.float(), v.float()

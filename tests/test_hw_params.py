@@ -1,0 +1,151 @@
+"""Hardware-model files: every parameter sourced; bad files and overrides fail with clear errors."""
+from __future__ import annotations
+
+import re
+import shutil
+import tomllib
+
+import pytest
+
+from qslm_neuro.errors import HardwareModelError
+from qslm_neuro.hw import available_hardware, hw_models_dir, load_hardware
+from qslm_neuro.hw.params import parse_hardware
+from qslm_neuro.hw.schema import FAMILIES
+
+BUILT_IN = ("loihi", "loihi2", "embedded-soc")
+
+
+def _raw(name: str) -> dict:
+    with open(hw_models_dir() / f"{name}.toml", "rb") as handle:
+        return tomllib.load(handle)
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_built_in_models_load_with_units_and_sources(name):
+    model = load_hardware(name)
+    schema = FAMILIES[model.family]
+    assert set(model.params) == set(schema)
+    for key, param in model.params.items():
+        assert param.unit == schema[key].unit
+        assert param.source.strip()
+        if param.assumed:
+            assert len(param.note) > 20, f"{name}:{key} assumed without a derivation"
+
+
+def test_built_ins_are_listed():
+    assert set(BUILT_IN) <= set(available_hardware())
+
+
+def test_loihi2_per_event_energies_are_marked_assumed():
+    model = load_hardware("loihi2")
+    for key in ("e_syn_op_pj", "e_neuron_access_pj", "e_msg_out_pj", "t_syn_op_ns"):
+        assert model.params[key].assumed
+        assert "0.52" in model.params[key].source + model.params[key].note or "/ 5" in (
+            model.params[key].source)
+
+
+def test_published_loihi_figures_are_not_assumed():
+    model = load_hardware("loihi")
+    assert model.value("e_syn_op_pj") == 23.6 and not model.params["e_syn_op_pj"].assumed
+    assert model.value("neurons_per_core") == 1024
+
+
+def _error(data: dict, where: str = "file.toml") -> str:
+    with pytest.raises(HardwareModelError) as info:
+        parse_hardware(data, where)
+    return str(info.value)
+
+
+def test_missing_parameter_names_file_key_and_unit():
+    data = _raw("loihi")
+    del data["params"]["e_syn_op_pj"]
+    message = _error(data, "my/loihi.toml")
+    assert "my/loihi.toml" in message and "'e_syn_op_pj'" in message and "'pJ'" in message
+
+
+def test_unknown_parameter_is_rejected_with_its_name():
+    data = _raw("loihi")
+    data["params"]["e_syn_opp_pj"] = {"value": 1.0, "unit": "pJ", "source": "x"}
+    message = _error(data)
+    assert "unknown parameter 'e_syn_opp_pj'" in message and "e_syn_op_pj" in message
+
+
+def test_negative_value_names_key_and_unit():
+    data = _raw("loihi2")
+    data["params"]["t_syn_op_ns"]["value"] = -1.0
+    message = _error(data)
+    assert "'t_syn_op_ns'" in message and "'ns'" in message and "non-negative" in message
+
+
+def test_wrong_type_names_key_and_unit():
+    data = _raw("embedded-soc")
+    data["params"]["clock_hz"]["value"] = "480 MHz"
+    message = _error(data)
+    assert "'clock_hz'" in message and "str" in message and "'Hz'" in message
+
+
+def test_wrong_unit_names_the_expected_unit():
+    data = _raw("loihi")
+    data["params"]["e_hop_pj"]["unit"] = "nJ"
+    message = _error(data)
+    assert "'e_hop_pj'" in message and "'nJ'" in message and "expected unit 'pJ'" in message
+
+
+def test_integer_parameter_rejects_fractions_and_shares_reject_above_one():
+    data = _raw("loihi")
+    data["params"]["neurons_per_core"]["value"] = 1024.5
+    assert "not a whole number" in _error(data)
+    data = _raw("loihi2")
+    data["params"]["prog_share_gate"]["value"] = 1.5
+    assert "[0, 1]" in _error(data)
+
+
+def test_assumed_without_note_is_rejected():
+    data = _raw("loihi")
+    data["params"]["e_hop_pj"]["note"] = ""
+    assert "derivation" in _error(data)
+
+
+def test_unknown_family_is_rejected():
+    data = _raw("loihi")
+    data["hardware"]["family"] = "gpu"
+    assert "family='gpu'" in _error(data)
+
+
+def test_overrides_replace_values_and_are_validated():
+    model = load_hardware("loihi2", overrides={"e_syn_op_pj": 30})
+    assert model.value("e_syn_op_pj") == 30.0
+    assert model.params["e_syn_op_pj"].source == "user override"
+    assert model.overridden == ("e_syn_op_pj",)
+    with pytest.raises(HardwareModelError, match="unknown parameter 'e_synop_pj'"):
+        load_hardware("loihi2", overrides={"e_synop_pj": 30})
+    with pytest.raises(HardwareModelError, match="'e_syn_op_pj'.*'pJ'"):
+        load_hardware("loihi2", overrides={"e_syn_op_pj": -3})
+    with pytest.raises(HardwareModelError, match="'neurons_per_core'"):
+        load_hardware("loihi2", overrides={"neurons_per_core": 0})
+
+
+def test_user_file_and_models_directory(tmp_path, monkeypatch):
+    text = (hw_models_dir() / "loihi.toml").read_text()
+    text = re.sub(r"(\[params\.e_syn_op_pj\]\nvalue = )23\.6", r"\g<1>40.0", text)
+    path = tmp_path / "my-chip.toml"
+    path.write_text(text)
+    assert load_hardware(path).value("e_syn_op_pj") == 40.0
+    assert load_hardware(str(path)).value("e_syn_op_pj") == 40.0
+    monkeypatch.setenv("QSLM_HW_MODELS", str(tmp_path))
+    assert load_hardware("my-chip").value("e_syn_op_pj") == 40.0
+    with pytest.raises(HardwareModelError, match="unknown hardware model 'loihi'.*my-chip"):
+        load_hardware("loihi")
+
+
+def test_bad_file_errors_name_the_file(tmp_path):
+    path = tmp_path / "broken.toml"
+    shutil.copy(hw_models_dir() / "loihi.toml", path)
+    path.write_text(path.read_text().replace('unit = "pJ/bit"', 'unit = "pJ"'))
+    with pytest.raises(HardwareModelError, match=r"broken\.toml.*e_syn_read_pj_per_bit.*pJ/bit"):
+        load_hardware(path)
+    path.write_text("[hardware\nname=")
+    with pytest.raises(HardwareModelError, match="not valid TOML"):
+        load_hardware(path)
+    with pytest.raises(HardwareModelError, match="does not exist"):
+        load_hardware(tmp_path / "absent.toml")

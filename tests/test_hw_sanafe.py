@@ -1,0 +1,26 @@
+"""A quick side-by-side with SANA-FE (the full comparison is benchmarks/bench_sanafe.py)."""
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("sanafe", reason="SANA-FE (pip sanafe, [dev] extra) is not installed")
+
+from qslm_neuro.hw.validation import SpikingNetSpec, compare_with_sanafe, sanafe_loihi_figures
+
+
+def test_figures_are_read_from_sanafe_loihi_description():
+    figures = sanafe_loihi_figures()
+    assert figures["e_syn_op_pj"] == pytest.approx(35.5)
+    assert figures["e_msg_out_pj"] == pytest.approx(111.0)
+    assert figures["t_sync_base_ns"] == pytest.approx(600.0)
+    assert figures["cores_per_tile"] == 4
+
+
+def test_small_network_matches_sanafe_energy_and_latency():
+    spec = SpikingNetSpec("quick-64-300-20", (64, 300, 20), (1.0, 0.5), input_rate=0.2,
+                          weight_mean=0.02, weight_std=0.2, time_steps=25, seed=5)
+    result = compare_with_sanafe(spec, simple_model=False)
+    assert result["spikes_per_step"]["layer1"] > 0 and result["spikes_per_step"]["layer2"] > 0
+    assert result["sanafe"]["messages_per_step"] == pytest.approx(result["ours"]["messages_per_step"])
+    assert abs(result["energy_error"]) < 0.10
+    assert abs(result["latency_error"]) < 0.25
