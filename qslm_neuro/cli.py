@@ -44,6 +44,12 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--monitor-report-split", action="store_true",
                    help="also log dev accuracy / test perplexity each epoch (diagnostics only; "
                    "model selection always uses held-out training data)")
+    p.add_argument("--heldout", type=int, default=1000,
+                   help="SST-2: full training sentences kept aside for model selection")
+    p.add_argument("--ema-decay", type=float, default=None,
+                   help="validate and keep an exponential moving average of the weights")
+    p.add_argument("--token-dropout", type=float, default=0.0,
+                   help="SST-2: replace this share of input tokens by <unk> while training")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a model config field, e.g. --set spiking_att_output=false")
     p.add_argument("--seed", type=int, default=0)
@@ -63,7 +69,9 @@ def _run_train(args: argparse.Namespace) -> int:
                       ctx_len=args.ctx_len, max_steps=args.max_steps, seed=args.seed,
                       time_budget_s=args.time_budget_s, device=args.device,
                       model_overrides=_parse_overrides(args.set),
-                      monitor_report_split=args.monitor_report_split)
+                      monitor_report_split=args.monitor_report_split,
+                      ema_decay=args.ema_decay, token_dropout=args.token_dropout,
+                      heldout=args.heldout)
     result = train(cfg, args.data_dir)
     out = save_checkpoint(args.out, result.model, result.tokenizer, result.info)
     summary = {k: v for k, v in result.info.items() if k not in ("epochs_log", "train_config")}

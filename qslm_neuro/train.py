@@ -49,6 +49,8 @@ class TrainConfig:
     max_steps: int | None = None  # stop early (tests, smoke runs)
     time_budget_s: float | None = None  # stop after this much training time, keep the best
     monitor_report_split: bool = False  # log dev/test per epoch (diagnostics; never selects)
+    ema_decay: float | None = None  # validate and keep an exponential moving average of weights
+    token_dropout: float = 0.0      # SST-2: replace this share of input tokens by <unk>
     lowercase: bool = False
     model_overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -60,6 +62,10 @@ class TrainConfig:
                 raise BadInputError(f"{key}={getattr(self, key)} must be >= 1")
         if self.lr <= 0:
             raise BadInputError(f"lr={self.lr} must be > 0")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise BadInputError(f"ema_decay={self.ema_decay} must lie in (0, 1) or be None")
+        if not 0.0 <= self.token_dropout < 1.0:
+            raise BadInputError(f"token_dropout={self.token_dropout} must lie in [0, 1)")
 
 
 @dataclass
@@ -93,6 +99,31 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
                              betas=(0.9, 0.99))
 
 
+class WeightAverage:
+    """Exponential moving average of the parameters (evaluated instead of the raw weights).
+
+    Averaging the last few hundred steps smooths the noise of small-batch training, which helps
+    most on small data sets such as SST-2.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.params = [p for p in model.parameters()]
+        self.shadow = [p.detach().clone() for p in self.params]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1.0 - self.decay)
+
+    @torch.no_grad()
+    def swap(self) -> None:
+        """Exchange live and averaged weights (call twice to restore)."""
+        for live, avg in zip(self.params, self.shadow):
+            tmp = live.detach().clone()
+            live.copy_(avg)
+            avg.copy_(tmp)
+
+
 def _fit(model: SpikingRWKV, cfg: TrainConfig, epoch_batches: Callable[[int], list],
          loss_of: Callable[[SpikingRWKV, Any], torch.Tensor],
          validate: Callable[[SpikingRWKV], float], higher_is_better: bool,
@@ -100,6 +131,7 @@ def _fit(model: SpikingRWKV, cfg: TrainConfig, epoch_batches: Callable[[int], li
          monitor: Callable[[SpikingRWKV], float] | None = None) -> SpikingRWKV:
     """The shared loop: schedule, clipping, per-epoch validation, keep the best weights."""
     optimizer = make_optimizer(model, cfg)
+    average = WeightAverage(model, cfg.ema_decay) if cfg.ema_decay else None
     steps_per_epoch = len(epoch_batches(0))
     total = cfg.epochs * steps_per_epoch
     if cfg.max_steps is not None:
@@ -122,9 +154,13 @@ def _fit(model: SpikingRWKV, cfg: TrainConfig, epoch_batches: Callable[[int], li
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
+            if average is not None:
+                average.update()
             running = 0.98 * running + 0.02 * loss.item() if step else loss.item()
             step += 1
             bar.set_postfix(loss=f"{running:.3f}", refresh=False)
+        if average is not None:
+            average.swap()  # validate (and keep) the averaged weights
         score = validate(model)
         entry = {"epoch": epoch + 1, "step": step, "train_loss": running,
                  "validation": score, "elapsed_s": time.time() - start}
@@ -138,6 +174,8 @@ def _fit(model: SpikingRWKV, cfg: TrainConfig, epoch_batches: Callable[[int], li
         if better:
             best_score = score
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if average is not None:
+            average.swap()  # back to the live weights for training
         if step >= total or (cfg.time_budget_s is not None
                              and time.time() - start > cfg.time_budget_s):
             break
@@ -197,6 +235,10 @@ def train_sst2(cfg: TrainConfig, data_dir: str | None = None) -> TrainResult:
     seed_everything(cfg.seed)
     examples = load_sst2("train", data_dir)
     train, heldout = split_heldout(examples, cfg.heldout, cfg.seed)
+    if len(heldout) < cfg.heldout:
+        raise BadInputError(
+            f"only {len(heldout)} full training sentences (>= 8 words, contained in no other row) "
+            f"could be held out for model selection, {cfg.heldout} were asked; lower --heldout")
     tokenizer = Tokenizer.train([s for s, _ in train], cfg.vocab_size, lowercase=cfg.lowercase)
     encoded = [ids or [tokenizer.eos_id] for ids in tokenizer.encode_batch([s for s, _ in train])]
     labels = [label for _, label in train]
@@ -207,6 +249,9 @@ def train_sst2(cfg: TrainConfig, data_dir: str | None = None) -> TrainResult:
 
     def loss_of(m: SpikingRWKV, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         idx, lengths, y = (t.to(device) for t in batch)
+        if cfg.token_dropout > 0:
+            drop = torch.rand(idx.shape, device=device) < cfg.token_dropout
+            idx = idx.masked_fill(drop & (idx != tokenizer.pad_id), tokenizer.unk_id)
         return F.cross_entropy(m(idx, lengths), y)
 
     log: list[dict[str, Any]] = []
