@@ -30,6 +30,7 @@ class SLMConfig:
     surrogate_alpha: float = 2.0
     dropout: float = 0.0
     spiking_att_output: bool = True  # LIF in front of time-mix's output linear (else float input)
+    zero_init_residual: bool = False  # RWKV-4 init: branch outputs start at 0 (model starts as BoW)
     name: str = ""
 
     def __post_init__(self) -> None:

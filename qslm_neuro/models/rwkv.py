@@ -161,9 +161,10 @@ class SpikingRWKV(nn.Module):
             if isinstance(module, nn.Linear):
                 # Spike inputs are sparse {0, 1}: scale by the fan-in so currents are O(1).
                 nn.init.normal_(module.weight, std=1.5 / math.sqrt(module.in_features))
+        branch_scale = 0.0 if self.config.zero_init_residual else 0.5
         for block in self.blocks:
-            block.att.output.weight.mul_(0.5)
-            block.ffn.value.weight.mul_(0.5)
+            block.att.output.weight.mul_(branch_scale)
+            block.ffn.value.weight.mul_(branch_scale)
         nn.init.normal_(self.head.weight, std=0.5 / math.sqrt(self.config.d_model))
         if self.head.bias is not None:
             self.head.bias.zero_()
