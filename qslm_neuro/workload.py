@@ -279,7 +279,15 @@ class Workload:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "Workload":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        path = Path(path)
+        if not path.is_file():
+            raise BadInputError(f"workload file {str(path)!r} does not exist; write one with "
+                                "Workload.save or `qslm estimate --out`")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise BadInputError(f"workload file {str(path)!r} is not valid JSON ({exc})") from exc
+        return cls.from_dict(data)
 
 
 def _check_nonneg(name: str, value: float) -> None:
