@@ -316,6 +316,32 @@ def wikitext2_baselines(tokenizer, splits) -> dict[str, BaselineResult]:
                            tokenizer.vocab_size, tokenizer.token_byte_lengths(), note=splits.note)
 
 
+# ------------------------------------------------------------------------ classification
+def sst2_baselines(tokenizer, train: Sequence[tuple[str, int]],
+                   dev: Sequence[tuple[str, int]], add_k: float = 1.0) -> dict[str, float]:
+    """Dev accuracy of the majority class and of multinomial naive Bayes over the same tokens.
+
+    Naive Bayes on token counts is the classic linear bag-of-words reference for sentiment: a
+    network that does not beat it has learnt little beyond which words occur.
+    """
+    if not train or not dev:
+        raise BadInputError("sst2_baselines needs non-empty train and dev examples")
+    vocab = tokenizer.vocab_size
+    labels = np.array([label for _, label in train])
+    counts = np.zeros((2, vocab))
+    for ids, label in zip(tokenizer.encode_batch([s for s, _ in train]), labels):
+        np.add.at(counts[label], ids, 1.0)
+    log_prior = np.log(np.bincount(labels, minlength=2) / len(labels))
+    log_like = np.log((counts + add_k) / (counts + add_k).sum(axis=1, keepdims=True))
+    dev_labels = np.array([label for _, label in dev])
+    predictions = []
+    for ids in tokenizer.encode_batch([s for s, _ in dev]):
+        predictions.append(int(np.argmax(log_prior + log_like[:, ids].sum(axis=1))))
+    majority = int(np.argmax(np.bincount(labels, minlength=2)))
+    return {"majority_class": float(np.mean(dev_labels == majority)),
+            "naive_bayes": float(np.mean(np.array(predictions) == dev_labels))}
+
+
 def _check_ids(ids, vocab_size: int, name: str, min_len: int) -> np.ndarray:
     array = np.asarray(ids, dtype=np.int64)
     if array.ndim != 1 or array.size < min_len:

@@ -44,6 +44,9 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--monitor-report-split", action="store_true",
                    help="also log dev accuracy / test perplexity each epoch (diagnostics only; "
                    "model selection always uses held-out training data)")
+    p.add_argument("--stop-at-step", type=int, default=None,
+                   help="stop at this optimizer step without changing the schedule (replays a "
+                   "run that a time budget stopped)")
     p.add_argument("--heldout", type=int, default=1000,
                    help="SST-2: full training sentences kept aside for model selection")
     p.add_argument("--ema-decay", type=float, default=None,
@@ -71,7 +74,7 @@ def _run_train(args: argparse.Namespace) -> int:
                       model_overrides=_parse_overrides(args.set),
                       monitor_report_split=args.monitor_report_split,
                       ema_decay=args.ema_decay, token_dropout=args.token_dropout,
-                      heldout=args.heldout)
+                      heldout=args.heldout, stop_at_step=args.stop_at_step)
     result = train(cfg, args.data_dir)
     out = save_checkpoint(args.out, result.model, result.tokenizer, result.info)
     summary = {k: v for k, v in result.info.items() if k not in ("epochs_log", "train_config")}
@@ -195,7 +198,7 @@ def _configure_lava(p: argparse.ArgumentParser) -> None:
                    help="plan JSON or search report, or one precision for every layer (e.g. "
                    "int4); default fp32, which the chip's 8-bit synapses cap at int8")
     p.add_argument("--tokens", type=int, default=64,
-                   help="SST-2 dev tokens replayed (one time step each)")
+                   help="task tokens replayed, one time step each (SST-2 dev or WikiText-2 test)")
     p.add_argument("--layers", default="all",
                    help="'all' spike-driven layers, or comma-separated layer paths / block "
                    "prefixes, e.g. blocks.0")

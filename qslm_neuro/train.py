@@ -7,6 +7,7 @@ test perplexity (see :func:`qslm_neuro.data.wikitext2_lm_splits` for which text 
 """
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
@@ -48,6 +49,7 @@ class TrainConfig:
     ctx_len: int = 128           # WikiText-2: training window length
     max_steps: int | None = None  # stop early (tests, smoke runs)
     time_budget_s: float | None = None  # stop after this much training time, keep the best
+    stop_at_step: int | None = None  # stop there without changing the schedule (replays a run)
     monitor_report_split: bool = False  # log dev/test per epoch (diagnostics; never selects)
     ema_decay: float | None = None  # validate and keep an exponential moving average of weights
     token_dropout: float = 0.0      # SST-2: replace this share of input tokens by <unk>
@@ -73,6 +75,15 @@ class TrainResult:
     model: SpikingRWKV
     tokenizer: Tokenizer
     info: dict[str, Any]
+
+
+def device_name(device: str) -> str:
+    """Human-readable name of the training device, saved with the checkpoint."""
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    import platform
+
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
 def seed_everything(seed: int) -> None:
@@ -124,6 +135,35 @@ class WeightAverage:
             avg.copy_(tmp)
 
 
+def _should_stop(cfg: TrainConfig, step: int, start: float) -> bool:
+    """Time budget or replay stop reached (the learning-rate schedule is left as planned)."""
+    if cfg.stop_at_step is not None and step >= cfg.stop_at_step:
+        return True
+    return cfg.time_budget_s is not None and time.time() - start > cfg.time_budget_s
+
+
+def command_line(cfg: TrainConfig, out: str, stopped_at_step: int | None = None) -> str:
+    """The ``qslm train`` command that replays ``cfg`` (with the step a time budget stopped at)."""
+    defaults = TrainConfig(task=cfg.task)
+    parts = ["qslm train", f"--task {cfg.task}"]
+    flags = {"model": "--model", "vocab_size": "--vocab-size", "epochs": "--epochs",
+             "batch_size": "--batch-size", "lr": "--lr", "dropout": "--dropout",
+             "weight_decay": "--weight-decay", "ctx_len": "--ctx-len", "seed": "--seed",
+             "heldout": "--heldout", "ema_decay": "--ema-decay",
+             "token_dropout": "--token-dropout", "device": "--device"}
+    for field_name, flag in flags.items():
+        value = getattr(cfg, field_name)
+        if value != getattr(defaults, field_name) or field_name == "device":
+            parts.append(f"{flag} {value}")
+    for key, value in cfg.model_overrides.items():
+        parts.append(f"--set {key}={json.dumps(value)}")
+    step = cfg.stop_at_step or stopped_at_step
+    if step is not None:
+        parts.append(f"--stop-at-step {step}")
+    parts.append(f"--out {out}")
+    return " ".join(parts)
+
+
 def _fit(model: SpikingRWKV, cfg: TrainConfig, epoch_batches: Callable[[int], list],
          loss_of: Callable[[SpikingRWKV, Any], torch.Tensor],
          validate: Callable[[SpikingRWKV], float], higher_is_better: bool,
@@ -144,8 +184,7 @@ def _fit(model: SpikingRWKV, cfg: TrainConfig, epoch_batches: Callable[[int], li
                    mininterval=5.0)
         running = 0.0
         for batch in bar:
-            out_of_time = cfg.time_budget_s is not None and time.time() - start > cfg.time_budget_s
-            if step >= total or out_of_time:
+            if step >= total or _should_stop(cfg, step, start):
                 break
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, total, cfg)
@@ -176,8 +215,7 @@ def _fit(model: SpikingRWKV, cfg: TrainConfig, epoch_batches: Callable[[int], li
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if average is not None:
             average.swap()  # back to the live weights for training
-        if step >= total or (cfg.time_budget_s is not None
-                             and time.time() - start > cfg.time_budget_s):
+        if step >= total or _should_stop(cfg, step, start):
             break
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -263,7 +301,7 @@ def train_sst2(cfg: TrainConfig, data_dir: str | None = None) -> TrainResult:
         monitor=(lambda m: dev_task.evaluate(m)["value"]) if cfg.monitor_report_split else None)
     train_time = time.time() - start
     dev = dev_task.evaluate(model)
-    info = {"task": "sst2", "train_config": asdict(cfg), "train_examples": len(train),
+    info = {"task": "sst2", "train_config": asdict(cfg), "device_name": device_name(cfg.device), "train_examples": len(train),
             "heldout_examples": len(heldout), "epochs_log": log, "train_time_s": train_time,
             "dev_accuracy": dev["value"], "dev_examples": dev["n"],
             "selection": f"best epoch by accuracy on {len(heldout)} held-out full training "
@@ -312,7 +350,7 @@ def train_wikitext2(cfg: TrainConfig, data_dir: str | None = None) -> TrainResul
     model = model.eval()
     test = WikiText2Task.from_text(tokenizer, splits.test, ctx_len=cfg.ctx_len, batch_size=64,
                                    name="wikitext2/test", note=splits.note).evaluate(model)
-    info = {"task": "wikitext2", "train_config": asdict(cfg), "train_tokens": len(train_ids),
+    info = {"task": "wikitext2", "train_config": asdict(cfg), "device_name": device_name(cfg.device), "train_tokens": len(train_ids),
             "epochs_log": log, "train_time_s": train_time, "test_perplexity": test["value"],
             "test_bits_per_byte": test["bits_per_byte"], "test_tokens": test["tokens"],
             "data_note": splits.note,

@@ -128,3 +128,16 @@ def test_real_wikitext2_baselines_with_a_4096_bpe():
     # a bigram halves (at least) the unigram perplexity on English text; bpb in a sane range
     assert bigram.ppl < 0.5 * unigram.ppl
     assert 1.5 < bigram.bpb < unigram.bpb < 4.0
+
+
+def test_sst2_baselines_learn_word_polarity():
+    from qslm_neuro.baselines import sst2_baselines
+    from qslm_neuro.tokenizer import Tokenizer
+
+    good, bad = ["great", "lovely", "superb"], ["awful", "dull", "boring"]
+    train = [(f"a {w} film", 1) for w in good] * 5 + [(f"a {w} film", 0) for w in bad] * 4
+    dev = [("superb and lovely", 1), ("dull and awful", 0), ("so great", 1), ("so boring", 0)]
+    tokenizer = Tokenizer.train([s for s, _ in train + dev], 300)
+    result = sst2_baselines(tokenizer, train, dev)
+    assert result["majority_class"] == 0.5  # majority (positive) is right on half the dev set
+    assert result["naive_bayes"] == 1.0
