@@ -2,8 +2,17 @@
 
 Importing this package needs lava-nc (installed by ``make test``/``make demo``). The rest of
 qslm-neuro never imports it unless a Lava feature is used.
+
+Public names (imported lazily): :func:`map_candidate`, :func:`map_linear` (mapping),
+:func:`cosimulate` and :class:`CosimReport` (co-simulation), :func:`record_traces` and
+:func:`task_token_stream` (recorded spike trains, real tokens), :func:`lava_workload`,
+:func:`estimate_by_activity`, :func:`side_by_side` and :func:`energy_difference` (cost models),
+:func:`loihi_weights` (weight format).
 """
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from qslm_neuro.errors import MissingDependencyError
 from qslm_neuro.lava import compat as _compat
@@ -19,3 +28,45 @@ except ImportError as exc:  # pragma: no cover - exercised only without lava-nc
         "lava-nc==0.10.0 'asteval<0.10' 'networkx<=2.8.7' scikit-learn scipy "
         "(or run `make test`, which bootstraps everything)."
     ) from exc
+
+from qslm_neuro.lava.start_method import import_lava_runtime  # noqa: E402
+
+import_lava_runtime()  # Lava sets the 'fork' start method on import; tolerate it being set
+
+_EXPORTS = {
+    "map_candidate": "qslm_neuro.lava.mapping",
+    "map_linear": "qslm_neuro.lava.mapping",
+    "LavaMapping": "qslm_neuro.lava.mapping",
+    "NeuronSpec": "qslm_neuro.lava.mapping",
+    "cosimulate": "qslm_neuro.lava.cosim",
+    "compare": "qslm_neuro.lava.cosim",
+    "CosimReport": "qslm_neuro.lava.cosim",
+    "run_mapping": "qslm_neuro.lava.network",
+    "record_traces": "qslm_neuro.lava.traces",
+    "sst2_token_stream": "qslm_neuro.lava.traces",
+    "task_token_stream": "qslm_neuro.lava.traces",
+    "SnnTraces": "qslm_neuro.lava.traces",
+    "LayerTrace": "qslm_neuro.lava.traces",
+    "loihi_weights": "qslm_neuro.lava.weights",
+    "LoihiWeights": "qslm_neuro.lava.weights",
+    "lava_workload": "qslm_neuro.lava.costing",
+    "snntorch_workload": "qslm_neuro.lava.costing",
+    "estimate_by_activity": "qslm_neuro.lava.costing",
+    "energy_difference": "qslm_neuro.lava.costing",
+    "side_by_side": "qslm_neuro.lava.costing",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qslm_neuro.lava' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
