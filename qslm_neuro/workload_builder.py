@@ -64,12 +64,21 @@ def nonsynaptic_ops(cfg: SLMConfig) -> list[NonSynapticOp]:
     return ops
 
 
-def build_workload(model: nn.Module, plan: Any = None, activity: ActivityProfile | None = None,
-                   batches: Any = None, name: str | None = None) -> Workload:
+def build_workload(model: nn.Module, plan: Any = None,
+                   activity: ActivityProfile | str | None = None, batches: Any = None,
+                   name: str | None = None) -> Workload:
     """Workload of ``model`` under ``plan`` (None: fp32) with measured ``activity``.
 
-    Give either an ``activity`` profile measured on this model or ``batches`` to measure one.
+    ``activity`` is a profile measured on this model, ``"snntorch"`` (or None) to measure one on
+    ``batches`` now, or ``"lava"`` to take spike counts from a Lava simulation of the spike-driven
+    layers driven by ``batches`` (a [1, T] token tensor; see :func:`qslm_neuro.lava.lava_workload`).
     """
+    if activity == "lava":
+        from qslm_neuro.lava import lava_workload  # needs lava-nc
+
+        return lava_workload(model, plan, tokens_batch=batches)
+    if activity == "snntorch":
+        activity = None
     from qslm_neuro.activity import record_activity
     from qslm_neuro.quant import QuantPlan, footprint
 
@@ -81,8 +90,10 @@ def build_workload(model: nn.Module, plan: Any = None, activity: ActivityProfile
         if batches is None:
             raise BadInputError("build_workload needs an activity profile or batches to measure "
                                 "one (e.g. from qslm_neuro.activity.record_task_activity)")
-        activity = record_activity(model, batches, progress=False)
     plan = plan if plan is not None else QuantPlan()
+    if activity is None:
+        with plan.applied(model):  # quantized weights spike differently: measure them
+            activity = record_activity(model, batches, progress=False)
     precisions = plan.bits_by_module(model)
     zeros = _zero_fractions(model, plan) if not _is_meta(model) else {}
     fp = footprint(model, plan)

@@ -128,3 +128,19 @@ def test_build_workload_rejects_foreign_models_and_missing_activity(model):
         build_workload(nn.Linear(3, 4), None, None)
     with pytest.raises(BadInputError, match="activity profile or batches"):
         build_workload(model, None, None)
+
+
+@pytest.mark.lava
+def test_build_workload_with_lava_activity_uses_lava_counts():
+    pytest.importorskip("lava", reason="lava-nc is not installed (make test installs it)")
+    torch.manual_seed(3)
+    model = build_model("tiny").eval()
+    tokens = torch.randint(1, 512, (1, 8), generator=torch.Generator().manual_seed(4))
+    plan = QuantPlan.uniform(model, "int4")
+    lava = build_workload(model, plan, "lava", batches=tokens)
+    torch_side = build_workload(model, plan, "snntorch", batches=[(tokens, None)])
+    assert lava.activity_source == "lava"
+    # int4 fits Loihi's 8-bit synapses, so Lava's spikes are snntorch's spikes
+    for name in ("blocks.0.att.key", "blocks.1.ffn.value"):
+        assert lava.layer(name).activity.input_events_per_step == pytest.approx(
+            torch_side.layer(name).activity.input_events_per_step)
