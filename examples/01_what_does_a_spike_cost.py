@@ -1,0 +1,402 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # What does a spike cost?
+#
+# A spiking neural network (SNN) only does work when a neuron fires: each input spike adds one
+# row of weights into the neurons it connects to. A conventional ("dense") layer multiplies
+# *every* input by *every* weight, whether the input is zero or not. So an SNN should win when
+# spikes are rare. But how rare, on which chip, and with how many bits per weight?
+#
+# This notebook costs **one layer** (512 inputs, 512 leaky integrate-and-fire neurons) on three
+# hardware models shipped with `qslm-neuro`:
+#
+# | name | what it models |
+# |---|---|
+# | `loihi` | Intel Loihi (2018), per-event energies published by Davies et al. |
+# | `loihi2` | Intel Loihi 2 (2021); **its per-event energies are derived by us, not published** |
+# | `embedded-soc` | an STM32H7-class Cortex-M7 microcontroller (MCU), the layer in software |
+#
+# and compares them with the plain alternative: the same layer as a dense int8
+# multiply-accumulate (MAC) loop on the MCU.
+#
+# You will see
+# 1. where every energy figure comes from (and which ones are assumptions),
+# 2. energy per time step as a function of the input firing rate and of the weight width,
+# 3. the **break-even point**: where the SNN stops paying off,
+# 4. what the energy is spent on, and what static power does to the picture.
+#
+# The cost model is a counting model: energy = number of events x energy per event (+ static
+# power x time). The equations are in `hw_models/README.md`; nothing here runs on real silicon.
+
+# %%
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from IPython.display import Image, display
+
+from qslm_neuro.hw import estimate, load_hardware
+from qslm_neuro.report import (plot_energy_breakdown, plot_energy_vs_rate,
+                               plot_energy_vs_weight_bits, save_figure)
+from qslm_neuro.workload import Activity, NeuronPopulation, NonSynapticOp, SynapticLayer, Workload
+
+# QSLM_NOTEBOOK_SMALL=1 (set by the test suite) uses coarser grids; the results are the same
+# model, just fewer points on each curve.
+SMALL = os.environ.get("QSLM_NOTEBOOK_SMALL") == "1"
+OUT = Path(os.environ.get("QSLM_NOTEBOOK_OUT", "output")) / "01_what_does_a_spike_cost"
+OUT.mkdir(parents=True, exist_ok=True)
+pd.set_option("display.width", 120)
+
+
+def show(fig, name: str) -> None:
+    """Save a figure as PNG under OUT and show it here."""
+    display(Image(filename=str(save_figure(fig, OUT / f"{name}.png"))))
+
+
+CHIPS = ["loihi", "loihi2", "embedded-soc"]
+print("figures go to", OUT.resolve())
+
+# %% [markdown]
+# ## 1. The layer as a `Workload`
+#
+# Every hardware model in `qslm_neuro.hw` consumes a `Workload`: a list of synaptic layers
+# (fan-in, fan-out, weight width, how many inputs are non-zero per time step), neuron
+# populations (size, spikes per step) and any other arithmetic. We build two by hand.
+#
+# * **Spiking layer**: a fraction `rate` of the 512 inputs spikes in each time step. Each spike
+#   triggers 512 *accumulates* (AC: add a weight, no multiply), so there are
+#   `rate x 512 x 512` synaptic operations per step. We assume the 512 output neurons fire at the
+#   same rate as the inputs, as they would inside a network with uniform activity.
+# * **Dense layer**: every input is a number (`binary_share=0`), so every step does all
+#   `512 x 512 = 262,144` MACs, plus 512 ReLUs.
+
+# %%
+FAN_IN, FAN_OUT = 512, 512
+
+
+def spiking_layer(rate: float, bits: int = 8, weight_format: str = "int") -> Workload:
+    """One spiking layer: `rate` of the inputs spike per time step, LIF outputs at the same rate."""
+    layer = SynapticLayer(
+        "fc", FAN_IN, FAN_OUT, weight_bits=bits, weight_format=weight_format,
+        source="input_spikes", target="lif",
+        activity=Activity(input_events_per_step=rate * FAN_IN, binary_share=1.0))
+    neurons = NeuronPopulation("lif", FAN_OUT, output_spikes_per_step=rate * FAN_OUT)
+    return Workload(f"snn@{rate:.3%}", (layer,), (neurons,))
+
+
+def dense_layer(bits: int = 8, weight_format: str = "int") -> Workload:
+    """The same layer as a dense matrix-vector product: every input is used, every step."""
+    layer = SynapticLayer(
+        "fc", FAN_IN, FAN_OUT, weight_bits=bits, weight_format=weight_format,
+        activity=Activity(input_events_per_step=FAN_IN, binary_share=0.0))
+    relu = NonSynapticOp("relu", "elementwise", ops_per_step=FAN_OUT)
+    return Workload(f"dense-{weight_format}{bits if weight_format == 'int' else ''}",
+                    (layer,), (), (relu,))
+
+
+example = spiking_layer(0.05)
+print(f"{example.name}: {example.layers[0].synaptic_ops_per_step:,.0f} synaptic ops per step "
+      f"(all ACs: {example.layers[0].acs_per_step:,.0f}); "
+      f"weights {example.weight_bytes / 1024:.0f} KiB")
+print(f"dense: {dense_layer().layers[0].macs_per_step:,.0f} MACs per step")
+
+# %% [markdown]
+# ## 2. Where the numbers come from
+#
+# A hardware model is a TOML file (`hw_models/*.toml`): every parameter has a value, a unit and
+# a source. Figures nobody has published are marked `assumed = true` and carry the derivation.
+# Here are the parameters that matter for one layer. Read the `source` column before you trust a
+# result: **all Loihi 2 per-event energies are derived** from Loihi's by scaling with die area
+# (x0.52), and the MCU's cycle counts are our estimates from the Cortex-M7 instruction timings.
+
+# %%
+RELEVANT = {
+    "neuromorphic": ["e_syn_op_pj", "syn_op_ref_bits", "e_syn_read_pj_per_bit",
+                     "e_neuron_access_pj", "e_neuron_active_pj", "e_spike_out_pj",
+                     "e_msg_out_pj", "max_weight_bits", "syn_mem_per_core_bytes",
+                     "neurons_per_core", "p_static_chip_mw", "p_static_core_mw"],
+    "mcu": ["clock_hz", "cpu_current_ua_per_mhz", "supply_v", "cycles_ac_int8",
+            "cycles_mac_int8", "cycles_neuron_update", "cycles_spike", "e_sram_pj_per_byte",
+            "sram_bytes", "p_static_mw"],
+}
+rows = []
+for chip in CHIPS:
+    model = load_hardware(chip)
+    for key in RELEVANT[model.family]:
+        p = model.params[key]
+        rows.append({"hardware": chip, "parameter": key, "value": p.value, "unit": p.unit,
+                     "assumed": "ASSUMED" if p.assumed else "", "source": p.source[:70]})
+params_table = pd.DataFrame(rows)
+with pd.option_context("display.max_colwidth", 70, "display.max_rows", 100):
+    display(params_table)
+for chip in CHIPS:
+    model = load_hardware(chip)
+    print(f"{chip}: {len(model.assumed_keys)} of {len(model.params)} parameters are assumed")
+
+# %% [markdown]
+# One MCU figure deserves a comment: the Cortex-M7 draws about 280 uA per MHz at 3.3 V, i.e.
+# `280e-6 A/MHz x 3.3 V = 924 pJ` **per clock cycle**, for the whole core (fetch, decode,
+# pipeline, caches). A Loihi synaptic operation costs 23.6 pJ. That factor of ~40 per elementary
+# step will dominate everything below.
+
+# %% [markdown]
+# ## 3. One estimate, read slowly
+#
+# `estimate(workload, hw)` returns a `CostReport`. With `tokens_per_s=None` the chip runs as fast
+# as it can and the static energy is static power x the time one step takes. (The SLM takes one
+# time step per token, so the report says "per token"; here a token is one time step.)
+
+# %%
+for chip in CHIPS:
+    print(estimate(spiking_layer(0.05), chip).summary(), "\n")
+print(estimate(dense_layer(), "embedded-soc").summary())
+
+# %% [markdown]
+# Things to notice:
+# * On the neuromorphic chips the 256 KiB of 8-bit weights do not fit into one core's synaptic
+#   memory, so the layer is spread over several cores; each used core costs static power.
+# * On the MCU the spiking layer pays for 512 LIF updates every step, spike or not.
+# * The per-layer table `report.layers` has the counts behind each number:
+
+# %%
+cols = ["name", "weight_bits", "input_events_per_step", "synaptic_ops_per_step", "cores",
+        "synaptic_memory_bytes", "synaptic_ops_j_per_token", "memory_reads_j_per_token"]
+display(estimate(spiking_layer(0.05), "loihi").layers[cols])
+
+# %% [markdown]
+# ## 4. Energy per time step vs firing rate
+#
+# We sweep the input firing rate from 0.1% to 50% on all three chips and draw the dense int8
+# layer on the MCU as a horizontal line: it costs the same at every rate, because it never looks
+# at whether an input is zero.
+
+# %%
+rates = np.logspace(np.log10(0.001), np.log10(0.5), 13 if SMALL else 60)
+curve_rows = []
+for chip in CHIPS:
+    for rate in rates:
+        report = estimate(spiking_layer(rate), chip)
+        curve_rows.append({"hardware": f"SNN on {chip}", "chip": chip, "firing_rate": rate,
+                           "energy_per_step_j": report.energy_per_token_j,
+                           "static_j": report.parts["static"], "cores": report.cores})
+curves = pd.DataFrame(curve_rows)
+dense_mcu = estimate(dense_layer(), "embedded-soc")
+E_DENSE = dense_mcu.energy_per_token_j
+print(f"dense int8 on the MCU: {E_DENSE * 1e6:.1f} uJ per step")
+display(curves.pivot(index="firing_rate", columns="chip", values="energy_per_step_j")
+        .iloc[:: max(1, len(rates) // 8)] * 1e6)
+
+# %%
+show(plot_energy_vs_rate(curves, references={"dense int8 on embedded-soc": E_DENSE},
+                         title="512x512 layer: energy per time step"), "energy_vs_rate")
+
+# %% [markdown]
+# Read the plot on log-log axes: a straight line of slope 1 means "energy proportional to
+# spikes". At low rates every curve flattens: the neuron updates (every neuron is updated every
+# step) and static power do not depend on spikes, so they set a floor.
+
+# %% [markdown]
+# ## 5. The break-even point
+#
+# **Break-even firing rate.** The SNN stops paying off at the rate `r*` where its energy per
+# step reaches the dense layer's. We look for `r*` between 0.1% and 100% (a binary input can
+# spike at most once per step).
+#
+# **Break-even time steps.** Many SNNs do not process a token in one step: rate-coded networks
+# spread each value over `T` steps, and energy per token grows with `T`. So the second question
+# is: how many steps per token can the SNN afford before the dense layer (one pass per token)
+# wins? `T*(r) = E_dense / E_SNN(r)`. Multiplying, `r x T*` is the number of spikes per input
+# per token the SNN can afford. SpikeGPT-style models use `T = 1`.
+
+# %%
+def break_even_rate(chip: str, e_reference_j: float, rate_grid: np.ndarray,
+                    overrides: dict | None = None) -> float | None:
+    """Smallest rate where the SNN costs as much as the reference (linear interpolation)."""
+    energy = np.array([estimate(spiking_layer(r), chip, overrides=overrides).energy_per_token_j
+                       for r in rate_grid])
+    above = np.nonzero(energy >= e_reference_j)[0]
+    if len(above) == 0:
+        return None
+    i = above[0]
+    if i == 0:
+        return float(rate_grid[0])
+    return float(np.interp(e_reference_j, energy[i - 1:i + 1], rate_grid[i - 1:i + 1]))
+
+
+full_range = np.linspace(0.001, 1.0, 100 if SMALL else 500)
+break_even = {chip: break_even_rate(chip, E_DENSE, full_range) for chip in CHIPS}
+
+# energy per token = T x energy per step: check it on the model before using it
+layer_5 = spiking_layer(0.05)
+t4 = Workload("t4", layer_5.layers, layer_5.populations, time_steps_per_token=4)
+ratio = estimate(t4, "loihi").energy_per_token_j / estimate(layer_5, "loihi").energy_per_token_j
+print(f"check: energy per token with T=4 / with T=1 = {ratio:.3f}\n")
+curves["break_even_steps"] = E_DENSE / curves["energy_per_step_j"]
+
+summary_rows = []
+for chip in CHIPS:
+    steps = curves[curves.chip == chip].set_index("firing_rate")["break_even_steps"]
+    e_full = estimate(spiking_layer(1.0), chip).energy_per_token_j
+    r_star = break_even[chip]
+    summary_rows.append({
+        "hardware": chip,
+        "break-even rate r* (T=1)": "none below 100%" if r_star is None else f"{r_star:.1%}",
+        "T* at 5%": float(np.interp(0.05, steps.index, steps.values)),
+        "T* at 50%": float(np.interp(0.5, steps.index, steps.values)),
+        "T* at 100%": E_DENSE / e_full,
+        "spikes/input/token at 50%": 0.5 * float(np.interp(0.5, steps.index, steps.values)),
+    })
+display(pd.DataFrame(summary_rows).round(1))
+for row in summary_rows:
+    print(f"{row['hardware']}: at 50% firing the SNN stops paying off beyond "
+          f"{row['T* at 50%']:.1f} time steps per token, i.e. "
+          f"{row['spikes/input/token at 50%']:.1f} spikes per input per token")
+
+# %%
+marks = {f"r* on {chip}: {r:.1%}": (r, 1.0) for chip, r in break_even.items()
+         if r is not None and r <= rates[-1]}
+show(plot_energy_vs_rate(curves, value="break_even_steps",
+                         references={"T = 1 (one step per token)": 1.0}, marks=marks,
+                         ylabel="time steps per token at break-even, T*",
+                         title="How many steps can the SNN afford before dense int8 wins?"),
+     "break_even_steps")
+
+# %% [markdown]
+# How to read this (the numbers are in the table above):
+# * **Break-even rate within one step.** On the neuromorphic chips the SNN beats the dense int8
+#   MCU layer at every firing rate a binary input can have: ~24 pJ per synaptic operation on
+#   Loihi against ~920 pJ per MCU clock cycle. The software SNN *on the MCU* does have a
+#   break-even rate (see the table): an event-driven accumulate must load, add and store its
+#   accumulator in SRAM (~1.4 cycles per int8 weight, an assumed estimate), while the dense SIMD
+#   MAC keeps its accumulator in a register (~1 cycle). Above `r*` the dense layer wins on the
+#   same MCU.
+# * **Where the SNN does stop paying off: time steps.** The table gives `T*`. A software SNN
+#   on the MCU loses after a few steps per token at high firing rates; the neuromorphic chips
+#   can afford tens (Loihi) to hundreds (Loihi 2) of steps. Put differently, the break-even is a
+#   *spike budget* per input per token (last column). A rate-coded SNN with 32 steps and 20%
+#   firing is in a very different place from SpikeGPT's one step per token.
+# * The flat part on the left is the floor set by neuron updates and static power: below ~1%
+#   firing, fewer spikes no longer save energy.
+# * Nothing here says the *network* is as accurate as a dense one; that is notebook 2's job.
+
+# %% [markdown]
+# ## 6. Energy vs weight width
+#
+# Fewer bits per weight means less synaptic memory and fewer bits read per synaptic operation.
+# But the chips react differently:
+# * Loihi and Loihi 2 synapses hold at most 8 bits (`max_weight_bits`). A 16-bit weight is
+#   split over 2 synapses and an fp32 weight is costed as a 32-bit integer over 4 synapses (the
+#   chip has no floating-point synapses): 2x or 4x the synaptic operations and memory.
+# * The MCU runs a different kernel per weight class: int4 weights must be unpacked (more
+#   cycles than int8), fp32 uses the FPU.
+#
+# We fix the firing rate at 5% and sweep the weight precision.
+
+# %%
+WEIGHTS = [(b, "int") for b in (range(2, 17, 2) if SMALL else range(2, 17))] + [(32, "fp32")]
+bit_rows = []
+for chip in CHIPS:
+    for bits, fmt in WEIGHTS:
+        report = estimate(spiking_layer(0.05, bits, fmt), chip)
+        bit_rows.append({"hardware": f"SNN on {chip}",
+                         "weight": f"int{bits}" if fmt == "int" else fmt,
+                         "energy_per_step_j": report.energy_per_token_j, "cores": report.cores,
+                         "synaptic_memory_kib": report.synaptic_memory_bytes / 1024,
+                         "synapses_per_weight": int(report.layers["synapses_per_weight"].iloc[0])})
+by_bits = pd.DataFrame(bit_rows)
+dense_by_bits = [estimate(dense_layer(b, f), "embedded-soc").energy_per_token_j for b, f in WEIGHTS]
+show(plot_energy_vs_weight_bits(by_bits, references={"dense on embedded-soc": dense_by_bits},
+                                title="512x512 layer at 5% firing: energy per time step"),
+     "energy_vs_weight_bits")
+display(by_bits.pivot(index="weight", columns="hardware", values="cores")
+        .loc[list(dict.fromkeys(by_bits.weight))].rename(columns=lambda c: f"cores, {c}"))
+
+# %% [markdown]
+# What the curves say:
+# * The jumps above 8 bits on the neuromorphic chips are the synapse splits (2 synapses per
+#   16-bit weight, 4 per fp32 weight).
+# * Below 8 bits Loihi gets slightly *more* expensive per step. The layer then fits on fewer
+#   cores, so each core handles more synaptic operations, the step takes longer, and the chip's
+#   static power is paid for longer. The weight read itself is only ~0.1 pJ per bit of a
+#   ~24 pJ synaptic operation (a *derived* figure from Horowitz's SRAM energies, see
+#   `hw_models/README.md`).
+# * On the MCU, int2-int4 weights need unpacking (more cycles than int8); fp32 uses the FPU.
+#
+# So narrow weights pay off mainly in **memory**: fewer cores for one layer, and for a full
+# model, fewer chips. Notebook 3 sweeps exactly that.
+
+# %% [markdown]
+# ## 7. What the energy is spent on
+#
+# The energy breakdown at 5% firing, int8 weights.
+
+# %%
+breakdown = {f"SNN {chip}": estimate(spiking_layer(0.05), chip) for chip in CHIPS}
+breakdown["dense int8 MCU"] = dense_mcu
+show(plot_energy_breakdown(breakdown, title="Energy per time step, 512x512 layer, 5% firing"),
+     "energy_breakdown")
+print(pd.DataFrame({k: {p: v * 1e9 for p, v in r.parts.items()} for k, r in breakdown.items()})
+      .round(2).to_string(), "\n(nJ per step)")
+
+# %% [markdown]
+# On the MCU almost everything is CPU cycles (`synaptic_ops`, `neuron_updates`). On Loihi the
+# static part is large even at full speed: 10% of the chip's static power (~10 mW, for the
+# embedded cores, I/O and clocks; the split is **assumed**) is paid while only a few cores work.
+# Loihi 2 is faster (per-event times /5, also derived), so it pays static power for less time.
+
+# %% [markdown]
+# ## 8. Static power: a chip that waits still pays
+#
+# So far each chip ran as fast as it could and then, implicitly, switched off. Many SNN
+# deployments instead run at a fixed time step, e.g. 1 ms ("real time"), and the chip sits
+# powered between steps. Static energy per step is then static power x 1 ms. For Loihi that is
+# ~10 mW for the chip plus ~0.7 mW per used core, unused cores power-gated (Loihi's 104 mW static
+# per chip was measured on a 32-chip system; the split and the gating are **assumed**).
+
+# %%
+static_rows = []
+for chip in CHIPS:
+    for steps_per_s in (None, 1000.0):
+        r = estimate(spiking_layer(0.05), chip, tokens_per_s=steps_per_s)
+        static_rows.append({"hardware": chip, "time step": "as fast as possible" if steps_per_s
+                            is None else "1 ms", "energy per step (uJ)": r.energy_per_token_j * 1e6,
+                            "static share": r.parts["static"] / r.energy_per_token_j})
+r = estimate(dense_layer(), "embedded-soc", tokens_per_s=1000.0)
+static_rows.append({"hardware": "dense int8 MCU", "time step": "1 ms",
+                    "energy per step (uJ)": r.energy_per_token_j * 1e6,
+                    "static share": r.parts["static"] / r.energy_per_token_j})
+display(pd.DataFrame(static_rows).round(3))
+
+# %% [markdown]
+# At a 1 ms step the neuromorphic layer's energy is almost all static: the spikes hardly matter
+# any more. To profit from sparse spikes, a chip must either be busy (many layers sharing it)
+# or power-gate what it does not use.
+#
+# ## Things to try
+# * The 1.4-cycle accumulate assumes the accumulators live in SRAM. With a small layer they could
+#   stay in registers: try
+#   `break_even_rate("embedded-soc", E_DENSE, full_range, overrides={"cycles_ac_int8": 0.75})`.
+#   Where does the software SNN's break-even rate go? And with branches and weight-row lookups
+#   (`1.8`)?
+# * A low-power MCU: `overrides={"cpu_current_ua_per_mhz": 120}` for `dense_layer()` on
+#   `embedded-soc` (STM32L4/F4-class parts draw 110-130 uA/MHz). How far does the dense line
+#   move?
+# * A bigger layer (`FAN_IN = FAN_OUT = 2048`): more cores, more NoC hops.
+# * Your own chip: copy `hw_models/loihi2.toml`, change values, pass the path as `hw=`.
+#
+# **Caveats.** Activity is an average per step (bursts make real steps slower); the layer is
+# placed without locality; Loihi 2's figures are derived, not measured; the MCU cycle counts are
+# estimates. Every such value is marked `assumed` in the TOML files and can be overridden.
