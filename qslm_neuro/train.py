@@ -45,7 +45,8 @@ class TrainConfig:
     dropout: float = 0.1
     seed: int = 0
     device: str = "cpu"
-    heldout: int = 1000          # SST-2: full training sentences kept aside for selection
+    heldout: int = 1000  # SST-2: full training sentences kept aside for selection; 0: train on
+    #                      all rows and keep the last epoch (epoch count chosen by a held-out run)
     ctx_len: int = 128           # WikiText-2: training window length
     max_steps: int | None = None  # stop early (tests, smoke runs)
     time_budget_s: float | None = None  # stop after this much training time, keep the best
@@ -64,6 +65,8 @@ class TrainConfig:
                 raise BadInputError(f"{key}={getattr(self, key)} must be >= 1")
         if self.lr <= 0:
             raise BadInputError(f"lr={self.lr} must be > 0")
+        if self.heldout < 0:
+            raise BadInputError(f"heldout={self.heldout} must be >= 0 (0: no held-out selection)")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise BadInputError(f"ema_decay={self.ema_decay} must lie in (0, 1) or be None")
         if not 0.0 <= self.token_dropout < 1.0:
@@ -166,7 +169,7 @@ def command_line(cfg: TrainConfig, out: str, stopped_at_step: int | None = None)
 
 def _fit(model: SpikingRWKV, cfg: TrainConfig, epoch_batches: Callable[[int], list],
          loss_of: Callable[[SpikingRWKV, Any], torch.Tensor],
-         validate: Callable[[SpikingRWKV], float], higher_is_better: bool,
+         validate: Callable[[SpikingRWKV], float] | None, higher_is_better: bool,
          log: list[dict[str, Any]],
          monitor: Callable[[SpikingRWKV], float] | None = None) -> SpikingRWKV:
     """The shared loop: schedule, clipping, per-epoch validation, keep the best weights."""
@@ -200,7 +203,8 @@ def _fit(model: SpikingRWKV, cfg: TrainConfig, epoch_batches: Callable[[int], li
             bar.set_postfix(loss=f"{running:.3f}", refresh=False)
         if average is not None:
             average.swap()  # validate (and keep) the averaged weights
-        score = validate(model)
+        # without a validation set every epoch counts as "better": the final weights are kept
+        score = validate(model) if validate is not None else float("nan")
         entry = {"epoch": epoch + 1, "step": step, "train_loss": running,
                  "validation": score, "elapsed_s": time.time() - start}
         if monitor is not None:
@@ -209,7 +213,8 @@ def _fit(model: SpikingRWKV, cfg: TrainConfig, epoch_batches: Callable[[int], li
         tqdm.write(f"epoch {epoch + 1}: train loss {running:.4f}, validation {score:.4f}, "
                    + (f"report split (monitor only) {entry['monitor_report_split']:.4f}, "
                       if monitor is not None else "") + f"{time.time() - start:.0f} s")
-        better = best_score is None or (score > best_score if higher_is_better else score < best_score)
+        better = (validate is None or best_score is None
+                  or (score > best_score if higher_is_better else score < best_score))
         if better:
             best_score = score
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -272,7 +277,8 @@ def length_bucketed_batches(encoded: list[list[int]], labels: list[int], batch_s
 def train_sst2(cfg: TrainConfig, data_dir: str | None = None) -> TrainResult:
     seed_everything(cfg.seed)
     examples = load_sst2("train", data_dir)
-    train, heldout = split_heldout(examples, cfg.heldout, cfg.seed)
+    train, heldout = split_heldout(examples, cfg.heldout, cfg.seed) if cfg.heldout else \
+        (examples, [])
     if len(heldout) < cfg.heldout:
         raise BadInputError(
             f"only {len(heldout)} full training sentences (>= 8 words, contained in no other row) "
@@ -282,7 +288,8 @@ def train_sst2(cfg: TrainConfig, data_dir: str | None = None) -> TrainResult:
     labels = [label for _, label in train]
     model = build_model(cfg.model, task="classify", vocab_size=tokenizer.vocab_size,
                         dropout=cfg.dropout, seed=cfg.seed, **cfg.model_overrides).to(cfg.device)
-    heldout_task = SST2Task.from_examples(tokenizer, heldout, name="sst2/train-heldout")
+    heldout_task = SST2Task.from_examples(tokenizer, heldout, name="sst2/train-heldout") \
+        if heldout else None
     device = torch.device(cfg.device)
 
     def loss_of(m: SpikingRWKV, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -297,15 +304,17 @@ def train_sst2(cfg: TrainConfig, data_dir: str | None = None) -> TrainResult:
     start = time.time()
     _fit(model, cfg, lambda epoch: length_bucketed_batches(
         encoded, labels, cfg.batch_size, tokenizer.pad_id, cfg.seed + epoch),
-        loss_of, lambda m: heldout_task.evaluate(m)["value"], True, log,
+        loss_of, (lambda m: heldout_task.evaluate(m)["value"]) if heldout_task else None, True, log,
         monitor=(lambda m: dev_task.evaluate(m)["value"]) if cfg.monitor_report_split else None)
     train_time = time.time() - start
     dev = dev_task.evaluate(model)
     info = {"task": "sst2", "train_config": asdict(cfg), "device_name": device_name(cfg.device), "train_examples": len(train),
             "heldout_examples": len(heldout), "epochs_log": log, "train_time_s": train_time,
             "dev_accuracy": dev["value"], "dev_examples": dev["n"],
-            "selection": f"best epoch by accuracy on {len(heldout)} held-out full training "
-                         "sentences (their phrases removed from training)"}
+            "selection": (f"best epoch by accuracy on {len(heldout)} held-out full training "
+                          "sentences (their phrases removed from training)") if heldout else
+                         ("none: trained on every training row for a fixed number of epochs "
+                          "(chosen beforehand on a held-out run) and kept the final weights")}
     return TrainResult(model.cpu().eval(), tokenizer, info)
 
 

@@ -101,3 +101,13 @@ def test_schedule_and_bad_config():
         TrainConfig(task="imdb")
     with pytest.raises(ValueError, match="ema_decay=1.5"):
         TrainConfig(task="sst2", ema_decay=1.5)
+
+
+def test_heldout_zero_trains_on_everything_and_keeps_the_last_epoch(data_dir, tmp_path):
+    out = tmp_path / "all"
+    assert main(["train", "--task", "sst2", "--model", "tiny", "--vocab-size", "300",
+                 "--epochs", "2", "--max-steps", "4", "--heldout", "0", "--data-dir",
+                 str(data_dir), "--out", str(out)]) == 0
+    info = json.loads((out / "training.json").read_text())
+    assert info["train_examples"] == 240 and info["heldout_examples"] == 0
+    assert info["selection"].startswith("none")
