@@ -386,6 +386,28 @@ register("sweep", "cost a candidate on a grid of hardware variants (numpy broadc
          _configure_sweep, _run_sweep)
 
 
+# ---------------------------------------------------------------------------------- demo
+def _configure_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="data/slm-small-sst2", help="SST-2 checkpoint directory")
+    p.add_argument("--out", default="runs/demo", help="run directory")
+    p.add_argument("--data-dir", default=None, help="dataset folder (default: $QSLM_DATA_DIR)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    import torch
+
+    from qslm_neuro.demo import run_demo
+
+    torch.set_num_threads(1)  # see `qslm search --threads`: one thread per process is safest
+    return run_demo(args.model, args.out, args.data_dir, args.seed, not args.no_progress)
+
+
+register("demo", "search, cost and plot the shipped SST-2 model (what `make demo` runs)",
+         _configure_demo, _run_demo)
+
+
 # ---------------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
