@@ -284,6 +284,8 @@ def _configure_estimate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lava-tokens", type=int, default=64, help="tokens simulated in Lava")
     p.add_argument("--out", default=None, help="write the report(s) as JSON here")
     p.add_argument("--layers-csv", default=None, help="write the per-layer table as CSV here")
+    p.add_argument("--save-workload", default=None,
+                   help="write the workload as JSON (reusable with --workload, sweep, notebooks)")
 
 
 def _run_estimate(args: argparse.Namespace) -> int:
@@ -306,6 +308,10 @@ def _run_estimate(args: argparse.Namespace) -> int:
         diff = (rb.energy_per_token_j - ra.energy_per_token_j) / ra.energy_per_token_j
         print(f"energy per token: {a} {ra.energy_per_token_j * 1e6:.3f} uJ, {b} "
               f"{rb.energy_per_token_j * 1e6:.3f} uJ ({diff:+.1%})")
+    if args.save_workload:
+        workload = next(iter(workloads.values()))[0]
+        workload.save(args.save_workload)
+        print(f"written {args.save_workload}")
     if args.out:
         write_json_atomic(args.out, {k: r.to_dict() for k, r in reports.items()})
         print(f"written {args.out}")

@@ -47,9 +47,16 @@ def test_profile_fallback_and_plan_change_the_workload(shipped, monkeypatch):
 
 def test_estimate_cli_prints_and_writes(shipped, tmp_path, capsys):
     out = tmp_path / "est.json"
+    saved = tmp_path / "workload.json"
     code = main(["estimate", "--model", str(shipped), "--plan", "int8", "--hw", "loihi",
-                 "--activity", "profile", "--out", str(out), "--set", "e_syn_op_pj=30"])
+                 "--activity", "profile", "--out", str(out), "--set", "e_syn_op_pj=30",
+                 "--save-workload", str(saved)])
     assert code == 0
+    again = main(["estimate", "--workload", str(saved), "--hw", "loihi", "--set",
+                  "e_syn_op_pj=30", "--out", str(tmp_path / "again.json")])
+    assert again == 0
+    assert json.loads((tmp_path / "again.json").read_text())["file"]["energy_per_token_j"] == \
+        pytest.approx(json.loads(out.read_text())["profile"]["energy_per_token_j"])
     printed = capsys.readouterr().out
     assert "energy/token" in printed and "cores" in printed
     report = json.loads(out.read_text())["profile"]
