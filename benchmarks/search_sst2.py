@@ -1,0 +1,115 @@
+"""The QSLM tiered search on the shipped SST-2 model: memory saved, accuracy kept, time taken.
+
+    python benchmarks/search_sst2.py [--model data/slm-small-sst2] [--const-acc 1pt]
+                                     [--const-mem 15%] [--alpha 1.0] [--threads 1]
+
+Runs the whole tiered search (sensitivity included) from an empty run directory, evaluating
+candidates on SST-2 dev (872 sentences). Done when: a chosen candidate with at least 85% memory
+reduction against fp32 and at most 1.0 point lower dev accuracy than the baseline, and the whole
+search under 10 minutes on 2 cores. Wall time depends on what else the machine runs, so the
+process's CPU time and the load average are recorded next to it (with one torch thread the CPU
+time is what the wall time would be on an otherwise idle machine). Prints a table and writes
+benchmarks/results/search_sst2.json.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from qslm_neuro.fileio import write_json_atomic
+from qslm_neuro.search.command import search_checkpoint
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="data/slm-small-sst2")
+    parser.add_argument("--const-acc", default="1pt")
+    parser.add_argument("--const-mem", default="15%")
+    parser.add_argument("--alpha", type=float, default=1.0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="runs/bench-search-sst2")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--keep-store", action="store_true",
+                        help="reuse earlier evaluations (the time is then not a full search)")
+    parser.add_argument("--results", default=str(RESULTS / "search_sst2.json"))
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    if out.exists() and not args.keep_store:
+        shutil.rmtree(out)
+    load_before = os.getloadavg()
+    start = time.perf_counter()
+    result = search_checkpoint(args.model, "sst2", out=out, const_perf=args.const_acc,
+                               const_mem=args.const_mem, alpha=args.alpha, seed=args.seed,
+                               data_dir=args.data_dir)
+    wall = time.perf_counter() - start
+    load_after = os.getloadavg()
+
+    base, chosen = result.baseline, result.chosen
+    counts = result.counts
+    record = {
+        "benchmark": "search_sst2", "model": str(args.model), "task": "sst2 dev (872 sentences)",
+        "const_acc": args.const_acc, "const_mem": args.const_mem, "alpha": args.alpha,
+        "seed": args.seed, "torch_threads": args.threads, "cpu_count": os.cpu_count(),
+        "platform": platform.platform(), "python": sys.version.split()[0],
+        "load_average_before": load_before, "load_average_after": load_after,
+        "wall_time_s": wall, "search_cpu_time_s": result.cpu_time_s,
+        "baseline": {"accuracy": base.metric, "bytes": base.total_bytes,
+                     "energy_per_token_j": base.energy_per_token_j},
+        "chosen": None if chosen is None else {
+            "label": chosen.label, "tier": chosen.tier, "precisions": chosen.precisions(),
+            "accuracy": chosen.metric, "bytes": chosen.total_bytes,
+            "memory_reduction": chosen.memory_saving,
+            "mean_weight_bits": chosen.mean_weight_bits, "score": chosen.score,
+            "accuracy_drop_points": 100 * (base.metric - chosen.metric), "hw": chosen.hw},
+        "candidates": len(result.candidates), "counts": counts,
+        "proxy_rank_correlation": result.sensitivity.correlations()
+        if result.sensitivity is not None else None,
+        "run_dir": str(out),
+    }
+    record["criteria"] = {
+        "memory_reduction_at_least_85pct": bool(chosen and chosen.memory_saving >= 0.85),
+        "accuracy_drop_at_most_1pt": bool(chosen and base.metric - chosen.metric <= 0.01 + 1e-12),
+        "wall_time_under_600s": wall < 600, "cpu_time_under_600s": result.cpu_time_s < 600,
+    }
+    write_json_atomic(args.results, record)
+
+    print(result.table())
+    print()
+    print(result.summary())
+    print()
+    rows = [("baseline dev accuracy", f"{base.metric:.4f}"),
+            ("baseline footprint", f"{base.total_bytes / 1e6:.3f} MB")]
+    if chosen is not None:
+        rows += [("chosen", f"{chosen.label} [{chosen.precisions()}]"),
+                 ("chosen dev accuracy", f"{chosen.metric:.4f} "
+                  f"({100 * (chosen.metric - base.metric):+.2f} points)"),
+                 ("chosen footprint", f"{chosen.total_bytes / 1e6:.3f} MB "
+                  f"({chosen.memory_saving:.1%} smaller, {chosen.mean_weight_bits:.2f} bits)")]
+    rows += [("full / calibration / proxy evals",
+              f"{counts['full_evaluations']} / {counts['calibration_evaluations']} / "
+              f"{counts['proxy_evaluations']} = {counts['full_equivalents']:.1f} full-eval equiv."),
+             ("wall time", f"{wall:.0f} s (load average {load_before[0]:.1f} -> "
+                           f"{load_after[0]:.1f} on {os.cpu_count()} cores)"),
+             ("search CPU time", f"{result.cpu_time_s:.0f} s with {args.threads} torch thread(s)")]
+    rows += [(name, "PASS" if ok else "FAIL") for name, ok in record["criteria"].items()]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    print(f"wrote {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
