@@ -347,3 +347,42 @@ def plot_sensitivity_heatmap(sensitivity: Any, level: str = "module", value: str
     ax.set_title(title or f"sensitivity per {level}: {value} when quantized alone")
     fig.tight_layout()
     return fig
+
+
+def plot_pareto(result: Any) -> "Figure":
+    """Memory (MB) vs performance of a search's candidates: the Pareto front, the constraints, the
+    fp32 baseline and the chosen candidate (``result`` is a :class:`~qslm_neuro.search.SearchResult`).
+    """
+    import math
+
+    fig, ax = plt.subplots(figsize=(7.0, 4.6), dpi=120)
+    finite = [c for c in result.candidates if math.isfinite(c.metric)]
+    for feasible, color, name in ((False, "#b0b0b0", "misses a constraint"),
+                                  (True, "#2b8cbe", "meets both")):
+        group = [c for c in finite if c.feasible == feasible]
+        if group:
+            ax.scatter([c.total_bytes / 1e6 for c in group], [c.metric for c in group],
+                       s=22, color=color, label=name, zorder=2)
+    front = result.pareto()
+    if front:
+        ax.plot([c.total_bytes / 1e6 for c in front], [c.metric for c in front], "-",
+                color="#555555", lw=1, label="Pareto front", zorder=1)
+    ax.scatter([result.baseline.total_bytes / 1e6], [result.baseline.metric], marker="s",
+               s=40, color="black", label="fp32 baseline", zorder=3)
+    if result.chosen is not None:
+        ax.scatter([result.chosen.total_bytes / 1e6], [result.chosen.metric], marker="*", s=220,
+                   color="#e6550d", edgecolor="black", label="chosen", zorder=4)
+    if result.perf.threshold is not None:
+        ax.axhline(result.perf.threshold, ls="--", lw=1, color="#31a354",
+                   label=f"constA ({result.perf.text})")
+    if result.mem.budget_bytes is not None:
+        ax.axvline(result.mem.budget_bytes / 1e6, ls=":", lw=1.2, color="#756bb1",
+                   label=f"constM ({result.mem.text})")
+    ax.set_xscale("log")
+    ax.set_xlabel("model footprint (MB, log scale)")
+    ax.set_ylabel(result.metric_name + ("" if result.higher_is_better else " (lower is better)"))
+    ax.set_title(f"{result.strategy} search: {len(result.candidates)} candidates")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from qslm_neuro.errors import BadInputError, ConstraintsNotMetError
-from qslm_neuro.fileio import atomic_path, write_json_atomic, write_text_atomic
+from qslm_neuro.fileio import write_json_atomic, write_text_atomic
 from qslm_neuro.quant import QuantPlan
 from qslm_neuro.search.constraints import ResolvedMem, ResolvedPerf
 
@@ -262,43 +262,7 @@ class SearchResult:
         return paths
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
-        """Memory (MB) vs performance; Pareto front, constraints and the chosen candidate."""
-        import matplotlib
+        """Save :func:`qslm_neuro.report.plot_pareto` of this result as a PNG."""
+        from qslm_neuro.report import plot_pareto, save_figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(7.0, 4.6), dpi=120)
-        finite = [c for c in self.candidates if math.isfinite(c.metric)]
-        for feasible, color, name in ((False, "#b0b0b0", "misses a constraint"),
-                                      (True, "#2b8cbe", "meets both")):
-            group = [c for c in finite if c.feasible == feasible]
-            if group:
-                ax.scatter([c.total_bytes / 1e6 for c in group], [c.metric for c in group],
-                           s=22, color=color, label=name, zorder=2)
-        front = self.pareto()
-        if front:
-            ax.plot([c.total_bytes / 1e6 for c in front], [c.metric for c in front], "-",
-                    color="#555555", lw=1, label="Pareto front", zorder=1)
-        ax.scatter([self.baseline.total_bytes / 1e6], [self.baseline.metric], marker="s",
-                   s=40, color="black", label="fp32 baseline", zorder=3)
-        if self.chosen is not None:
-            ax.scatter([self.chosen.total_bytes / 1e6], [self.chosen.metric], marker="*", s=220,
-                       color="#e6550d", edgecolor="black", label="chosen", zorder=4)
-        if self.perf.threshold is not None:
-            ax.axhline(self.perf.threshold, ls="--", lw=1, color="#31a354",
-                       label=f"constA ({self.perf.text})")
-        if self.mem.budget_bytes is not None:
-            ax.axvline(self.mem.budget_bytes / 1e6, ls=":", lw=1.2, color="#756bb1",
-                       label=f"constM ({self.mem.text})")
-        ax.set_xscale("log")
-        ax.set_xlabel("model footprint (MB, log scale)")
-        ax.set_ylabel(self.metric_name + ("" if self.higher_is_better else " (lower is better)"))
-        ax.set_title(f"{self.strategy} search: {len(self.candidates)} candidates")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7, loc="best")
-        fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
-        plt.close(fig)
-        return Path(path)
+        return save_figure(plot_pareto(self), path)
