@@ -45,6 +45,7 @@ class TrainConfig:
     dropout: float = 0.1
     seed: int = 0
     device: str = "cpu"
+    heldout_seed: int = 0  # which sentences are held out (fixed, so runs with other seeds compare)
     heldout: int = 1000  # SST-2: full training sentences kept aside for selection; 0: train on
     #                      all rows and keep the last epoch (epoch count chosen by a held-out run)
     ctx_len: int = 128           # WikiText-2: training window length
@@ -277,7 +278,7 @@ def length_bucketed_batches(encoded: list[list[int]], labels: list[int], batch_s
 def train_sst2(cfg: TrainConfig, data_dir: str | None = None) -> TrainResult:
     seed_everything(cfg.seed)
     examples = load_sst2("train", data_dir)
-    train, heldout = split_heldout(examples, cfg.heldout, cfg.seed) if cfg.heldout else \
+    train, heldout = split_heldout(examples, cfg.heldout, cfg.heldout_seed) if cfg.heldout else \
         (examples, [])
     if len(heldout) < cfg.heldout:
         raise BadInputError(

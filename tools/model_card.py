@@ -142,6 +142,8 @@ def main() -> None:
         write_json_atomic(DATA / f"card-{name}.json", measure(name, args.data_dir))
     # the card lists every shipped model measured so far (re-measured ones replaced above)
     cards = [json.loads(p.read_text()) for p in sorted(DATA.glob("card-*.json"))]
+    write_json_atomic(ROOT / "benchmarks/results/models.json",
+                      {"benchmark": "models", "models": cards})
     write_text_atomic(DATA / "MODELS.md", render(cards))
     print(f"written {DATA / 'MODELS.md'}")
 
