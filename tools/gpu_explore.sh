@@ -12,4 +12,4 @@ run() { name=$1; shift; python3 -m qslm_neuro.cli train --device cuda --time-bud
 source ${VARIANTS:-tools/variants.sh}
 wait
 python3 tools/pick_best.py /tmp/ck $OUT
-tar czf $OUT/logs.tgz -C /tmp logs
+tar czf $OUT/logs.tgz -C /tmp logs $(cd /tmp && ls ck/*/training.json)
