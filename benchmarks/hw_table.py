@@ -6,8 +6,8 @@ plan of a small model is carried over to 216M by role and relative depth
 (:func:`qslm_neuro.plan_transfer.transfer_plan`).
 
 Usage: QSLM_DATA_DIR=../shared/data python benchmarks/hw_table.py
-         [--sst2-report benchmarks/results/search_sst2_report.json]
-         [--wt2-report benchmarks/results/search_wt2_report.json]
+         [--sst2-report benchmarks/results/search_sst2.json]
+         [--wt2-report benchmarks/results/search_wt2.json]
 Writes benchmarks/results/hw_table.json and prints the table.
 """
 from __future__ import annotations
@@ -68,9 +68,9 @@ def shipped_model_rows(name: str, report_path: Path | None, data_dir: str | None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sst2-report", type=Path,
-                        default=ROOT / "benchmarks/results/search_sst2_report.json")
+                        default=ROOT / "benchmarks/results/search_sst2.json")
     parser.add_argument("--wt2-report", type=Path,
-                        default=ROOT / "benchmarks/results/search_wt2_report.json")
+                        default=ROOT / "benchmarks/results/search_wt2.json")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
     start = time.time()
@@ -99,9 +99,14 @@ def main() -> None:
         "notes": ["activity of the shipped models measured with each plan applied on real task "
                   "tokens (SST-2 dev, WikiText-2 test)",
                   f"spikegpt-216m: built without weights; firing rates borrowed by role and depth "
-                  f"from {profile_path.name}; power at the fastest sustainable token rate",
+                  f"from {profile_path.name}",
                   "the chosen plan of slm-small-sst2 is transferred to spikegpt-216m by module "
-                  "role and relative depth"]})
+                  "role and relative depth",
+                  "on embedded-soc, weights under 8 bits cost unpacking cycles per synaptic op "
+                  "(cycles_ac_int4 > cycles_ac_int8 in hw_models/embedded-soc.toml), so its energy "
+                  "per token rises below int8 while its memory keeps falling; on Loihi fewer bits "
+                  "mean fewer synapses per weight above 8 bits, fewer bits read per op and fewer "
+                  "cores (less static power), so energy falls with memory"]})
     print(f"written {out} ({time.time() - start:.0f} s)")
 
 

@@ -1,6 +1,6 @@
 """How alpha and the memory cap pick different candidates (QSLM's 400 MB vs 420 MB table).
 
-    python benchmarks/search_alpha.py [--model data/slm-small-sst2] [--caps 1.45MB,0.87MB]
+    python benchmarks/search_alpha.py [--model data/slm-small-sst2] [--caps 13%,9%]
         [--alphas 0,0.1,0.5,1,2,5] [--const-acc 1pt] [--store runs/bench-search-sst2]
 
 For every (memory cap, alpha) the tiered search runs on SST-2 dev with the same evaluation
@@ -28,7 +28,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="data/slm-small-sst2")
-    parser.add_argument("--caps", default="1.45MB,0.87MB")
+    parser.add_argument("--caps", default="13%,9%")
     parser.add_argument("--alphas", default="0,0.1,0.5,1,2,5")
     parser.add_argument("--const-acc", default="1pt")
     parser.add_argument("--threads", type=int, default=1)

@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             "label": chosen.label, "tier": chosen.tier, "precisions": chosen.precisions(),
             "accuracy": chosen.metric, "bytes": chosen.total_bytes,
             "memory_reduction": chosen.memory_saving,
-            "mean_weight_bits": chosen.mean_weight_bits, "score": chosen.score,
+            "mean_weight_bits": chosen.mean_weight_bits,
+            "plan": chosen.plan.to_dict(), "score": chosen.score,
             "accuracy_drop_points": 100 * (base.metric - chosen.metric), "hw": chosen.hw},
         "candidates": len(result.candidates), "counts": counts,
         "proxy_rank_correlation": result.sensitivity.correlations()

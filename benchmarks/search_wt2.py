@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             "heldout_perplexity": chosen.metric, "test_perplexity": test_chosen,
             "test_relative_change": test_change, "bytes": chosen.total_bytes,
             "memory_reduction": chosen.memory_saving,
-            "mean_weight_bits": chosen.mean_weight_bits, "hw": chosen.hw},
+            "mean_weight_bits": chosen.mean_weight_bits,
+            "plan": chosen.plan.to_dict(), "hw": chosen.hw},
         "candidates": len(result.candidates), "counts": result.counts,
         "proxy_rank_correlation": result.sensitivity.correlations()
         if result.sensitivity is not None else None,

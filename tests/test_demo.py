@@ -33,3 +33,14 @@ def test_demo_without_data_shows_hardware_estimates(tmp_path, monkeypatch, capsy
     int4 = next(r for r in costs["rows"] if r["candidate"] == "int4" and r["hw"] == "loihi2")
     assert int4["model_MB"] < fp32["model_MB"] / 5
     assert (out / "energy_breakdown.png").stat().st_size > 1000
+
+
+def test_readme_results_section_is_generated_from_benchmark_files():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    check = subprocess.run([sys.executable, "tools/update_readme.py", "--check"], cwd=root,
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
