@@ -160,6 +160,9 @@ def _configure_search(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ladder", default="fp32,int8,int6,int5,int4,int3,int2",
                    help="precisions to search, highest first")
     p.add_argument("--tiers", default="global,block,module", help="tiers of the tiered search")
+    p.add_argument("--module-sensitivity", choices=["needed", "all"], default="needed",
+                   help="measure module sensitivities only for the modules the module tier can "
+                        "lower (default), or all of them up front (full heat map)")
     p.add_argument("--keep", action="append", default=[], metavar="PATH",
                    help="block or module kept at fp32 (repeatable), e.g. --keep head")
     p.add_argument("--calib-size", type=int, default=None,

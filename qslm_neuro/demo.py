@@ -82,7 +82,10 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
     print()
     print(result.summary())
     if result.sensitivity is not None:
-        save_figure(plot_sensitivity_heatmap(result.sensitivity), out_dir / "sensitivity.png")
+        levels = {row.level for row in result.sensitivity.rows}
+        save_figure(plot_sensitivity_heatmap(
+            result.sensitivity, level="module" if "module" in levels else "block"),
+            out_dir / "sensitivity.png")
     workloads = {"fp32 baseline": result.baseline.to_workload()}
     if result.chosen is not None:
         print("\nchosen plan (module -> precision):")

@@ -110,7 +110,7 @@ def test_tiered_choice_meets_both_constraints_and_maximises_the_objective(proble
 
 
 def test_sensitivity_rows_cover_every_unit_and_precision(problem):
-    result = run(problem)
+    result = run(problem, module_sensitivity="all")
     table = result.sensitivity
     units = {(r.level, r.unit) for r in table.rows}
     assert units == {("block", "0"), ("block", "2"), ("block", "4"),
@@ -128,6 +128,24 @@ def test_sensitivity_rows_cover_every_unit_and_precision(problem):
     # without the module tier, module sensitivities are not measured (nothing would use them)
     blocks_only = run(problem, tiers=("global", "block")).sensitivity
     assert {r.level for r in blocks_only.rows} == {"block"}
+
+
+def test_module_sensitivities_measured_only_for_modules_the_module_tier_can_lower(problem):
+    full = run(problem, module_sensitivity="all")
+    lazy = run(problem)
+    # the same decisions, hence the same candidates and choice ...
+    assert [(c.plan.key, c.metric) for c in lazy.candidates] == \
+        [(c.plan.key, c.metric) for c in full.candidates]
+    assert lazy.chosen.plan == full.chosen.plan
+    # ... and module rows exactly for the modules above the ladder's bottom after the block tier
+    start = next(t for t in lazy.trials if t.get("action") == "sensitivity")
+    block_result = next(c for c in lazy.candidates if c.order == start["from"])
+    movable = {m for m in ("0", "2", "4") if block_result.plan.precision_of(m).name != "int2"}
+    measured = {r.unit for r in lazy.sensitivity.rows if r.level == "module"}
+    assert measured == movable and start["movable"] == len(movable)
+    assert lazy.counts["calibration_evaluations"] <= full.counts["calibration_evaluations"]
+    with pytest.raises(BadInputError, match="module_sensitivity"):
+        run(problem, module_sensitivity="some")
 
 
 def test_same_inputs_give_the_same_candidates_and_choice(problem):

@@ -93,7 +93,7 @@ def section_search(sst2: dict | None, wt2: dict | None) -> str:
             corr.append(f"{name} rho = {pooled['rho']:+.2f} (n = {pooled['n']})")
     if corr:
         text += ("\n\nKL proxy vs measured calibration drop, Spearman rank correlation over "
-                 "all units and precisions: " + "; ".join(corr) + ".")
+                 "the units and precisions each search measured: " + "; ".join(corr) + ".")
     if sst2:
         text += (f" Search CPU time is single-threaded process time, sensitivity included "
                  f"(wall time on the shared machine: {sst2['wall_time_s']:.0f} s).")

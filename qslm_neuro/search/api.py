@@ -51,7 +51,8 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
            skip_margin: float = DEFAULT_SKIP_MARGIN, n_evaluations: int | None = None,
            level: str | None = None, exhaustive_limit: int = EXHAUSTIVE_LIMIT,
            ilp_budgets: int = 5, population_size: int | None = None,
-           evaluation_id: str | None = None, progress: bool = True) -> SearchResult:
+           evaluation_id: str | None = None, module_sensitivity: str = "needed",
+           progress: bool = True) -> SearchResult:
     """Find a weight-precision plan for ``model`` that meets constA and constM.
 
     Args:
@@ -68,6 +69,10 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
         proxy: ``proxy(model) -> outputs`` on a fixed batch for the KL proxy (tasks: built in).
         ladder: precisions to search, e.g. ``"fp32,int8,int6,int5,int4,int3,int2"``.
         tiers: which tiers the tiered search runs (global, block, module).
+        module_sensitivity: ``"needed"`` measures module sensitivities when the module tier
+            starts, only for the modules it can still lower (the same decisions for fewer
+            evaluations); ``"all"`` measures every module up front (a complete heat map and
+            proxy correlation).
         keep: block or module paths that stay at fp32.
         store / out: the SQLite evaluation store (a file or directory), the run directory.
         seed: calibration subset, proxy batch, random and NSGA-II sampling.
@@ -79,6 +84,9 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
     """
     if strategy not in STRATEGIES:
         raise BadInputError(f"unknown strategy {strategy!r}; choose one of {STRATEGIES}")
+    if module_sensitivity not in ("needed", "all"):
+        raise BadInputError(f"module_sensitivity={module_sensitivity!r}; expected 'needed' "
+                            "(measure modules the module tier can lower) or 'all'")
     bad_tiers = [t for t in tiers if t not in TIERS]
     if bad_tiers or not tiers:
         raise BadInputError(f"tiers {list(tiers)!r}: expected a non-empty subset of {TIERS}")
@@ -102,6 +110,7 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
     settings = {"strategy": strategy, "ladder": [p.name for p in precision_ladder],
                 "tiers": list(tiers), "keep": sorted(keep_set), "seed": seed,
                 "alpha": alpha, "beta": beta, "skip_margin": skip_margin,
+                "module_sensitivity": module_sensitivity,
                 "max_full_evaluations": max_full_evaluations, "n_evaluations": n_evaluations,
                 "level": level, "hw": str(getattr(hw, "name", hw)) if evaluator.hw else None,
                 "torch_threads": torch.get_num_threads(), "model": type(model).__name__}
@@ -110,13 +119,18 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
     try:
         if strategy in ("tiered", "ilp"):
             if strategy == "tiered":  # the global and block tiers use block damages
-                units = ((ctx.blocks if {"global", "block"} & set(tiers) else [])
-                         + (ctx.modules if "module" in tiers else []))
+                upper = bool({"global", "block"} & set(tiers))
+                units = ((ctx.blocks if upper else [])
+                         + (ctx.modules if "module" in tiers and (
+                             module_sensitivity == "all" or not upper) else []))
             else:
                 units = ctx.blocks if level == "block" else ctx.modules
             sensitivity = measure_sensitivity(evaluator, units, precision_ladder, progress)
         if strategy == "tiered":
-            run_tiered(ctx, sensitivity, tiers, float(skip_margin))
+            sensitivity = run_tiered(
+                ctx, sensitivity, tiers, float(skip_margin),
+                measure=lambda units: measure_sensitivity(evaluator, units, precision_ladder,
+                                                          progress))
         elif strategy == "exhaustive":
             run_exhaustive(ctx, level or "block", exhaustive_limit)
         elif strategy == "random":

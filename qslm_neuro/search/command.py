@@ -98,7 +98,7 @@ def run_search_command(args: Any) -> int:
             raise BadInputError(f"--threads {args.threads}; expected a positive number")
         torch.set_num_threads(args.threads)
     tiers = [t.strip() for t in args.tiers.split(",") if t.strip()]
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"module_sensitivity": args.module_sensitivity}
     if args.max_evals is not None:
         options["max_full_evaluations"] = args.max_evals
     if args.n_evals is not None:

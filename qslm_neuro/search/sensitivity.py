@@ -49,6 +49,15 @@ class SensitivityTable:
         self._by_key = {(r.level, r.unit, r.precision): r for r in self.rows}
         self._damage = self._monotone_damage()
 
+    def merged(self, other: "SensitivityTable") -> "SensitivityTable":
+        """This table plus the rows of ``other`` it lacks (both measured by one evaluator)."""
+        extra = [r for r in other.rows if (r.level, r.unit, r.precision) not in self._by_key]
+        return SensitivityTable(self.rows + extra, self.baseline_value, self.higher_is_better,
+                                self.ladder)
+
+    def has_unit(self, level: str, unit: str) -> bool:
+        return any(key[:2] == (level, unit) for key in self._by_key)
+
     def row(self, level: str, unit: str, precision: Precision) -> SensitivityRow | None:
         return self._by_key.get((level, unit, precision.name))
 

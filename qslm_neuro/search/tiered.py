@@ -8,7 +8,11 @@
    block at a time by one ladder step, least harmful per byte saved first (calibration drop per
    byte, ties by proxy KL per byte). A step that keeps constA is accepted and the block may be
    lowered again later; a step that breaks it freezes the block.
-3. **Module tier**: the same, one module at a time, from the block tier's result.
+3. **Module tier**: the same, one module at a time, from the block tier's result. Module
+   sensitivities are measured when this tier starts, for the modules it can still lower (those
+   above the ladder's lowest precision): a module the block tier already took to the bottom
+   would never be ranked, so measuring it first would only cost evaluations. ``measure`` (given
+   by :func:`qslm_neuro.search.search`) does it; without it the table must already hold them.
 
 Before each full evaluation the additive damage model (:class:`~.sensitivity.DropModel`)
 predicts the metric from the current plan's measured metric plus the unit's calibration damage
@@ -19,7 +23,7 @@ all candidates (:meth:`SearchContext.choose`).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 from tqdm.auto import tqdm
 
@@ -34,8 +38,13 @@ DEFAULT_SKIP_MARGIN = 0.01
 
 
 def run_tiered(ctx: SearchContext, sensitivity: SensitivityTable,
-               tiers: Sequence[str] = TIERS, skip_margin: float = DEFAULT_SKIP_MARGIN) -> None:
-    """Run the tiers in order; candidates and trials accumulate in ``ctx``."""
+               tiers: Sequence[str] = TIERS, skip_margin: float = DEFAULT_SKIP_MARGIN,
+               measure: Callable[[list[Unit]], SensitivityTable] | None = None
+               ) -> SensitivityTable:
+    """Run the tiers in order; candidates and trials accumulate in ``ctx``.
+
+    Returns the sensitivity table, grown by the module rows the module tier measured.
+    """
     model = DropModel(sensitivity, ctx.evaluator.higher_is_better)
     bar = tqdm(desc="tiered search", unit="eval", disable=not ctx.progress, leave=False)
     try:
@@ -47,9 +56,19 @@ def run_tiered(ctx: SearchContext, sensitivity: SensitivityTable,
         if "block" in tiers:
             current = _greedy_tier(ctx, "block", ctx.blocks, current, model, skip_margin, bar)
         if "module" in tiers:
+            movable = [m for m in ctx.modules if _step_below(
+                ctx.ladder, max(current.plan.precision_of(p) for p in m.modules)) is not None]
+            missing = [m for m in movable if not sensitivity.has_unit(m.level, m.path)]
+            if missing and measure is not None:
+                sensitivity = sensitivity.merged(measure(missing))
+                model = DropModel(sensitivity, ctx.evaluator.higher_is_better)
+            ctx.trials.append({"tier": "module", "action": "sensitivity", "from": current.order,
+                               "measured": len(missing) if measure is not None else 0,
+                               "movable": len(movable), "modules": len(ctx.modules)})
             _greedy_tier(ctx, "module", ctx.modules, current, model, skip_margin, bar)
     finally:
         bar.close()
+    return sensitivity
 
 
 def _global_tier(ctx: SearchContext, model: DropModel, bar: tqdm) -> list[Candidate]:
