@@ -115,13 +115,13 @@ def section_compare(cmp: dict | None, tiny: dict | None) -> str:
     if cmp:
         rows = []
         for name, s in cmp["strategies"].items():
-            chosen = s.get("chosen") or {}
+            chosen = s.get("chosen")
+            found = ([f"{chosen['accuracy']:.4f}", f"{chosen['memory_saving']:.1%}",
+                      f"**{chosen['score']:.4f}**"] if chosen else
+                     [f"no feasible plan in {s['candidates']}", "-", "-"])
             rows.append([name, s["counts"]["full_evaluations"],
                          s["counts"]["calibration_evaluations"],
-                         f"{s['counts']['full_equivalents']:.1f}",
-                         f"{chosen.get('accuracy', float('nan')):.4f}",
-                         f"{chosen.get('memory_saving', float('nan')):.1%}",
-                         f"**{chosen.get('score', float('nan')):.4f}**",
+                         f"{s['counts']['full_equivalents']:.1f}", *found,
                          f"{s['evaluation_time_s']:.0f} s"])
         parts.append(
             "### Tiered vs random, ILP and NSGA-II on `slm-small-sst2` "
