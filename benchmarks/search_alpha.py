@@ -41,9 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     loaded = load_checkpoint(args.model)
     task = make_task("sst2", loaded.tokenizer, data_dir=args.data_dir)
-    store_path = Path(args.store)
-    store = EvaluationStore(store_path if store_path.suffix == ".sqlite"
-                            else store_path / "evaluations.sqlite")
+    store = EvaluationStore.at(args.store)
     caps = [c.strip() for c in args.caps.split(",") if c.strip()]
     alphas = [float(a) for a in args.alphas.split(",") if a.strip()]
 

@@ -62,9 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     loaded = load_checkpoint(args.model)
     task = make_task("sst2", loaded.tokenizer, data_dir=args.data_dir)
-    store_path = Path(args.store)
-    store = EvaluationStore(store_path if store_path.suffix == ".sqlite"
-                            else store_path / "evaluations.sqlite")
+    store = EvaluationStore.at(args.store)
     common = dict(const_perf=args.const_acc, const_mem=args.const_mem, alpha=args.alpha,
                   seed=args.seed, store=store)
     wanted = [s.strip() for s in args.strategies.split(",") if s.strip()]

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         Path("runs/bench-tiny-sst2"), args.data_dir, args.train_steps, args.seed)
     loaded = load_checkpoint(model_dir)
     task = SST2Task(loaded.tokenizer, args.data_dir, split="dev")
-    store = EvaluationStore(Path(args.out) / "evaluations.sqlite")
+    store = EvaluationStore.at(args.out)
     common = dict(const_perf=args.const_acc, const_mem=args.const_mem, alpha=args.alpha,
                   ladder=args.ladder, seed=args.seed, store=store, hw=None)
 

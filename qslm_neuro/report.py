@@ -205,6 +205,11 @@ def plot_energy_vs_rate(table: "pd.DataFrame", rate: str = "firing_rate",
     ax.set_yscale("log")
     ax.set_xlabel("input firing rate (% of inputs spiking per time step)")
     ax.set_ylabel(ylabel or default_label)
+    return _finish_log_plot(fig, ax, title)
+
+
+def _finish_log_plot(fig: "Figure", ax: Any, title: str | None) -> "Figure":
+    """Title, log grid, legend and layout shared by the energy line plots."""
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
@@ -241,12 +246,7 @@ def plot_energy_vs_weight_bits(table: "pd.DataFrame", weight: str = "weight",
     ax.set_yscale("log")
     ax.set_xlabel("weight precision")
     ax.set_ylabel(ylabel or default_label)
-    if title:
-        ax.set_title(title)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    return fig
+    return _finish_log_plot(fig, ax, title)
 
 
 def plot_precision_map(plan: Any, hierarchy: Any, title: str | None = None) -> "Figure":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numbers
 import os
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
@@ -28,7 +27,7 @@ from qslm_neuro.search.evaluator import EvaluateFn, Evaluator, ProxyFn
 from qslm_neuro.search.objective import ObjectiveLike, make_objective
 from qslm_neuro.search.result import SearchResult
 from qslm_neuro.search.sensitivity import SensitivityTable, measure_sensitivity
-from qslm_neuro.search.store import STORE_NAME, EvaluationStore
+from qslm_neuro.search.store import EvaluationStore
 from qslm_neuro.search.tiered import DEFAULT_SKIP_MARGIN, TIERS, run_tiered
 from qslm_neuro.search.units import DEFAULT_LADDER, LadderLike, kept_modules, parse_ladder
 
@@ -262,5 +261,5 @@ def _open_store(store: Any, out: Any) -> EvaluationStore:
     if store is not None:
         return EvaluationStore(store)
     if out is not None:
-        return EvaluationStore(Path(out) / STORE_NAME)
+        return EvaluationStore.at(out)
     return EvaluationStore(None)

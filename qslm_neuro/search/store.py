@@ -53,6 +53,13 @@ class EvaluationStore:
                 f"evaluation store {str(path)!r} cannot be opened as SQLite ({exc}); delete it "
                 "or choose another run directory") from exc
 
+    @classmethod
+    def at(cls, location: str | os.PathLike[str]) -> "EvaluationStore":
+        """The store at ``location``: a ``.sqlite`` file, else a run directory (created if
+        missing) holding ``evaluations.sqlite``."""
+        path = Path(location)
+        return cls(path if path.suffix == ".sqlite" else path / STORE_NAME)
+
     def get(self, kind: str, plan_key: str, fingerprint: str) -> dict[str, Any] | None:
         row = self._conn.execute(
             "SELECT result FROM evaluations WHERE kind = ? AND plan_key = ? AND fingerprint = ?",
