@@ -48,9 +48,9 @@ def main() -> int:
     torch.set_num_threads(2)
 
     from qslm_neuro.hw import estimate
-    from qslm_neuro.lava.command import load_and_record_inputs, parse_layers, resolve_plan
+    from qslm_neuro.cli.lava import load_and_record_inputs, parse_layers, resolve_plan
     from qslm_neuro.lava.cosim import cosimulate
-    from qslm_neuro.lava.costing import (energy_difference, lava_workload, side_by_side,
+    from qslm_neuro.lava.workload import (energy_difference, lava_workload, side_by_side,
                                          snntorch_workload)
 
     loaded, ids, description = load_and_record_inputs(args.model, args.tokens, args.data_dir)

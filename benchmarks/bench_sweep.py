@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 
 from qslm_neuro.fileio import write_json_atomic  # noqa: E402
 from qslm_neuro.hw import estimate, load_hardware, sweep  # noqa: E402
-from qslm_neuro.hw.synthetic import synthetic_slm_workload  # noqa: E402
+from qslm_neuro.workload.synthetic import synthetic_slm_workload  # noqa: E402
 from qslm_neuro.workload import Workload  # noqa: E402
 
 DEFAULT_WORKLOAD = Path("data/workload-slm-small-sst2.json")

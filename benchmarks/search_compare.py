@@ -34,8 +34,8 @@ import torch
 
 from qslm_neuro.fileio import write_json_atomic
 from qslm_neuro.models.checkpoint import load_checkpoint
-from qslm_neuro.search import search
-from qslm_neuro.search.store import EvaluationStore
+from qslm_neuro.quantsearch import search
+from qslm_neuro.quantsearch.store import EvaluationStore
 from qslm_neuro.tasks import make_task
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -27,10 +27,10 @@ from pathlib import Path
 import torch
 
 from qslm_neuro.fileio import write_json_atomic
-from qslm_neuro.hierarchy import Hierarchy
+from qslm_neuro.quant.hierarchy import Hierarchy
 from qslm_neuro.models.checkpoint import load_checkpoint, save_checkpoint
-from qslm_neuro.search import search
-from qslm_neuro.search.store import EvaluationStore
+from qslm_neuro.quantsearch import search
+from qslm_neuro.quantsearch.store import EvaluationStore
 from qslm_neuro.tasks import SST2Task
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -40,7 +40,7 @@ def tiny_checkpoint(path: Path, data_dir: str | None, steps: int, seed: int) -> 
     """Train (or reuse) a tiny SST-2 classifier."""
     if (path / "manifest.json").is_file():
         return path
-    from qslm_neuro.train import TrainConfig, train
+    from qslm_neuro.training.trainer import TrainConfig, train
 
     print(f"training a tiny SST-2 classifier ({steps} steps) into {path} ...")
     cfg = TrainConfig(task="sst2", model="tiny", vocab_size=1024, epochs=1, batch_size=64,

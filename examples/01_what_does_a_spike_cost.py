@@ -49,7 +49,7 @@ import pandas as pd
 from IPython.display import Image, display
 
 from qslm_neuro.hw import estimate, load_hardware
-from qslm_neuro.report import (plot_energy_breakdown, plot_energy_vs_rate,
+from qslm_neuro.viz.plots import (plot_energy_breakdown, plot_energy_vs_rate,
                                plot_energy_vs_weight_bits, save_figure)
 from qslm_neuro.workload import Activity, NeuronPopulation, NonSynapticOp, SynapticLayer, Workload
 

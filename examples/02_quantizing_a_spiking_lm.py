@@ -45,11 +45,11 @@ import pandas as pd
 import torch
 from IPython.display import Image, display
 
-from qslm_neuro.hierarchy import Hierarchy
+from qslm_neuro.quant.hierarchy import Hierarchy
 from qslm_neuro.hw import estimate
-from qslm_neuro.report import (plot_energy_breakdown, plot_precision_map,
+from qslm_neuro.viz.plots import (plot_energy_breakdown, plot_precision_map,
                                plot_sensitivity_heatmap, save_figure)
-from qslm_neuro.search import search
+from qslm_neuro.quantsearch import search
 
 SMALL = os.environ.get("QSLM_NOTEBOOK_SMALL") == "1"
 OUT = Path(os.environ.get("QSLM_NOTEBOOK_OUT", "output")) / "02_quantizing_a_spiking_lm"
@@ -88,7 +88,7 @@ print("setting:", "shipped model on real SST-2" if REAL
 #
 # In the small setting we write a synthetic data set in SST-2's file format
 # (`sentence<TAB>label`) and train the `tiny` config (2 blocks, width 32) with the same training
-# code that trained the shipped models (`qslm_neuro.train`). Each sentence has two clauses;
+# code that trained the shipped models (`qslm_neuro.training.trainer`). Each sentence has two clauses;
 # a "not" flips the first one, so the model must read more than one word.
 
 # %%
@@ -130,7 +130,7 @@ if REAL:
     model, tokenizer = loaded.model, loaded.tokenizer
     task = SST2Task(tokenizer, DATA_DIR, split="dev")
 else:
-    from qslm_neuro.train import TrainConfig, train_sst2
+    from qslm_neuro.training.trainer import TrainConfig, train_sst2
 
     data_dir = write_synthetic_sst2(OUT / "synthetic-sst2", n_train=2000, n_dev=300)
     print("\n".join((data_dir / "sst2" / "train.tsv").read_text().splitlines()[:4]))

@@ -22,11 +22,11 @@ _EXPORTS = {
     "sweep": "qslm_neuro.hw",
     "HardwareModel": "qslm_neuro.hw",
     "CostReport": "qslm_neuro.hw",
-    "search": "qslm_neuro.search",
-    "Candidate": "qslm_neuro.search",
+    "search": "qslm_neuro.quantsearch",
+    "Candidate": "qslm_neuro.quantsearch",
     "load_model": "qslm_neuro.models",
-    "QuantPlan": "qslm_neuro.quant",
-    "Precision": "qslm_neuro.quant",
+    "QuantPlan": "qslm_neuro.quant.plan",
+    "Precision": "qslm_neuro.quant.plan",
     "Workload": "qslm_neuro.workload",
 }
 

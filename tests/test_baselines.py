@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from qslm_neuro.baselines import (BigramCounts, JelinekMercerBigramLM, KneserNeyBigramLM,
+from qslm_neuro.tasks.ngram import (BigramCounts, JelinekMercerBigramLM, KneserNeyBigramLM,
                                   UnigramLM, fit_unigram, ngram_baselines, score,
                                   wikitext2_baselines)
 from qslm_neuro.errors import BadInputError
@@ -113,8 +113,8 @@ def test_bad_inputs_are_explained(counts):
                     "(e.g. ../shared/data) to measure the WikiText-2 baselines")
 @pytest.mark.data
 def test_real_wikitext2_baselines_with_a_4096_bpe():
-    from qslm_neuro.data import wikitext2_lm_splits
-    from qslm_neuro.tokenizer import Tokenizer
+    from qslm_neuro.tasks.data import wikitext2_lm_splits
+    from qslm_neuro.tasks.tokenizer import Tokenizer
 
     splits = wikitext2_lm_splits(REAL_DATA)
     tokenizer = Tokenizer.train(splits.train.splitlines(keepends=True), vocab_size=4096)
@@ -131,8 +131,8 @@ def test_real_wikitext2_baselines_with_a_4096_bpe():
 
 
 def test_sst2_baselines_learn_word_polarity():
-    from qslm_neuro.baselines import sst2_baselines
-    from qslm_neuro.tokenizer import Tokenizer
+    from qslm_neuro.tasks.ngram import sst2_baselines
+    from qslm_neuro.tasks.tokenizer import Tokenizer
 
     good, bad = ["great", "lovely", "superb"], ["awful", "dull", "boring"]
     train = [(f"a {w} film", 1) for w in good] * 5 + [(f"a {w} film", 0) for w in bad] * 4

@@ -7,15 +7,15 @@ import pandas as pd
 import pytest
 import torch
 
-from qslm_neuro.activity import record_activity
-from qslm_neuro.cli import main, parse_sweep_values
-from qslm_neuro.costing import checkpoint_workload, shipped_profile_path
+from qslm_neuro.measure.recorder import record_activity
+from qslm_neuro.cli.main import main, parse_sweep_values
+from qslm_neuro.measure.from_checkpoint import checkpoint_workload, shipped_profile_path
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.models import build_model
 from qslm_neuro.models.checkpoint import load_checkpoint, save_checkpoint
-from qslm_neuro.quant import QuantPlan
-from qslm_neuro.report import plot_energy_breakdown, plot_sweep_heatmap, save_figure
-from qslm_neuro.tokenizer import Tokenizer
+from qslm_neuro.quant.plan import QuantPlan
+from qslm_neuro.viz.plots import plot_energy_breakdown, plot_sweep_heatmap, save_figure
+from qslm_neuro.tasks.tokenizer import Tokenizer
 
 
 @pytest.fixture(scope="module")

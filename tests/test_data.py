@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qslm_neuro import data
-from qslm_neuro.data import (FALLBACK_NOTE, STANDARD_NOTE, LMSplits, load_sst2, load_wikitext2,
+from qslm_neuro.tasks import data
+from qslm_neuro.tasks.data import (FALLBACK_NOTE, STANDARD_NOTE, LMSplits, load_sst2, load_wikitext2,
                              parse_sst2_tsv, resolve_data_dir, wikitext2_lm_splits)
 from qslm_neuro.errors import BadInputError, DataNotFoundError
 

@@ -5,12 +5,12 @@ import json
 
 import torch
 
-from qslm_neuro.activity import record_activity
-from qslm_neuro.cli import main
-from qslm_neuro.costing import shipped_profile_path
+from qslm_neuro.measure.recorder import record_activity
+from qslm_neuro.cli.main import main
+from qslm_neuro.measure.from_checkpoint import shipped_profile_path
 from qslm_neuro.models import build_model
 from qslm_neuro.models.checkpoint import save_checkpoint
-from qslm_neuro.tokenizer import Tokenizer
+from qslm_neuro.tasks.tokenizer import Tokenizer
 
 
 def test_demo_without_data_shows_hardware_estimates(tmp_path, monkeypatch, capsys):

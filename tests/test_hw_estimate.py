@@ -12,7 +12,7 @@ import pytest
 
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.hw import PARTS, CostReport, estimate, load_hardware
-from qslm_neuro.hw.synthetic import synthetic_slm_workload
+from qslm_neuro.workload.synthetic import synthetic_slm_workload
 from qslm_neuro.workload import Activity, NeuronPopulation, SynapticLayer, Workload
 
 
@@ -156,9 +156,9 @@ def test_candidate_types(tmp_path, monkeypatch):
             return w
 
     assert estimate(Candidate(), "loihi2").energy_per_token_j == direct
-    builder = types.ModuleType("qslm_neuro.workload_builder")
+    builder = types.ModuleType("qslm_neuro.measure.from_model")
     builder.build_workload = lambda model, plan: w if (model, plan) == ("m", "p") else None
-    monkeypatch.setitem(sys.modules, "qslm_neuro.workload_builder", builder)
+    monkeypatch.setitem(sys.modules, "qslm_neuro.measure.from_model", builder)
     assert estimate(("m", "p"), "loihi2").energy_per_token_j == direct
     path = w.save(tmp_path / "w.json")
     assert estimate(str(path), "loihi2").energy_per_token_j == pytest.approx(direct)
@@ -167,7 +167,7 @@ def test_candidate_types(tmp_path, monkeypatch):
 
 
 def test_hw_package_imports_neither_torch_nor_lava():
-    code = ("import sys, qslm_neuro.hw as hw; from qslm_neuro.hw.synthetic import "
+    code = ("import sys, qslm_neuro.hw as hw; from qslm_neuro.workload.synthetic import "
             "synthetic_slm_workload as s; hw.sweep(s(), 'loihi2', e_syn_op_pj=[1, 2]); "
             "bad = [m for m in ('torch', 'lava', 'snntorch') if m in sys.modules]; "
             "assert not bad, bad")

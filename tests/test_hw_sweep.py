@@ -6,7 +6,7 @@ import pytest
 
 from qslm_neuro.errors import BadInputError, HardwareModelError
 from qslm_neuro.hw import PARTS, estimate, sweep
-from qslm_neuro.hw.synthetic import synthetic_slm_workload
+from qslm_neuro.workload.synthetic import synthetic_slm_workload
 
 WORKLOAD = synthetic_slm_workload()
 

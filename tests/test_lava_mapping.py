@@ -8,13 +8,13 @@ import torch
 pytest.importorskip("lava", reason="lava-nc is not installed")
 
 from qslm_neuro.errors import BadInputError  # noqa: E402
-from qslm_neuro.lava.costing import (energy_difference, estimate_by_activity,  # noqa: E402
+from qslm_neuro.lava.workload import (energy_difference, estimate_by_activity,  # noqa: E402
                                      lava_workload, side_by_side, snntorch_workload)
 from qslm_neuro.lava.cosim import cosimulate  # noqa: E402
 from qslm_neuro.lava.mapping import map_candidate  # noqa: E402
 from qslm_neuro.lava.weights import loihi_weights  # noqa: E402
 from qslm_neuro.models import build_model  # noqa: E402
-from qslm_neuro.quant import QuantPlan, quantize  # noqa: E402
+from qslm_neuro.quant.plan import QuantPlan, quantize  # noqa: E402
 
 pytestmark = pytest.mark.lava
 

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from qslm_neuro.cli import build_parser
+from qslm_neuro.cli.main import build_parser
 
 # Hides lava-nc from the interpreter, as on a machine where it was never installed.
 _HIDE_LAVA = textwrap.dedent("""
@@ -30,9 +30,9 @@ def _run_without_lava(code: str) -> subprocess.CompletedProcess:
 def test_package_and_cost_models_work_without_lava():
     result = _run_without_lava("""
         import sys
-        import qslm_neuro, qslm_neuro.workload_builder, qslm_neuro.activity, qslm_neuro.cli
+        import qslm_neuro, qslm_neuro.measure.from_model, qslm_neuro.measure.recorder, qslm_neuro.cli.main
         from qslm_neuro.hw import estimate
-        from qslm_neuro.hw.synthetic import synthetic_slm_workload
+        from qslm_neuro.workload.synthetic import synthetic_slm_workload
         report = estimate(synthetic_slm_workload(), "loihi2")
         assert report.energy_per_token_j > 0
         assert not any(name == "lava" or name.startswith("lava.") for name in sys.modules)
@@ -59,7 +59,7 @@ def test_lava_features_raise_a_clear_error_without_lava():
 def test_cli_lava_exits_with_bad_input_code_without_lava():
     result = _run_without_lava("""
         import sys
-        from qslm_neuro.cli import main
+        from qslm_neuro.cli.main import main
         sys.exit(main(["lava", "--model", "no-such-model"]))
     """)
     assert result.returncode == 2

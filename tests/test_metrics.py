@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.metrics import LMScore, accuracy, bits_per_byte, perplexity
+from qslm_neuro.tasks.metrics import LMScore, accuracy, bits_per_byte, perplexity
 
 
 def test_accuracy_on_lists_arrays_and_tensors():

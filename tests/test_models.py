@@ -11,7 +11,7 @@ from qslm_neuro.models import NAMED_CONFIGS, build_model, get_config
 from qslm_neuro.models.checkpoint import load_checkpoint, save_checkpoint, verify_checkpoint
 from qslm_neuro.models.neurons import LIFPopulation, fire_together
 from qslm_neuro.models.wkv import wkv, wkv_parallel, wkv_reference
-from qslm_neuro.tokenizer import Tokenizer
+from qslm_neuro.tasks.tokenizer import Tokenizer
 
 
 # ------------------------------------------------------------------------------------ neurons

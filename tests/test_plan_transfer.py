@@ -3,8 +3,8 @@ import pytest
 
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.models import build_model
-from qslm_neuro.plan_transfer import transfer_plan
-from qslm_neuro.quant import QuantPlan
+from qslm_neuro.quant.transfer import transfer_plan
+from qslm_neuro.quant.plan import QuantPlan
 
 
 def test_roles_and_depths_carry_over():

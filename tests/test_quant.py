@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.hierarchy import GLOBAL, Hierarchy
-from qslm_neuro.quant import (
+from qslm_neuro.quant.hierarchy import GLOBAL, Hierarchy
+from qslm_neuro.quant.plan import (
     BF16, FP16, FP32, QUANTIZER_ID, Footprint, Precision, QuantPlan, clear_quantization_cache,
     fake_quantize, footprint, load_plan, quantize)
 from qslm_neuro.workload import WEIGHT_FORMATS, Activity, SynapticLayer, Workload

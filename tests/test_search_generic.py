@@ -17,10 +17,10 @@ import torch
 from torch import nn
 
 from qslm_neuro.errors import BadInputError, ConstraintsNotMetError, MissingDependencyError
-from qslm_neuro.quant import Precision, QuantPlan, footprint
-from qslm_neuro.search import search
-from qslm_neuro.search.objective import ScoreInputs, TradeOff
-from qslm_neuro.search.store import EvaluationStore
+from qslm_neuro.quant.plan import Precision, QuantPlan, footprint
+from qslm_neuro.quantsearch import search
+from qslm_neuro.quantsearch.objective import ScoreInputs, TradeOff
+from qslm_neuro.quantsearch.store import EvaluationStore
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -325,7 +325,7 @@ def test_budget_cap_stops_any_strategy(problem):
 
 # ------------------------------------------------------------------------------ replay
 def test_prefix_replay_gives_exactly_the_computed_results(problem):
-    from qslm_neuro.search.evaluator import Evaluator
+    from qslm_neuro.quantsearch.evaluator import Evaluator
 
     model, x, y = problem
     calls = {"n": 0}
@@ -347,7 +347,7 @@ def test_prefix_replay_gives_exactly_the_computed_results(problem):
 
 
 def test_prefix_replay_turns_itself_off_when_inputs_change(problem):
-    from qslm_neuro.search.evaluator import Evaluator
+    from qslm_neuro.quantsearch.evaluator import Evaluator
 
     model, x, y = problem
     gen = torch.Generator().manual_seed(0)

@@ -14,13 +14,13 @@ import random
 import pytest
 import torch
 
-from qslm_neuro.cli import main
+from qslm_neuro.cli.main import main
 from qslm_neuro.hw import estimate
 from qslm_neuro.models import build_model
 from qslm_neuro.models.checkpoint import save_checkpoint
-from qslm_neuro.search import search
+from qslm_neuro.quantsearch import search
 from qslm_neuro.tasks import SST2Task
-from qslm_neuro.tokenizer import Tokenizer
+from qslm_neuro.tasks.tokenizer import Tokenizer
 
 POSITIVE = ["a wonderful film", "truly great acting", "a moving and funny story", "loved it"]
 NEGATIVE = ["a dull mess", "boring and far too long", "the worst script", "hated every minute"]
@@ -188,8 +188,8 @@ def test_beta_weighs_measured_energy(tokenizer):
 
 @pytest.mark.skipif(not os.environ.get("QSLM_DATA_DIR"), reason="needs QSLM_DATA_DIR (real SST-2)")
 def test_real_sst2_calibration_subset_and_proxy_are_deterministic():
-    from qslm_neuro.search import build_evaluator
-    from qslm_neuro.quant import QuantPlan
+    from qslm_neuro.quantsearch import build_evaluator
+    from qslm_neuro.quant.plan import QuantPlan
 
     torch.manual_seed(0)
     tok = Tokenizer.train(POSITIVE * 5 + NEGATIVE * 5, vocab_size=280)

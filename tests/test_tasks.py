@@ -10,10 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from qslm_neuro.baselines import BigramCounts, KneserNeyBigramLM, score
+from qslm_neuro.tasks.ngram import BigramCounts, KneserNeyBigramLM, score
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.tasks import SST2Task, WikiText2Task, pad_batch, stratified_sample, window_plan
-from qslm_neuro.tokenizer import Tokenizer
+from qslm_neuro.tasks.tokenizer import Tokenizer
 
 REAL_DATA = os.environ.get("QSLM_DATA_DIR")
 WORDS = "the a film story actors music plot lobster ocean never always quite".split()

@@ -6,7 +6,7 @@ import random
 import pytest
 
 from qslm_neuro.errors import BadInputError, DataNotFoundError
-from qslm_neuro.tokenizer import TOKENIZER_FILENAME, Tokenizer
+from qslm_neuro.tasks.tokenizer import TOKENIZER_FILENAME, Tokenizer
 
 WORDS = ("the film is a good bad long short story of actors and music that never works "
          "lobster species ocean cm kilograms").split()

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from qslm_neuro.cli import main
-from qslm_neuro.train import TrainConfig, lr_at, split_heldout
+from qslm_neuro.cli.main import main
+from qslm_neuro.training.trainer import TrainConfig, lr_at, split_heldout
 
 POSITIVE = ["a wonderful film", "truly great acting", "a moving and funny story", "loved it"]
 NEGATIVE = ["a dull mess", "boring and far too long", "the worst script", "hated every minute"]

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import torch
 
-from qslm_neuro.activity import record_task_activity
-from qslm_neuro.baselines import sst2_baselines, wikitext2_baselines
-from qslm_neuro.costing import shipped_profile_path
-from qslm_neuro.data import load_sst2, wikitext2_lm_splits
+from qslm_neuro.measure.recorder import record_task_activity
+from qslm_neuro.tasks.ngram import sst2_baselines, wikitext2_baselines
+from qslm_neuro.measure.from_checkpoint import shipped_profile_path
+from qslm_neuro.tasks.data import load_sst2, wikitext2_lm_splits
 from qslm_neuro.fileio import write_json_atomic, write_text_atomic
 from qslm_neuro.models.checkpoint import load_checkpoint
-from qslm_neuro.quant import footprint
+from qslm_neuro.quant.plan import footprint
 from qslm_neuro.tasks import make_task
-from qslm_neuro.train import TrainConfig, command_line, split_heldout
+from qslm_neuro.training.trainer import TrainConfig, command_line, split_heldout
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

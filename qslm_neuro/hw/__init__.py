@@ -6,14 +6,14 @@
 * :func:`sweep` costs it on a grid of hardware variants in one numpy-broadcast pass.
 
 Families: ``neuromorphic`` (Loihi, Loihi 2) and ``mcu`` (Cortex-M7-class SoC with SRAM + DRAM).
-Equations: :mod:`qslm_neuro.hw.costs` and :mod:`qslm_neuro.hw.mapping`; parameter sources and
+Equations: :mod:`qslm_neuro.hw.families.neuromorphic` and :mod:`qslm_neuro.hw.mapping`; parameter sources and
 derivations: ``hw_models/README.md``.
 """
 from __future__ import annotations
 
 from qslm_neuro.errors import HardwareModelError
 from qslm_neuro.hw.api import as_workload, estimate, sweep
-from qslm_neuro.hw.costs import PARTS
+from qslm_neuro.hw.families.neuromorphic import PARTS
 from qslm_neuro.hw.params import (HardwareModel, Param, available_hardware, hw_models_dir,
                                   load_hardware)
 from qslm_neuro.hw.report import CostReport

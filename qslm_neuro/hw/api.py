@@ -1,6 +1,6 @@
 """``estimate`` (one hardware model, one report) and ``sweep`` (a grid of hardware variants).
 
-Both call the same cost functions (:mod:`qslm_neuro.hw.costs`); ``sweep`` only changes the
+Both call the same cost functions (:mod:`qslm_neuro.hw.families.neuromorphic`); ``sweep`` only changes the
 parameters from scalars into open-grid arrays, one axis per swept parameter, so the whole grid is
 evaluated by numpy broadcasting with no Python loop over grid points.
 """
@@ -14,7 +14,7 @@ import numpy as np
 
 from qslm_neuro.errors import BadInputError, HardwareModelError
 from qslm_neuro.hw.arrays import WorkloadArrays, workload_arrays
-from qslm_neuro.hw.costs import DYNAMIC_PARTS, PARTS, STEP_FUNCTIONS, StepCosts, per_token
+from qslm_neuro.hw.families.neuromorphic import DYNAMIC_PARTS, PARTS, STEP_FUNCTIONS, StepCosts, per_token
 from qslm_neuro.hw.params import HardwareModel, check_value, load_hardware
 from qslm_neuro.hw.report import CostReport
 from qslm_neuro.hw.schema import FAMILIES, NONSYN_KINDS
@@ -39,7 +39,7 @@ def as_workload(candidate: Any) -> Workload:
                 f"expected a qslm_neuro.workload.Workload")
         return workload
     if isinstance(candidate, tuple) and len(candidate) == 2:
-        from qslm_neuro.workload_builder import build_workload  # torch only on this path
+        from qslm_neuro.measure.from_model import build_workload  # torch only on this path
 
         return build_workload(*candidate)
     if isinstance(candidate, (str, os.PathLike)) and str(candidate).endswith(".json"):

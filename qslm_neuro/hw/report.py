@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from qslm_neuro.hw.costs import PARTS
+from qslm_neuro.hw.families.neuromorphic import PARTS
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,7 +1,7 @@
 """Which parameters a hardware model must give, in which unit, of which type.
 
 A hardware-model file belongs to one *family*; each family has one cost model
-(:mod:`qslm_neuro.hw.costs`) and therefore one fixed set of parameters. Keeping the set fixed (no
+(:mod:`qslm_neuro.hw.families.neuromorphic`) and therefore one fixed set of parameters. Keeping the set fixed (no
 optional keys, no defaults) is what lets a loader reject a missing or misspelt key instead of
 silently costing with a number nobody chose.
 """

@@ -49,11 +49,11 @@ _EXPORTS = {
     "LayerTrace": "qslm_neuro.lava.traces",
     "loihi_weights": "qslm_neuro.lava.weights",
     "LoihiWeights": "qslm_neuro.lava.weights",
-    "lava_workload": "qslm_neuro.lava.costing",
-    "snntorch_workload": "qslm_neuro.lava.costing",
-    "estimate_by_activity": "qslm_neuro.lava.costing",
-    "energy_difference": "qslm_neuro.lava.costing",
-    "side_by_side": "qslm_neuro.lava.costing",
+    "lava_workload": "qslm_neuro.lava.workload",
+    "snntorch_workload": "qslm_neuro.lava.workload",
+    "estimate_by_activity": "qslm_neuro.lava.workload",
+    "energy_difference": "qslm_neuro.lava.workload",
+    "side_by_side": "qslm_neuro.lava.workload",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 from torch import nn
 
-from qslm_neuro.activity import ActivityProfile
+from qslm_neuro.measure.recorder import ActivityProfile
 from qslm_neuro.fileio import write_json_atomic, write_text_atomic
 from qslm_neuro.lava.explain import dense_agreement, neuron_agreement
 from qslm_neuro.lava.mapping import LavaMapping, map_candidate
@@ -199,7 +199,7 @@ def cosimulate(model: nn.Module, plan: Any, tokens: Any, layers: Sequence[str] |
     Lava 0.10, see :func:`~qslm_neuro.lava.network.run_mapping`); otherwise they come from
     Lava's truncation functions.
     """
-    from qslm_neuro.quant import QuantPlan
+    from qslm_neuro.quant.plan import QuantPlan
 
     plan = plan if plan is not None else QuantPlan()
     modes = tuple(check_mode(mode) for mode in modes)

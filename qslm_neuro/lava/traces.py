@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from qslm_neuro.activity import ActivityProfile, ActivityRecorder
+from qslm_neuro.measure.recorder import ActivityProfile, ActivityRecorder
 from qslm_neuro.errors import BadInputError
 
 
@@ -133,7 +133,7 @@ def sst2_token_stream(tokenizer: Any, n_tokens: int, data_dir: Any = None,
     snntorch and in Lava alike, so the comparison is exact; the activity differs slightly from
     the per-sentence evaluation). Returns the ids and a description of what was taken.
     """
-    from qslm_neuro.data import load_sst2
+    from qslm_neuro.tasks.data import load_sst2
 
     if n_tokens < 1:
         raise BadInputError(f"n_tokens={n_tokens}; expected a positive number of tokens")
@@ -153,7 +153,7 @@ def sst2_token_stream(tokenizer: Any, n_tokens: int, data_dir: Any = None,
 def wikitext2_token_stream(tokenizer: Any, n_tokens: int, data_dir: Any = None,
                            split: str = "test") -> tuple[np.ndarray, str]:
     """The first ``n_tokens`` tokens of the WikiText-2 ``split`` text (its first lines)."""
-    from qslm_neuro.data import load_wikitext2
+    from qslm_neuro.tasks.data import load_wikitext2
 
     if n_tokens < 1:
         raise BadInputError(f"n_tokens={n_tokens}; expected a positive number of tokens")

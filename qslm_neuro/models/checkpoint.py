@@ -117,7 +117,7 @@ def verify_checkpoint(directory: str | os.PathLike[str]) -> dict[str, Any]:
 def load_checkpoint(directory: str | os.PathLike[str],
                     device: str | torch.device = "cpu") -> LoadedModel:
     """Verify and load a checkpoint directory."""
-    from qslm_neuro.tokenizer import Tokenizer
+    from qslm_neuro.tasks.tokenizer import Tokenizer
 
     directory = Path(directory)
     verify_checkpoint(directory)

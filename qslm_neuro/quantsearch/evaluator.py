@@ -1,0 +1,387 @@
+"""The one door every search evaluation goes through: model + plan -> numbers, stored once.
+
+An :class:`Evaluator` wraps a model and the user's evaluation functions:
+
+* ``full(plan)``: the task metric on the full evaluation set (the number constraints are checked
+  on), the exact footprint and, for a qslm-neuro SLM (a model with ``synapses()``), the activity
+  measured during that very evaluation turned into a Workload and a hardware estimate (energy per
+  token, power, cores, chips), so every candidate carries its own measured cost;
+* ``calibration(plan)``: the metric on the smaller calibration set (sensitivity analysis);
+* ``proxy_kl(plan)``: KL divergence of the model's outputs on one fixed batch against the fp32
+  outputs (the cheap proxy).
+
+Every result goes into the :class:`~qslm_neuro.quantsearch.store.EvaluationStore` before it is used,
+and is read back from it when the same plan is asked again, in this run or a resumed one. The
+evaluator counts what a strategy *used* (distinct plans per kind, from the store or computed)
+and what it *computed*, and the cost in full-evaluation equivalents: one calibration evaluation
+counts ``calibration size / full size`` (examples or tokens), measured by wall time when the
+sizes are unknown.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import numbers
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from qslm_neuro.errors import BadInputError
+from qslm_neuro.quant.hierarchy import Hierarchy
+from qslm_neuro.quant.plan import QUANTIZER_ID, QuantPlan, footprint
+from qslm_neuro.quantsearch.replay import PrefixReplay, ReplayMismatch
+from qslm_neuro.quantsearch.store import EvaluationStore
+
+EvaluateFn = Callable[[nn.Module], Union[float, Mapping[str, Any]]]
+ProxyFn = Callable[[nn.Module], torch.Tensor]
+
+FULL, CALIBRATION, PROXY = "full", "calibration", "proxy"
+_HW_FIELDS = ("energy_per_token_j", "power_w", "cores", "chips", "feasible",
+              "latency_per_token_s", "tokens_per_s", "synaptic_memory_bytes")
+
+
+@dataclass
+class Tally:
+    """Distinct plans used per kind, and how many of them had to be computed."""
+
+    used: dict[str, list[str]] = field(default_factory=lambda: {FULL: [], CALIBRATION: [],
+                                                                PROXY: []})
+    computed: dict[str, int] = field(default_factory=lambda: {FULL: 0, CALIBRATION: 0, PROXY: 0})
+    seconds: dict[str, float] = field(default_factory=lambda: {FULL: 0.0, CALIBRATION: 0.0,
+                                                               PROXY: 0.0})
+    _seen: dict[str, set] = field(default_factory=lambda: {FULL: set(), CALIBRATION: set(),
+                                                           PROXY: set()})
+
+    def note(self, kind: str, key: str) -> None:
+        if key not in self._seen[kind]:
+            self._seen[kind].add(key)
+            self.used[kind].append(key)
+
+
+class Evaluator:
+    """Evaluate plans on one model through one store (see the module docstring).
+
+    ``evaluate(model)`` and ``calibrate(model)`` return the metric as a float or a dict with a
+    ``"value"`` (our task evaluators do). ``proxy(model)`` returns the model's outputs on a fixed
+    batch (logits over the last axis). ``evaluation_id`` names the evaluation in the store's
+    fingerprint: change it (or the run directory) when the evaluation function changes.
+    """
+
+    def __init__(self, model: nn.Module, evaluate: EvaluateFn, *, higher_is_better: bool,
+                 metric: str = "metric", calibrate: EvaluateFn | None = None,
+                 proxy: ProxyFn | None = None, store: EvaluationStore | None = None,
+                 evaluation_id: str | None = None, calibration_id: str | None = None,
+                 proxy_id: str | None = None, hw: Any = "loihi2", record_activity: bool = True,
+                 full_size: float | None = None, calibration_size: float | None = None,
+                 proxy_size: float | None = None, reuse_prefix: bool = True) -> None:
+        if not isinstance(model, nn.Module):
+            raise BadInputError(f"search needs a torch.nn.Module, got {type(model).__name__}")
+        if not callable(evaluate):
+            raise BadInputError(f"evaluate={evaluate!r} is not callable; pass a function "
+                                "evaluate(model) -> float (or our task's .evaluate)")
+        self.model = model
+        self.hierarchy = Hierarchy.from_module(model)
+        if not self.hierarchy.modules:
+            raise BadInputError(
+                f"{type(model).__name__} has no quantizable module (a weight with 2+ dimensions: "
+                "Linear, Embedding, Conv); there is nothing to search")
+        self.higher_is_better = bool(higher_is_better)
+        self.metric_name = metric
+        self._evaluate = evaluate
+        self._calibrate = calibrate
+        self._proxy = proxy
+        self.store = store if store is not None else EvaluationStore(None)
+        self.has_synapses = hasattr(model, "synapses") and hasattr(model, "config")
+        self.hw = hw if self.has_synapses else None
+        # Activity is measured to cost candidates on hardware: without hw there is no use for it.
+        self.record_activity = record_activity and self.has_synapses and self.hw is not None
+        self.fp32_bytes = footprint(self.hierarchy).baseline_bytes
+        self._sizes = (full_size, calibration_size, proxy_size)
+        digest = _weights_digest(model)
+        ids = {FULL: evaluation_id or _name_of(evaluate),
+               CALIBRATION: calibration_id or (_name_of(calibrate) if calibrate else
+                                               f"full:{evaluation_id or _name_of(evaluate)}"),
+               PROXY: proxy_id or (_name_of(proxy) if proxy else "none")}
+        self.fingerprints = {kind: _fingerprint(digest, kind, ident, self.hw)
+                             for kind, ident in ids.items()}
+        self.tally = Tally()
+        self._baseline_outputs: torch.Tensor | None = None
+        self._memo: dict[tuple[str, str], dict[str, Any]] = {}
+        # Sensitivity plans change one unit: the blocks in front of it need not be recomputed.
+        self._replays: dict[str, PrefixReplay] = {}
+        if reuse_prefix:
+            self._replays[CALIBRATION] = PrefixReplay(model, self.hierarchy,
+                                                      calibrate or evaluate)
+            if proxy is not None:
+                self._replays[PROXY] = PrefixReplay(model, self.hierarchy, proxy)
+
+    # -- evaluations -------------------------------------------------------------------------
+    def full(self, plan: QuantPlan) -> dict[str, Any]:
+        """Metric on the full set, footprint, activity and hardware estimate of ``plan``."""
+        return self._cached(FULL, plan, self._compute_full)
+
+    def calibration(self, plan: QuantPlan) -> float:
+        """Metric on the calibration set (the full set when no ``calibrate`` was given)."""
+        return self._cached(CALIBRATION, plan, self._compute_calibration)["metric"]
+
+    def proxy_kl(self, plan: QuantPlan) -> float | None:
+        """Mean KL(fp32 outputs || quantized outputs) on the proxy batch; None without a proxy."""
+        if self._proxy is None:
+            return None
+        return self._cached(PROXY, plan, self._compute_proxy)["kl"]
+
+    @property
+    def has_proxy(self) -> bool:
+        return self._proxy is not None
+
+    def footprint_bytes(self, plan: QuantPlan) -> int:
+        return footprint(self.hierarchy, plan).total_bytes
+
+    # -- costs -------------------------------------------------------------------------------
+    def counts(self) -> dict[str, Any]:
+        """Evaluations used and computed by kind, and the cost in full-evaluation equivalents."""
+        calib_share, proxy_share, how = self.cost_shares()
+        used = {kind: len(keys) for kind, keys in self.tally.used.items()}
+        equivalents = (used[FULL] + used[CALIBRATION] * calib_share
+                       + used[PROXY] * proxy_share)
+        return {"full_evaluations": used[FULL], "calibration_evaluations": used[CALIBRATION],
+                "proxy_evaluations": used[PROXY],
+                "computed": dict(self.tally.computed), "reused_from_store": {
+                    kind: used[kind] - self.tally.computed[kind] for kind in used},
+                "calibration_cost_share": calib_share, "proxy_cost_share": proxy_share,
+                "cost_share_basis": how, "full_equivalents": equivalents,
+                "compute_seconds": dict(self.tally.seconds),
+                "evaluation_seconds": self.used_seconds()}
+
+    def used_seconds(self) -> dict[str, float]:
+        """Seconds the used evaluations took when computed (in this run or the stored one):
+        what the strategy costs on its own, whatever the store already held."""
+        return {kind: sum(self._memo[(kind, key)].get("seconds", 0.0) for key in keys
+                          if (kind, key) in self._memo)
+                for kind, keys in self.tally.used.items()}
+
+    def cost_shares(self) -> tuple[float, float, str]:
+        """Cost of one calibration and one proxy evaluation in full evaluations."""
+        full_size, calib_size, proxy_size = self._sizes
+        if full_size:
+            calib = (calib_size / full_size) if calib_size else (
+                1.0 if self._calibrate is None else self._time_share(CALIBRATION))
+            proxy = (proxy_size / full_size) if proxy_size else self._time_share(PROXY)
+            return calib, proxy, "examples (or tokens) per evaluation"
+        calib = 1.0 if self._calibrate is None else self._time_share(CALIBRATION)
+        return calib, self._time_share(PROXY), "measured wall time per evaluation"
+
+    def _time_share(self, kind: str) -> float:
+        full_key, kind_keys = self.tally.used[FULL], self.tally.used[kind]
+        if not full_key or not kind_keys:
+            return 0.0 if not kind_keys else 1.0
+        full_s = self._stored_seconds(FULL, full_key[:3])
+        kind_s = self._stored_seconds(kind, kind_keys[:20])
+        return kind_s / full_s if full_s > 0 else 1.0
+
+    def _stored_seconds(self, kind: str, keys: list[str]) -> float:
+        values = [self._memo[(kind, key)].get("seconds", 0.0) for key in keys
+                  if (kind, key) in self._memo]
+        values.sort()
+        return values[len(values) // 2] if values else 0.0
+
+    # -- workloads ---------------------------------------------------------------------------
+    def workload(self, plan: QuantPlan, activity: Mapping[str, Any] | None):
+        """The hardware Workload of ``plan`` with the activity measured when it was evaluated."""
+        if not self.has_synapses or activity is None:
+            raise BadInputError(
+                f"no workload for this candidate: {type(self.model).__name__} has no synapses() "
+                "description (hardware estimates need a qslm-neuro SpikingRWKV)")
+        from qslm_neuro.measure.recorder import ActivityProfile
+        from qslm_neuro.measure.from_model import build_workload
+
+        return build_workload(self.model, plan, ActivityProfile.from_dict(dict(activity)))
+
+    # -- internals ---------------------------------------------------------------------------
+    def _cached(self, kind: str, plan: QuantPlan,
+                compute: Callable[[QuantPlan], dict[str, Any]]) -> dict[str, Any]:
+        key = plan.key
+        self.tally.note(kind, key)
+        memo = self._memo.get((kind, key))
+        if memo is not None:
+            return memo
+        result = self.store.get(kind, key, self.fingerprints[kind])
+        if result is None:
+            start = time.perf_counter()
+            result = compute(plan)
+            seconds = time.perf_counter() - start
+            result["seconds"] = seconds
+            self.store.put(kind, key, self.fingerprints[kind], plan.to_json(), result, seconds)
+            self.tally.computed[kind] += 1
+            self.tally.seconds[kind] += seconds
+            result = json.loads(json.dumps(result, allow_nan=True))  # same as a stored read
+        self._memo[(kind, key)] = result
+        return result
+
+    def _compute_full(self, plan: QuantPlan) -> dict[str, Any]:
+        profile = None
+        with plan.applied(self.model):
+            if self.record_activity:
+                from qslm_neuro.measure.recorder import ActivityRecorder
+
+                with ActivityRecorder(self.model) as recorder:
+                    out = self._evaluate(self.model)
+                profile = recorder.profile().to_dict() if recorder.tokens else None
+            else:
+                out = self._evaluate(self.model)
+        metric, details = _metric_of(out, "evaluate")
+        result: dict[str, Any] = {"metric": metric, "details": details,
+                                  "total_bytes": self.footprint_bytes(plan), "activity": profile,
+                                  "hw": None}
+        if profile is not None and self.hw is not None:
+            result["hw"] = self._hardware(plan, profile)
+        return result
+
+    def _hardware(self, plan: QuantPlan, profile: Mapping[str, Any]) -> dict[str, Any]:
+        from qslm_neuro.hw import estimate
+
+        report = estimate(self.workload(plan, profile), self.hw)
+        values = report.to_dict()
+        summary = {name: values[name] for name in _HW_FIELDS}
+        summary["hardware"] = report.hardware
+        summary["flags"] = list(report.flags)
+        return summary
+
+    def _compute_calibration(self, plan: QuantPlan) -> dict[str, Any]:
+        function = self._calibrate or self._evaluate
+        out = self._run(CALIBRATION, plan, function)
+        metric, details = _metric_of(out, "calibrate" if self._calibrate else "evaluate")
+        return {"metric": metric, "details": details}
+
+    def _compute_proxy(self, plan: QuantPlan) -> dict[str, Any]:
+        reference = self._reference_outputs()
+        outputs = self._run(PROXY, plan, self._proxy_outputs)
+        return {"kl": _mean_kl(reference, outputs)}
+
+    def _run(self, kind: str, plan: QuantPlan, function: Callable[[nn.Module], Any]) -> Any:
+        """``function(model)`` under ``plan``, replaying the unchanged prefix when possible."""
+        replay = self._replays.get(kind)
+        if replay is None or not replay.enabled or not len(plan):
+            with plan.applied(self.model):
+                return function(self.model)
+        if not replay.recorded:
+            replay.function = function
+            replay.record()  # at fp32: no plan is applied here
+        changed = {self.hierarchy.module(path).block for path in plan}
+        with plan.applied(self.model):
+            try:
+                out = replay.run(changed)
+            except ReplayMismatch:
+                replay.enabled = False
+                return function(self.model)
+            if not replay.verified:  # once: replayed and computed results must agree exactly
+                plain = function(self.model)
+                replay.verified = True
+                if not _same_result(plain, out):
+                    replay.enabled = False
+                    return plain
+        return out
+
+    def _reference_outputs(self) -> torch.Tensor:
+        if self._baseline_outputs is None:
+            self._baseline_outputs = self._proxy_outputs(self.model)
+        return self._baseline_outputs
+
+    def _proxy_outputs(self, model: nn.Module) -> torch.Tensor:
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                outputs = self._proxy(model)
+        finally:
+            model.train(was_training)
+        if not isinstance(outputs, torch.Tensor) or outputs.ndim < 1 or outputs.numel() == 0:
+            raise BadInputError(
+                f"proxy(model) returned {type(outputs).__name__}; expected a non-empty tensor of "
+                "model outputs (logits over the last axis) on a fixed batch")
+        return outputs.detach().float().cpu()
+
+
+def _same_result(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return _same_number(a.get("value"), b.get("value"))
+    return _same_number(a, b)
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    try:
+        return a == b or (math.isnan(float(a)) and math.isnan(float(b)))
+    except (TypeError, ValueError):
+        return False
+
+
+def _mean_kl(reference: torch.Tensor, outputs: torch.Tensor) -> float:
+    """Mean over rows of KL(softmax(reference) || softmax(outputs)) along the last axis."""
+    if reference.shape != outputs.shape:
+        raise BadInputError(f"proxy outputs changed shape from {tuple(reference.shape)} to "
+                            f"{tuple(outputs.shape)}; the proxy batch must be fixed")
+    log_p = F.log_softmax(reference.double(), dim=-1)
+    log_q = F.log_softmax(outputs.double(), dim=-1)
+    kl = (log_p.exp() * (log_p - log_q)).sum(dim=-1)
+    value = float(kl.mean())
+    return max(value, 0.0) if math.isfinite(value) else math.inf
+
+
+def _metric_of(out: Any, who: str) -> tuple[float, dict[str, Any]]:
+    details: dict[str, Any] = {}
+    value = out
+    if isinstance(out, Mapping):
+        if "value" not in out:
+            raise BadInputError(f"{who}(model) returned a dict without 'value' (keys "
+                                f"{sorted(out)[:8]}); return a float or a dict with 'value'")
+        value = out["value"]
+        details = {k: v for k, v in out.items() if k != "value" and _jsonable(v)}
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise BadInputError(f"{who}(model) returned {value!r}; expected the metric as a float "
+                            "(or a dict with the metric under 'value')")
+    return float(value), details
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=True)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _name_of(function: Any) -> str:
+    owner = getattr(function, "__self__", None)
+    if owner is not None and hasattr(owner, "name"):  # a bound task.evaluate
+        return f"{type(owner).__name__}:{owner.name}:{len(owner) if hasattr(owner, '__len__') else ''}"
+    module = getattr(function, "__module__", "") or ""
+    return f"{module}.{getattr(function, '__qualname__', type(function).__name__)}"
+
+
+def _weights_digest(model: nn.Module) -> str:
+    """sha256 of every state_dict tensor (name, dtype, shape, bytes): the model's identity."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        if not isinstance(tensor, torch.Tensor) or tensor.is_meta:
+            continue
+        data = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}|{data.dtype}|{tuple(data.shape)}|".encode())
+        digest.update(data.reshape(-1).view(torch.uint8).numpy().tobytes() if data.numel() else b"")
+    return digest.hexdigest()
+
+
+def _fingerprint(weights: str, kind: str, identity: str, hw: Any) -> str:
+    hw_name = getattr(hw, "name", hw) if hw is not None else None
+    text = json.dumps({"weights": weights, "kind": kind, "evaluation": identity,
+                       "quantizer": QUANTIZER_ID, "hw": str(hw_name) if kind == FULL else None},
+                      sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

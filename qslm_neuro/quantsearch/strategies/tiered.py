@@ -1,0 +1,177 @@
+"""QSLM's tiered search: global, then block, then module, guided by measured sensitivity.
+
+1. **Global tier**: one precision everywhere, walking down the ladder (int8, int6, ...) on the
+   full evaluation set until a precision breaks constA (that one is kept as a candidate too);
+   these few evaluations are never skipped by prediction.
+2. **Block tier**: from the starting point (the best-scoring global candidate that meets both
+   constraints; else the smallest one that meets constA; else the fp32 baseline), lower one
+   block at a time by one ladder step, least harmful per byte saved first (calibration drop per
+   byte, ties by proxy KL per byte). A step that keeps constA is accepted and the block may be
+   lowered again later; a step that breaks it freezes the block.
+3. **Module tier**: the same, one module at a time, from the block tier's result. Module
+   sensitivities are measured when this tier starts, for the modules it can still lower (those
+   above the ladder's lowest precision): a module the block tier already took to the bottom
+   would never be ranked, so measuring it first would only cost evaluations. ``measure`` (given
+   by :func:`qslm_neuro.quantsearch.search`) does it; without it the table must already hold them.
+
+Before each full evaluation the additive damage model (:class:`~.sensitivity.DropModel`)
+predicts the metric from the current plan's measured metric plus the unit's calibration damage
+increment; a step predicted to miss constA by more than ``skip_margin`` (a share of the baseline
+metric) is skipped without an evaluation and freezes the unit. Every decision is logged in
+``trials``; every evaluated plan is a candidate. The final choice is made by the objective over
+all candidates (:meth:`SearchContext.choose`).
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from tqdm.auto import tqdm
+
+from qslm_neuro.quant.plan import FP32, Precision
+from qslm_neuro.quantsearch.context import SearchContext
+from qslm_neuro.quantsearch.result import Candidate
+from qslm_neuro.quantsearch.sensitivity import DropModel, SensitivityTable
+from qslm_neuro.quantsearch.space import Unit, uniform_plan
+
+TIERS = ("global", "block", "module")
+DEFAULT_SKIP_MARGIN = 0.01
+
+
+def run_tiered(ctx: SearchContext, sensitivity: SensitivityTable,
+               tiers: Sequence[str] = TIERS, skip_margin: float = DEFAULT_SKIP_MARGIN,
+               measure: Callable[[list[Unit]], SensitivityTable] | None = None
+               ) -> SensitivityTable:
+    """Run the tiers in order; candidates and trials accumulate in ``ctx``.
+
+    Returns the sensitivity table, grown by the module rows the module tier measured.
+    """
+    model = DropModel(sensitivity, ctx.evaluator.higher_is_better)
+    bar = tqdm(desc="tiered search", unit="eval", disable=not ctx.progress, leave=False)
+    try:
+        global_candidates = []
+        if "global" in tiers:
+            global_candidates = _global_tier(ctx, model, bar)
+        current = _starting_point(ctx, global_candidates)
+        ctx.trials.append({"tier": "start", "candidate": current.order, "label": current.label})
+        if "block" in tiers:
+            current = _greedy_tier(ctx, "block", ctx.blocks, current, model, skip_margin, bar)
+        if "module" in tiers:
+            movable = [m for m in ctx.modules if _step_below(
+                ctx.ladder, max(current.plan.precision_of(p) for p in m.modules)) is not None]
+            missing = [m for m in movable if not sensitivity.has_unit(m.level, m.path)]
+            if missing and measure is not None:
+                sensitivity = sensitivity.merged(measure(missing))
+                model = DropModel(sensitivity, ctx.evaluator.higher_is_better)
+            ctx.trials.append({"tier": "module", "action": "sensitivity", "from": current.order,
+                               "measured": len(missing) if measure is not None else 0,
+                               "movable": len(movable), "modules": len(ctx.modules)})
+            _greedy_tier(ctx, "module", ctx.modules, current, model, skip_margin, bar)
+    finally:
+        bar.close()
+    return sensitivity
+
+
+def _global_tier(ctx: SearchContext, model: DropModel, bar: tqdm) -> list[Candidate]:
+    candidates = []
+    baseline = ctx.baseline
+    for precision in ctx.ladder[1:]:
+        predicted = model.predict(baseline.metric, [model.increment(block, FP32, precision)
+                                                    for block in ctx.blocks])
+        trial = {"tier": "global", "unit": "*", "from": "fp32", "to": precision.name,
+                 "predicted": predicted}
+        # No skipping here: the few uniform plans anchor everything after them, and a
+        # prediction built from noisy single-unit drops must not hide one of them.
+        candidate = ctx.evaluate(uniform_plan(ctx.modules, precision), "global",
+                                 f"uniform {precision.name}")
+        bar.update()
+        candidates.append(candidate)
+        ctx.trials.append({**trial, "action": "evaluated", "candidate": candidate.order,
+                           "metric": candidate.metric, "accepted": candidate.meets_perf})
+        if not candidate.meets_perf:
+            break
+    return candidates
+
+
+def _starting_point(ctx: SearchContext, global_candidates: list[Candidate]) -> Candidate:
+    """Best feasible global candidate; else the smallest meeting constA; else the baseline."""
+    pool = [ctx.baseline] + global_candidates
+    chosen, _ = ctx.choose(pool)
+    if chosen is not None:
+        return chosen
+    meets_perf = [c for c in pool if c.meets_perf]
+    if meets_perf:
+        return min(meets_perf, key=lambda c: (c.total_bytes, c.order))
+    return ctx.baseline
+
+
+def _greedy_tier(ctx: SearchContext, tier: str, units: list[Unit], start: Candidate,
+                 model: DropModel, margin: float, bar: tqdm) -> Candidate:
+    """Lower units one ladder step at a time while constA holds; returns the last accepted."""
+    current = start
+    frozen: set[str] = set()
+    while True:
+        move = _next_move(ctx, units, current, frozen, model)
+        if move is None:
+            return current
+        unit, old, new, increment = move
+        predicted = model.predict(current.metric, [increment])
+        trial = {"tier": tier, "unit": unit.path, "from": old.name, "to": new.name,
+                 "predicted": predicted, "anchor": current.order}
+        if not ctx.predicted_ok(predicted, margin):
+            frozen.add(unit.path)
+            ctx.trials.append({**trial, "action": "skipped",
+                               "reason": "predicted to miss constA by more than the margin"})
+            continue
+        lowered = current.plan.with_({m: min(new, current.plan.precision_of(m))
+                                      for m in unit.modules})
+        candidate = ctx.evaluate(lowered, tier, f"{unit.path} -> {new.name}")
+        bar.update()
+        accepted = candidate.meets_perf
+        ctx.trials.append({**trial, "action": "evaluated", "candidate": candidate.order,
+                           "metric": candidate.metric, "accepted": accepted})
+        if accepted:
+            current = candidate
+        else:
+            frozen.add(unit.path)
+
+
+def _next_move(ctx: SearchContext, units: list[Unit], current: Candidate, frozen: set[str],
+               model: DropModel) -> tuple[Unit, Precision, Precision, float] | None:
+    """The unfrozen unit whose next step down costs the least damage per byte saved."""
+    best_key, best = None, None
+    for index, unit in enumerate(units):
+        if unit.path in frozen:
+            continue
+        old = max(current.plan.precision_of(m) for m in unit.modules)
+        new = _step_below(ctx.ladder, old)
+        if new is None:
+            continue
+        saved = _unit_bytes(ctx, unit, current, old) - _unit_bytes(ctx, unit, current, new)
+        if saved <= 0:
+            continue
+        increment = model.increment(unit, old, new)
+        kl_increment = (model.table.kl(unit.level, unit.path, new)
+                        - model.table.kl(unit.level, unit.path, old))
+        key = (increment / saved, kl_increment / saved, -saved, index)
+        if best_key is None or key < best_key:
+            best_key, best = key, (unit, old, new, increment)
+    return best
+
+
+def _step_below(ladder: tuple[Precision, ...], precision: Precision) -> Precision | None:
+    lower = [p for p in ladder if p < precision]
+    return max(lower) if lower else None
+
+
+def _unit_bytes(ctx: SearchContext, unit: Unit, current: Candidate, precision: Precision) -> int:
+    """Bytes of the unit's weights (with scales) if all its modules were at ``precision``;
+    modules already below it keep theirs (they are never raised)."""
+    total = 0
+    for path in unit.modules:
+        info = ctx.hierarchy.module(path)
+        if info.tied_to is not None:
+            continue  # a shared weight is stored once, with its owner
+        p = min(precision, current.plan.precision_of(path))
+        total += p.value_bytes(info.weight_count) + 4 * p.scale_count(info.weight_shape,
+                                                                      info.channel_axis)
+    return total

@@ -1,0 +1,38 @@
+"""Datasets, tokenizers, metrics, n-gram baselines and the task evaluators the search calls.
+
+* :mod:`~.data` - SST-2 and WikiText-2 loaders (``QSLM_DATA_DIR``);
+* :mod:`~.tokenizer` - the byte-level BPE tokenizer shipped with each checkpoint;
+* :mod:`~.metrics` - accuracy, perplexity, bits per byte;
+* :mod:`~.ngram` - unigram / bigram baselines on the same tokens;
+* :mod:`~.base` - the task protocol and the registry (:func:`make_task`);
+* :mod:`~.sst2`, :mod:`~.wikitext2` - the two task evaluators.
+
+Public names are imported lazily, so ``from qslm_neuro.tasks import data`` does not load torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Task": "qslm_neuro.tasks.base",
+    "make_task": "qslm_neuro.tasks.base",
+    "pad_batch": "qslm_neuro.tasks.base",
+    "stratified_sample": "qslm_neuro.tasks.base",
+    "window_plan": "qslm_neuro.tasks.base",
+    "TASK_NAMES": "qslm_neuro.tasks.base",
+    "LM_SPLITS": "qslm_neuro.tasks.base",
+    "SST2Task": "qslm_neuro.tasks.base",
+    "WikiText2Task": "qslm_neuro.tasks.base",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qslm_neuro.tasks' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
