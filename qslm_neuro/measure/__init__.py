@@ -1,1 +1,34 @@
-"""(package docstring to be written)"""
+"""The torch side of costing: record what a model does and turn it into a :class:`Workload`.
+
+* :mod:`~.recorder` - hooks on weight layers and neuron populations (spikes in, MACs);
+* :mod:`~.from_model` - a model (+ plan) and its activity -> Workload;
+* :mod:`~.from_checkpoint` - a shipped checkpoint, activity measured or from its profile.
+
+Public names are imported lazily (importing this package does not load torch).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ActivityRecorder": "qslm_neuro.measure.recorder",
+    "record_activity": "qslm_neuro.measure.recorder",
+    "record_task_activity": "qslm_neuro.measure.recorder",
+    "build_workload": "qslm_neuro.measure.from_model",
+    "workload_from_config": "qslm_neuro.measure.from_model",
+    "nonsynaptic_ops": "qslm_neuro.measure.from_model",
+    "checkpoint_workload": "qslm_neuro.measure.from_checkpoint",
+    "shipped_profile_path": "qslm_neuro.measure.from_checkpoint",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qslm_neuro.measure' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,1 +1,1 @@
-"""(package docstring to be written)"""
+"""Plots and tables: search results (Pareto, precision maps, sensitivities) and hardware costs."""

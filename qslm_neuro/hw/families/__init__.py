@@ -1,1 +1,1 @@
-"""(package docstring to be written)"""
+"""Cost equations per chip family: ``neuromorphic`` (Loihi-like) and ``mcu`` (embedded SoC)."""

@@ -1,1 +1,1 @@
-"""(package docstring to be written)"""
+"""Search strategies, one module each: tiered (QSLM) and the baselines it is measured against."""
