@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.quantsearch.checkpoint import search_checkpoint
+from qslm_neuro.quantsearch.checkpoint import describe_report_split, search_checkpoint
 
 #: Which strategies each generic flag configures (a flag given to another strategy is an error).
 _FLAG_STRATEGIES = {"n_evaluations": ("random", "nsga2"),
@@ -35,6 +35,8 @@ def run_search_command(args: Any) -> int:
         options[option] = value
     if args.max_evals is not None:
         options["max_full_evaluations"] = args.max_evals
+    if getattr(args, "new_run", False):
+        options["new_run"] = True
     result = search_checkpoint(
         args.model, args.task, out=args.out, const_perf=args.const_acc, const_mem=args.const_mem,
         alpha=args.alpha, beta=args.beta, strategy=args.strategy, ladder=args.ladder,
@@ -44,11 +46,10 @@ def run_search_command(args: Any) -> int:
     print(result.table())
     print()
     print(result.summary())
+    print(f"selected on {result.settings.get('selection_split')}")
     extra = result.extra.get("report_split")
     if extra:
-        for role in ("baseline", "chosen", "nearest"):
-            if role in extra:
-                print(f"{extra['split']} {extra['metric']} of {role}: {extra[role]['value']:.4f}")
+        print("\n".join(describe_report_split(extra)))
     print(f"wrote {Path(args.out) / 'report.json'}, candidates.csv, pareto.png")
     result.raise_if_not_found()
     return 0

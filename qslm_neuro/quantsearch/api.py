@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import time
 from typing import Any, Callable, Sequence
 
 import torch
@@ -47,7 +48,7 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
            higher_is_better: bool | None = None, metric: str | None = None,
            calibrate: EvaluateFn | None = None, calibration_size: int | None = None,
            proxy: ProxyFn | None = None, evaluation_id: str | None = None,
-           **strategy_options: Any) -> SearchResult:
+           new_run: bool = False, **strategy_options: Any) -> SearchResult:
     """Find a weight-precision plan for ``model`` that meets constA and constM.
 
     Args:
@@ -65,7 +66,9 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
         hw: hardware model for estimates (a name, a TOML path, or None).
         ladder: precisions to search, e.g. ``"fp32,int8,int6,int5,int4,int3,int2"``.
         keep: block or module paths that stay at fp32.
-        store / out: the SQLite evaluation store (a file or directory), the run directory.
+        store / out: the SQLite evaluation store (a file or directory), the run directory. A
+            store already holding a search of another model, data or evaluation is refused
+            (naming what differs) unless ``new_run=True``, which keeps the old file aside.
         seed: calibration subset, proxy batch, random and NSGA-II sampling.
         max_full_evaluations: stop any strategy after this many full evaluations.
         higher_is_better, metric: needed for a plain function (tasks say it themselves).
@@ -86,6 +89,8 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
         raise BadInputError(f"beta={beta:g} weighs energy, but {type(model).__name__} has no "
                             "synapses() description for hardware estimates; use beta=0")
     keep_set = kept_modules(evaluator.hierarchy, keep)
+    evaluator.store.claim(evaluator.identity, new_run=bool(new_run))
+    started_unix = time.time()
     ctx = SearchContext(evaluator, perf, mem, objective_fn, precision_ladder, keep_set,
                         max_full_evaluations=max_full_evaluations, progress=progress, seed=seed)
     settings = {**chosen_strategy.settings(), "ladder": [p.name for p in precision_ladder],
@@ -109,9 +114,20 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
                            "max_full_evaluations": max_full_evaluations})
     settings.update(evaluator_settings(evaluator))
     result = ctx.finish(chosen_strategy.name, sensitivity, settings)
+    _count_every_process(result, evaluator.store, started_unix)
     if out is not None:
         result.write(out)
     return result
+
+
+def _count_every_process(result: SearchResult, store: EvaluationStore, started_unix: float
+                         ) -> None:
+    """Record this process's time in the store; report the time of every process on the run."""
+    store.add_session(started_unix, result.wall_time_s, result.cpu_time_s)
+    wall_s, cpu_s, processes = store.session_totals()
+    result.settings["this_process_wall_time_s"] = result.wall_time_s
+    result.settings["processes"] = processes
+    result.wall_time_s, result.cpu_time_s = wall_s, cpu_s
 
 
 def _renamed(strategy: StrategyLike, options: dict[str, Any]) -> dict[str, Any]:
@@ -132,6 +148,12 @@ def build_evaluator(model: nn.Module, evaluate: Any, *, higher_is_better: bool |
             "positive number of examples (SST-2 sentences) or tokens (WikiText-2), e.g. 128")
     if _is_task(evaluate):
         task = evaluate
+        if calibration_size is not None and _size(task) is not None and \
+                calibration_size > _size(task):
+            raise BadInputError(
+                f"calibration_size={calibration_size} exceeds the {_size(task)} examples (or "
+                f"tokens) of {getattr(task, 'name', type(task).__name__)}; use at most "
+                f"{_size(task)}, or leave it out for the task's default")
         if higher_is_better is not None and bool(higher_is_better) != task.higher_is_better:
             raise BadInputError(f"higher_is_better={higher_is_better} contradicts the task "
                                 f"({task.metric} is {'higher' if task.higher_is_better else 'lower'}"
@@ -150,7 +172,9 @@ def build_evaluator(model: nn.Module, evaluate: Any, *, higher_is_better: bool |
             proxy, proxy_size = task_proxy(task, getattr(task, "default_proxy_size",
                                                          FALLBACK_PROXY_SIZE), seed + 1)
             sizes["proxy_size"] = proxy_size
-            proxy_id = f"proxy:{_task_id(task)}:{proxy_size}:seed{seed + 1}"
+            proxy_task = task.calibration_subset(getattr(task, "default_proxy_size",
+                                                         FALLBACK_PROXY_SIZE), seed + 1)
+            proxy_id = f"proxy:{_task_id(proxy_task)}:{proxy_size}:seed{seed + 1}"
         else:
             proxy_id = None
         return Evaluator(model, task.evaluate, higher_is_better=task.higher_is_better,
@@ -196,10 +220,13 @@ def _size(task: Any) -> int | None:
 
 
 def _task_id(task: Any) -> str:
+    """What a task evaluates, for the store's keys: kind, name, size and the data's digest."""
     parts = [type(task).__name__, str(getattr(task, "name", "")), str(_size(task))]
     for attr in ("batch_size", "max_len", "ctx_len", "stride"):
         if hasattr(task, attr):
             parts.append(f"{attr}={getattr(task, attr)}")
+    if hasattr(task, "data_digest"):
+        parts.append(f"data={task.data_digest()}")
     return "|".join(parts)
 
 

@@ -18,7 +18,8 @@ tokens) and ``proxy(n, seed)`` (the model's outputs on a small fixed batch, for 
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, Sequence
+import hashlib
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 import torch
 from torch import nn
@@ -58,6 +59,20 @@ def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Te
 
     def proxy(self, n: int, seed: int = 0) -> ProxyBatch:
         """The model's outputs on ``n`` fixed examples or tokens (the KL proxy's batch)."""
+
+    def data_digest(self) -> str:
+        """sha256 of exactly what is evaluated (token ids, labels, batching): the data identity
+        a stored result is keyed by, so results never outlive a change of the data."""
+
+
+def digest_tensors(settings: str, tensors: Iterable[torch.Tensor]) -> str:
+    """sha256 over a settings string and the bytes, dtypes and shapes of ``tensors``."""
+    digest = hashlib.sha256(settings.encode())
+    for tensor in tensors:
+        data = tensor.detach().cpu().contiguous()
+        digest.update(f"|{data.dtype}|{tuple(data.shape)}|".encode())
+        digest.update(data.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def model_device(model: nn.Module) -> torch.device:

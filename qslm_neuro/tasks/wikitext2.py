@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.tasks.base import ProxyBatch, eval_mode, model_device
+from qslm_neuro.tasks.base import ProxyBatch, digest_tensors, eval_mode, model_device
 from qslm_neuro.tasks.data import wikitext2_lm_splits
 from qslm_neuro.tasks.metrics import LMScore
 from qslm_neuro.tasks.tokenizer import Tokenizer
@@ -101,8 +101,11 @@ class WikiText2Task:
         """Number of scored tokens."""
         return len(self.ids) - 1
 
-    def evaluate(self, model: nn.Module) -> dict[str, Any]:
+    def evaluate(self, model: nn.Module, per_item: bool = False) -> dict[str, Any]:
+        """Perplexity and bits per byte; with ``per_item`` also ``per_token_nll`` (nats, stream
+        order), which paired comparisons between two models on the same text need."""
         device = model_device(model)
+        per_token: list[torch.Tensor] = []
         offsets = torch.arange(self.window_len)
         nll_nats = 0.0
         scored = 0
@@ -126,6 +129,8 @@ class WikiText2Task:
                 token_nll = torch.logsumexp(kept_logits, dim=-1) - kept_logits.gather(
                     -1, kept_targets[:, None]).squeeze(-1)
                 nll_nats += float(token_nll.double().sum())
+                if per_item:  # keep is row-major: windows in order, positions in order
+                    per_token.append(token_nll.double().cpu())
                 scored += int(keep.sum())
         if scored != len(self):
             raise AssertionError(f"window plan scored {scored} tokens, expected {len(self)}")
@@ -134,10 +139,13 @@ class WikiText2Task:
             ppl, bpb = score.ppl, score.bpb
         else:  # a zero probability on a target, or NaN logits: worst possible, not a crash
             nll_nats = ppl = bpb = math.inf
-        return {"metric": self.metric, "value": ppl, "bits_per_byte": bpb, "tokens": scored,
-                "bytes": self.scored_bytes, "nll_nats": nll_nats,
-                "higher_is_better": self.higher_is_better, "ctx_len": self.ctx_len,
-                "stride": self.stride, "split": self.name, "note": self.note}
+        result = {"metric": self.metric, "value": ppl, "bits_per_byte": bpb, "tokens": scored,
+                  "bytes": self.scored_bytes, "nll_nats": nll_nats,
+                  "higher_is_better": self.higher_is_better, "ctx_len": self.ctx_len,
+                  "stride": self.stride, "split": self.name, "note": self.note}
+        if per_item:
+            result["per_token_nll"] = torch.cat(per_token).tolist()
+        return result
 
     def calibration_subset(self, n: int, seed: int = 0) -> "WikiText2Task":
         """A contiguous span of ``n`` scored tokens (plus one of context), its start chosen by seed.
@@ -154,6 +162,15 @@ class WikiText2Task:
                                       self.batch_size, name=f"{self.name}[{n} tokens from "
                                       f"{start}, seed {seed}]", note=self.note)
 
+
+    def data_digest(self) -> str:
+        """sha256 of the token stream and the window plan (what is read, what is scored)."""
+        if getattr(self, "_digest", None) is None:
+            self._digest = digest_tensors(
+                f"wikitext2|ctx_len={self.ctx_len}|stride={self.stride}|"
+                f"batch_size={self.batch_size}",
+                (self.ids, torch.as_tensor(self.starts), torch.as_tensor(self.first_scored)))
+        return self._digest
 
     def proxy(self, n: int, seed: int = 0) -> ProxyBatch:
         """Next-token logits of a contiguous span of about ``n`` tokens chosen by ``seed``."""
