@@ -76,6 +76,8 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
             ``calibration_size`` subset of a task, else ``evaluate`` itself).
         proxy: ``proxy(model) -> outputs`` on a fixed batch for the KL proxy (tasks: built in).
     """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**32:
+        raise BadInputError(f"seed={seed!r}; expected a whole number from 0 to 2**32 - 1")
     chosen_strategy = make_strategy(strategy, **_renamed(strategy, strategy_options))
     objective_fn = make_objective(objective, alpha, beta)
     perf, mem = PerfConstraint.parse(const_perf), MemConstraint.parse(const_mem)

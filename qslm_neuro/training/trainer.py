@@ -11,7 +11,7 @@ import json
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable
 
 import numpy as np
@@ -65,8 +65,27 @@ class TrainConfig:
         for key in ("epochs", "batch_size", "vocab_size"):
             if getattr(self, key) < 1:
                 raise BadInputError(f"{key}={getattr(self, key)} must be >= 1")
-        if self.lr <= 0:
-            raise BadInputError(f"lr={self.lr} must be > 0")
+        if not math.isfinite(self.lr) or self.lr <= 0:
+            raise BadInputError(f"lr={self.lr} must be a finite number > 0 (e.g. 2e-3)")
+        if not math.isfinite(self.weight_decay) or self.weight_decay < 0:
+            raise BadInputError(f"weight_decay={self.weight_decay} must be a finite number >= 0 "
+                                "(e.g. 0.01)")
+        for key in ("max_steps", "stop_at_step"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise BadInputError(f"{key}={value} must be >= 1 (a run with no step writes an "
+                                    "untrained model); leave it out for no limit")
+        if self.time_budget_s is not None and not (math.isfinite(self.time_budget_s)
+                                                   and self.time_budget_s > 0):
+            raise BadInputError(f"time_budget_s={self.time_budget_s} must be > 0 seconds; leave "
+                                "it out for no limit")
+        if self.model_overrides:
+            from qslm_neuro.models.config import SLMConfig
+            known = {f.name for f in fields(SLMConfig)}
+            unknown = sorted(set(self.model_overrides) - known)
+            if unknown:
+                raise BadInputError(f"--set {unknown[0]}: the model config has no such field; "
+                                    f"known fields: {sorted(known)}")
         if self.heldout < 0:
             raise BadInputError(f"heldout={self.heldout} must be >= 0 (0: no held-out selection)")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
