@@ -23,7 +23,7 @@ from qslm_neuro.hw import estimate
 from qslm_neuro.models import build_model
 from qslm_neuro.models.checkpoint import load_checkpoint
 from qslm_neuro.quant.transfer import transfer_plan
-from qslm_neuro.quant.plan import QuantPlan, load_plan
+from qslm_neuro.quant import QuantPlan, load_plan
 from qslm_neuro.viz.plots import format_table
 from qslm_neuro.measure.from_model import workload_from_config
 

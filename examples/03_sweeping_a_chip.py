@@ -95,9 +95,9 @@ print("repository:", ROOT, "| figures go to", OUT.resolve())
 # %%
 from qslm_neuro.measure.recorder import ActivityProfile, record_activity
 from qslm_neuro.measure.from_checkpoint import shipped_profile_path
-from qslm_neuro.quant.hierarchy import Hierarchy
+from qslm_neuro.quant import Hierarchy
 from qslm_neuro.models.checkpoint import load_checkpoint
-from qslm_neuro.quant.plan import QuantPlan, footprint, load_plan
+from qslm_neuro.quant import QuantPlan, footprint, load_plan
 from qslm_neuro.measure.from_model import build_workload
 
 MODEL_DIR = ROOT / "data" / "slm-small-wt2"

@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.quant.hierarchy import Hierarchy
+from qslm_neuro.quant import Hierarchy
 from qslm_neuro.models import build_model
-from qslm_neuro.quant.plan import Precision, QuantPlan
+from qslm_neuro.quant import Precision, QuantPlan
 from qslm_neuro.viz.plots import (plot_energy_vs_rate, plot_energy_vs_weight_bits,
                                plot_precision_map, plot_sensitivity_heatmap, plot_sweep_heatmap,
                                plot_sweep_lines, save_figure)

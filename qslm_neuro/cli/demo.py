@@ -105,7 +105,7 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
 
 def _demo_without_data(loaded: Any, out_dir: Path, reason: str) -> int:
     from qslm_neuro.measure.from_checkpoint import checkpoint_workload
-    from qslm_neuro.quant.plan import QuantPlan
+    from qslm_neuro.quant import QuantPlan
     from qslm_neuro.viz.plots import format_table
 
     print("\nNo SST-2 data found, so the search cannot evaluate accuracy:")

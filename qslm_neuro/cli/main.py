@@ -123,7 +123,7 @@ def _run_eval(args: argparse.Namespace) -> int:
                      ctx_len=loaded.config.ctx_len)
     context = nullcontext()
     if args.plan:
-        from qslm_neuro.quant.plan import load_plan
+        from qslm_neuro.quant import load_plan
         context = load_plan(args.plan).applied(loaded.model)
     with context:
         result = task.evaluate(loaded.model)

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from qslm_neuro.errors import BadInputError, ConstraintsNotMetError
 from qslm_neuro.fileio import write_json_atomic, write_text_atomic
-from qslm_neuro.quant.plan import QuantPlan
+from qslm_neuro.quant import QuantPlan
 from qslm_neuro.quantsearch.constraints import ResolvedMem, ResolvedPerf
 
 REPORT_FORMAT = "qslm-neuro.search-report/1"

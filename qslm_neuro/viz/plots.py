@@ -256,7 +256,7 @@ def plot_precision_map(plan: Any, hierarchy: Any, title: str | None = None) -> "
     role is its path inside its block (``att.key``), so the repeated blocks of a network line up;
     a block that is a single module (an embedding, a head) gets a column of its own.
     """
-    from qslm_neuro.quant.hierarchy import as_hierarchy  # torch: only needed for this plot
+    from qslm_neuro.quant import as_hierarchy  # torch: only needed for this plot
 
     h = as_hierarchy(hierarchy)
     rows = [b.path for b in h.blocks if b.is_search_unit]

@@ -24,7 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from qslm_neuro.errors import BadInputError, MissingDependencyError
-from qslm_neuro.quant.plan import Precision, QuantPlan
+from qslm_neuro.quant import Precision, QuantPlan
 from qslm_neuro.quantsearch.context import BudgetExhausted, SearchContext
 from qslm_neuro.quantsearch.sensitivity import SensitivityTable
 from qslm_neuro.quantsearch.space import Unit

@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 
 from tqdm.auto import tqdm
 
-from qslm_neuro.quant.plan import FP32, Precision
+from qslm_neuro.quant import FP32, Precision
 from qslm_neuro.quantsearch.context import SearchContext
 from qslm_neuro.quantsearch.result import Candidate
 from qslm_neuro.quantsearch.sensitivity import DropModel, SensitivityTable
