@@ -24,7 +24,7 @@ from qslm_neuro.models import build_model
 from qslm_neuro.models.checkpoint import load_checkpoint
 from qslm_neuro.quant.transfer import transfer_plan
 from qslm_neuro.quant import QuantPlan, load_plan
-from qslm_neuro.viz.plots import format_table
+from qslm_neuro.viz import format_table
 from qslm_neuro.measure.from_model import workload_from_config
 
 ROOT = Path(__file__).resolve().parents[1]

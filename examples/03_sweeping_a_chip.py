@@ -46,8 +46,7 @@ import torch
 from IPython.display import Image, display
 
 from qslm_neuro.hw import estimate, load_hardware, sweep
-from qslm_neuro.viz.plots import (plot_energy_breakdown, plot_sweep_heatmap, plot_sweep_lines,
-                               save_figure)
+from qslm_neuro.viz import plot_energy_breakdown, plot_sweep_heatmap, plot_sweep_lines, save_figure
 
 SMALL = os.environ.get("QSLM_NOTEBOOK_SMALL") == "1"
 OUT = Path(os.environ.get("QSLM_NOTEBOOK_OUT", "output")) / "03_sweeping_a_chip"

@@ -380,7 +380,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
     print(f"{len(table)} hardware variants of {workload.name} on {args.hw}; written {args.out}")
     print(table.describe().loc[["min", "max"]].T.to_string())
     if args.plot:
-        from qslm_neuro.viz.plots import plot_sweep_heatmap, plot_sweep_lines, save_figure
+        from qslm_neuro.viz import plot_sweep_heatmap, plot_sweep_lines, save_figure
 
         names = list(grid)
         fig = (plot_sweep_lines(table, names[0], args.value) if len(names) == 1 else

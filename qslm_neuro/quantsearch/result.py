@@ -263,6 +263,6 @@ class SearchResult:
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
         """Save :func:`qslm_neuro.report.plot_pareto` of this result as a PNG."""
-        from qslm_neuro.viz.plots import plot_pareto, save_figure
+        from qslm_neuro.viz import plot_pareto, save_figure
 
         return save_figure(plot_pareto(self), path)
