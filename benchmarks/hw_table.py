@@ -3,7 +3,7 @@
 For both shipped models (activity measured with each plan applied, on real task tokens) and for
 SpikeGPT-216M (built on the meta device, firing rates borrowed from the SST-2 model). The chosen
 plan of a small model is carried over to 216M by role and relative depth
-(:func:`qslm_neuro.plan_transfer.transfer_plan`).
+(:func:`qslm_neuro.quant.transfer.transfer_plan`).
 
 Usage: QSLM_DATA_DIR=../shared/data python benchmarks/hw_table.py
          [--sst2-report benchmarks/results/search_sst2.json]

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @contextmanager
 def applied(plan: "QuantPlan", model: nn.Module) -> Iterator[nn.Module]:
-    """Run a block with the model's weights quantized by ``plan``; see :meth:`QuantPlan.applied`."""
+    """Run a block with the weights quantized by ``plan``; see :meth:`QuantPlan.applied`."""
     hierarchy = Hierarchy.from_module(model)
     plan.validate(hierarchy)
     if model in _MODELS_WITH_PLAN:

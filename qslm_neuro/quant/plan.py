@@ -1,7 +1,7 @@
 """Quantization plans: which precision each module of a model gets, and the plan JSON format.
 
-A :class:`QuantPlan` maps module paths (see :mod:`qslm_neuro.quant.hierarchy`) to precisions. It is
-immutable, hashable and serialisable; :attr:`QuantPlan.key` identifies it in evaluation stores.
+A :class:`QuantPlan` maps module paths (see :mod:`qslm_neuro.quant.hierarchy`) to precisions. It
+is immutable, hashable and serialisable; :attr:`QuantPlan.key` identifies it in evaluation stores.
 Applying a plan never changes the caller's weights for good: :meth:`QuantPlan.applied` swaps
 quantized tensors in for the duration of a ``with`` block, :meth:`QuantPlan.quantized_copy`
 returns a quantized deep copy (both implemented in :mod:`qslm_neuro.quant.apply`).
@@ -79,7 +79,8 @@ class QuantPlan(Mapping):
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
-    def uniform(cls, model_or_hierarchy: ModelOrHierarchy, precision: PrecisionLike) -> "QuantPlan":
+    def uniform(cls, model_or_hierarchy: ModelOrHierarchy,
+                precision: PrecisionLike) -> "QuantPlan":
         """Every quantizable module at one precision (QSLM's global level)."""
         hierarchy = as_hierarchy(model_or_hierarchy)
         return cls({path: precision for path in hierarchy.module_paths})

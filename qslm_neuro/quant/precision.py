@@ -1,4 +1,4 @@
-"""Precisions: how one weight tensor is stored (``intB`` per channel or per tensor, fp16, bf16, fp32).
+"""Precisions: how one weight tensor is stored (``intB`` per channel or tensor, fp16, bf16, fp32).
 
 :meth:`Precision.parse` reads the names users write (``"int4"``, ``"4bit"``, ``"w4"``,
 ``"int4-tensor"``, ``"half"`` ...) and says what is allowed when it cannot; precisions sort from

@@ -14,8 +14,10 @@ if TYPE_CHECKING:
 
 
 def plot_pareto(result: Any) -> "Figure":
-    """Memory (MB) vs performance of a search's candidates: the Pareto front, the constraints, the
-    fp32 baseline and the chosen candidate (``result`` is a :class:`~qslm_neuro.quantsearch.SearchResult`).
+    """Memory (MB) vs performance of a search's candidates: the Pareto front, the constraints,
+    the fp32 baseline and the chosen candidate.
+
+    ``result`` is a :class:`~qslm_neuro.quantsearch.SearchResult`.
     """
     import math
 
@@ -98,8 +100,8 @@ def plot_sensitivity_heatmap(sensitivity: Any, level: str = "module", value: str
                              title: str | None = None) -> "Figure":
     """How much quantizing one unit alone hurts: units as rows, precisions as columns.
 
-    ``sensitivity`` is a :class:`~qslm_neuro.quantsearch.SensitivityTable` (or its ``to_dict()``, as
-    stored in a search's report.json); ``value`` is ``drop`` (metric change on the calibration
+    ``sensitivity`` is a :class:`~qslm_neuro.quantsearch.SensitivityTable` (or its ``to_dict()``,
+    as stored in a search's report.json); ``value`` is ``drop`` (metric change on the calibration
     set, worse is positive) or ``kl`` (the proxy). Colours use a symmetric-log scale, so a unit
     that breaks the model does not wash out the others; non-finite values are shown as ``inf``.
     """
