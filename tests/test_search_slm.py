@@ -234,7 +234,7 @@ def test_beta_weighs_measured_energy(tokenizer):
 @pytest.mark.skipif(not os.environ.get("QSLM_DATA_DIR"), reason="needs QSLM_DATA_DIR (real SST-2)")
 def test_real_sst2_calibration_subset_and_proxy_are_deterministic():
     from qslm_neuro.quantsearch import build_evaluator
-    from qslm_neuro.quant.plan import QuantPlan
+    from qslm_neuro.quant import QuantPlan
 
     torch.manual_seed(0)
     tok = Tokenizer.train(POSITIVE * 5 + NEGATIVE * 5, vocab_size=280)
