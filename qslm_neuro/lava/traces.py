@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from qslm_neuro.measure.recorder import ActivityProfile, ActivityRecorder
+from qslm_neuro.measure.recorder import ActivityRecorder
+from qslm_neuro.workload.profile import ActivityProfile
 from qslm_neuro.errors import BadInputError
 
 
