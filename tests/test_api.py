@@ -45,7 +45,8 @@ def test_load_model_returns_the_verified_checkpoint(in_repo, tmp_path):
 
 
 def test_search_is_the_function_after_every_submodule_was_imported():
-    """``import qslm_neuro.<anything>`` must not turn ``qslm_neuro.search`` into a module."""
+    """``import qslm_neuro.<anything>`` must not turn ``qslm_neuro.search`` into a module, and no
+    name exported by a package may hide one of its submodules."""
     code = textwrap.dedent("""
         import importlib, pkgutil
         import torch
@@ -59,6 +60,12 @@ def test_search_is_the_function_after_every_submodule_was_imported():
             except (ImportError, MissingDependencyError):
                 if not info.name.startswith("qslm_neuro.lava"):  # lava-nc is optional
                     raise
+        # no package attribute shadows a submodule (as `search` once did, and `cli.main`)
+        import sys
+        for name, module in list(sys.modules.items()):
+            parent, _, child = name.rpartition(".")
+            if parent.startswith("qslm_neuro") and parent in sys.modules:
+                assert getattr(sys.modules[parent], child) is module, name
         torch.manual_seed(0)
         torch.set_num_threads(1)
         x = torch.randn(64, 6, generator=torch.Generator().manual_seed(1))

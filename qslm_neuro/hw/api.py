@@ -49,8 +49,8 @@ def as_workload(candidate: Any) -> Workload:
         return Workload.load(candidate)
     if isinstance(candidate, tuple):
         raise BadInputError(
-            f"qslm_neuro.hw costs workloads only; cost a (model, plan) pair with "
-            f"qslm_neuro.estimate((model, plan), hw=...), which measures its activity first")
+            "qslm_neuro.hw costs workloads only; cost a (model, plan) pair with "
+            "qslm_neuro.estimate((model, plan), hw=...), which measures its activity first")
     raise BadInputError(
         f"cannot cost a {type(candidate).__name__}; pass a Workload, an object with "
         f"to_workload() (a search candidate) or a workload .json path (for a (model, plan) pair "

@@ -37,8 +37,3 @@ def as_loaded(obj: Any) -> "LoadedModel | None":
         return obj
     return loaded_from(obj)
 
-
-def network_of(obj: Any) -> Any:
-    """The torch module of a LoadedModel, or ``obj`` itself."""
-    loaded = as_loaded(obj)
-    return loaded.model if loaded is not None and loaded is obj else obj
