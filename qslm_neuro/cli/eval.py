@@ -25,11 +25,10 @@ def run(args: argparse.Namespace) -> int:
     from qslm_neuro.tasks import make_task
 
     loaded = load_model_arg(args.model)
+    plan = plan_from_arg(args.plan, loaded.model) if args.plan else None  # bad input first
     task = make_task(args.task, loaded.tokenizer, data_dir=args.data_dir, split=args.split,
                      ctx_len=loaded.config.ctx_len)
-    context: Any = nullcontext()
-    if args.plan:
-        context = plan_from_arg(args.plan, loaded.model).applied(loaded.model)
+    context: Any = nullcontext() if plan is None else plan.applied(loaded.model)
     with context:
         result = task.evaluate(loaded.model)
     if args.json:
