@@ -11,15 +11,33 @@ activity profile shipped next to the model.
 """
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 from typing import Any
 
+from qslm_neuro.cli.common import add_data_dir, load_model_arg
 from qslm_neuro.errors import DataNotFoundError
 
+HELP = "search, cost and plot the shipped SST-2 model (what `make demo` runs)"
 DEFAULT_MODEL = "data/slm-small-sst2"
 HARDWARE = ("loihi", "loihi2", "embedded-soc")
 DEFAULTS = {"const_perf": "1pt", "const_mem": "15%", "alpha": 0.5}
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=DEFAULT_MODEL, help="SST-2 checkpoint directory")
+    p.add_argument("--out", default="runs/demo", help="run directory")
+    add_data_dir(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    torch.set_num_threads(1)  # see `qslm search --threads`: one thread per process is safest
+    return run_demo(args.model, args.out, args.data_dir, args.seed, not args.no_progress)
 
 
 def cost_table(workloads: dict[str, Any], hardware: tuple[str, ...] = HARDWARE
@@ -56,13 +74,12 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
              seed: int = 0, progress: bool = True) -> int:
     """Run the demo; returns the CLI exit code (0, or 3 when no candidate meets the constraints)."""
     from qslm_neuro.tasks.data import load_sst2
-    from qslm_neuro.models.checkpoint import load_checkpoint
     from qslm_neuro.viz import format_table
 
     start = time.time()
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    loaded = load_checkpoint(model_dir)
+    loaded = load_model_arg(model_dir)
     print(f"qslm demo: {model_dir} ({loaded.model.num_parameters():,} parameters, "
           f"{loaded.config.n_layers} spiking RWKV blocks of width {loaded.config.d_model})")
     try:

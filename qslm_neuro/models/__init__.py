@@ -1,9 +1,18 @@
-"""The spike-driven language model: configs, the spiking RWKV, checkpoints."""
+"""The spike-driven language model: configs, the spiking RWKV, checkpoints.
+
+* :mod:`~.rwkv`, :mod:`~.neurons`, :mod:`~.wkv` - the spiking RWKV and its parts;
+* :mod:`~.config` - named configs (``tiny``, ``small``, ``spikegpt-216m``);
+* :mod:`~.checkpoint` - verified checkpoints (:func:`load_model`);
+* :mod:`~.protocol` - :func:`is_spiking_rwkv`, the one "is this our model" check;
+* :mod:`~.roles` - layers matched by role and relative depth between two models.
+"""
 from __future__ import annotations
 
 import torch
 
+from qslm_neuro.models.checkpoint import LoadedModel, load_checkpoint, load_model
 from qslm_neuro.models.config import NAMED_CONFIGS, SLMConfig, get_config
+from qslm_neuro.models.protocol import SpikingModel, as_loaded, is_spiking_rwkv
 from qslm_neuro.models.rwkv import SpikingRWKV
 
 
@@ -24,4 +33,5 @@ def build_model(config: SLMConfig | str, device: str | torch.device | None = Non
     return model.to(device) if device is not None else model
 
 
-__all__ = ["NAMED_CONFIGS", "SLMConfig", "SpikingRWKV", "build_model", "get_config"]
+__all__ = ["NAMED_CONFIGS", "LoadedModel", "SLMConfig", "SpikingModel", "SpikingRWKV", "as_loaded",
+           "build_model", "get_config", "is_spiking_rwkv", "load_checkpoint", "load_model"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,11 @@ CONFIG = "config.json"
 TOKENIZER = "tokenizer.json"
 TRAINING = "training.json"
 FORMAT = "qslm-checkpoint/1"
+
+#: model -> (directory, tokenizer, training) of the checkpoint it was loaded from, so that a bare
+#: ``loaded.model`` passed on its own (``estimate((model, plan))``) still finds its tokenizer.
+_ORIGINS: "weakref.WeakKeyDictionary[SpikingRWKV, tuple[Path, Any, dict[str, Any]]]" = (
+    weakref.WeakKeyDictionary())
 
 
 @dataclass
@@ -143,8 +149,28 @@ def load_checkpoint(directory: str | os.PathLike[str],
     model.to(device).eval()
     training_path = directory / TRAINING
     training = json.loads(training_path.read_text()) if training_path.is_file() else {}
-    return LoadedModel(model=model, tokenizer=Tokenizer.load(directory), config=config,
-                       path=directory, training=training)
+    tokenizer = Tokenizer.load(directory)
+    _ORIGINS[model] = (directory, tokenizer, training)
+    return LoadedModel(model=model, tokenizer=tokenizer, config=config, path=directory,
+                       training=training)
+
+
+def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> LoadedModel:
+    """``qslm_neuro.load_model``: a verified checkpoint (model, tokenizer, config, path)."""
+    return load_checkpoint(path, device)
+
+
+def loaded_from(model: Any) -> LoadedModel | None:
+    """The checkpoint a model was loaded from (None for a model built or trained here)."""
+    try:
+        origin = _ORIGINS.get(model)
+    except TypeError:  # not weak-referenceable: not one of ours
+        return None
+    if origin is None:
+        return None
+    directory, tokenizer, training = origin
+    return LoadedModel(model=model, tokenizer=tokenizer, config=model.config, path=directory,
+                       training=training)
 
 
 def _is_neuron_constant(key: str) -> bool:

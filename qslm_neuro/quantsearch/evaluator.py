@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from qslm_neuro.errors import BadInputError
+from qslm_neuro.models.protocol import is_spiking_rwkv
 from qslm_neuro.quant import QUANTIZER_ID, Hierarchy, QuantPlan, footprint
 from qslm_neuro.quantsearch.replay import PrefixReplay, ReplayMismatch
 from qslm_neuro.quantsearch.store import EvaluationStore
@@ -95,7 +96,7 @@ class Evaluator:
         self._calibrate = calibrate
         self._proxy = proxy
         self.store = store if store is not None else EvaluationStore(None)
-        self.has_synapses = hasattr(model, "synapses") and hasattr(model, "config")
+        self.has_synapses = is_spiking_rwkv(model)
         self.hw = hw if self.has_synapses else None
         # Activity is measured to cost candidates on hardware: without hw there is no use for it.
         self.record_activity = record_activity and self.has_synapses and self.hw is not None
@@ -201,7 +202,7 @@ class Evaluator:
             raise BadInputError(
                 f"no workload for this candidate: {type(self.model).__name__} has no synapses() "
                 "description (hardware estimates need a qslm-neuro SpikingRWKV)")
-        from qslm_neuro.measure.recorder import ActivityProfile
+        from qslm_neuro.workload.profile import ActivityProfile
         from qslm_neuro.measure.from_model import build_workload
 
         return build_workload(self.model, plan, ActivityProfile.from_dict(dict(activity)))

@@ -82,7 +82,7 @@ class Candidate:
             raise BadInputError(
                 f"candidate {self.order} ({self.label}) has no workload: it was loaded from a "
                 "report without its model, or the model has no synapses() description; rebuild "
-                "it with qslm_neuro.workload_builder.build_workload(model, plan, activity)")
+                "it with qslm_neuro.measure.build_workload(model, plan, activity)")
         return self._workload_factory()
 
     def to_dict(self, with_activity: bool = True) -> dict[str, Any]:
