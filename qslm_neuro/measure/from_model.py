@@ -131,9 +131,15 @@ def workload_from_config(config: SLMConfig | str, activity: ActivityProfile, pla
     from qslm_neuro.models import build_model
 
     model = build_model(config, device="meta")
-    borrowed = _borrow_activity(model, activity)
+    if model.config.architecture == "spikegpt":  # float-input linears: rates are not borrowed
+        from qslm_neuro.measure.spikegpt_activity import spikegpt_config_activity
+
+        borrowed = spikegpt_config_activity(model, activity)
+    else:
+        borrowed = _borrow_activity(model, activity)
     workload = build_workload(model, plan, borrowed, name=name or model.config.name)
-    return replace(workload, activity_source=f"borrowed:{activity.model}",
+    source = borrowed.meta.get("source", f"borrowed:{activity.model}")
+    return replace(workload, activity_source=source,
                    meta=dict(workload.meta, activity_borrowed_from=activity.model))
 
 
@@ -185,6 +191,16 @@ def _populations(model: nn.Module, activity: ActivityProfile) -> list[NeuronPopu
             name=synapse.source, size=act.fan_in, neuron_type="lif",
             output_spikes_per_step=act.input_events_per_step,
             output_spikes_std=act.input_events_std, state_bits=_STATE_BITS, samples=act.samples))
+    # populations no layer reads (SpikeGPT's residual neurons), counted at their own output
+    listed = {p.name for p in populations}
+    declared = model.populations() if hasattr(model, "populations") else {}
+    for pop_name, pop in activity.populations.items():
+        if pop_name in declared and pop_name not in listed:
+            populations.append(NeuronPopulation(
+                name=pop_name, size=pop.size, neuron_type="lif",
+                output_spikes_per_step=pop.output_spikes_per_step,
+                output_spikes_std=pop.output_spikes_std, state_bits=_STATE_BITS,
+                samples=pop.samples))
     return populations
 
 

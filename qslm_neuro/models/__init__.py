@@ -5,10 +5,16 @@ import torch
 
 from qslm_neuro.models.config import NAMED_CONFIGS, SLMConfig, get_config
 from qslm_neuro.models.rwkv import SpikingRWKV
+from qslm_neuro.models.spikegpt import SpikeGPT
+
+
+def construct_model(cfg: SLMConfig) -> SpikingRWKV | SpikeGPT:
+    """The network class the config's ``architecture`` names (ours, or SpikeGPT's own block)."""
+    return SpikeGPT(cfg) if cfg.architecture == "spikegpt" else SpikingRWKV(cfg)
 
 
 def build_model(config: SLMConfig | str, device: str | torch.device | None = None,
-                seed: int | None = None, **overrides) -> SpikingRWKV:
+                seed: int | None = None, **overrides) -> SpikingRWKV | SpikeGPT:
     """Build a model from a config or a config name.
 
     ``device="meta"`` allocates no weights, so the SpikeGPT-216M shape can be inspected (parameter
@@ -19,9 +25,10 @@ def build_model(config: SLMConfig | str, device: str | torch.device | None = Non
         torch.manual_seed(seed)
     if device is not None and str(device) == "meta":
         with torch.device("meta"):
-            return SpikingRWKV(cfg)
-    model = SpikingRWKV(cfg)
+            return construct_model(cfg)
+    model = construct_model(cfg)
     return model.to(device) if device is not None else model
 
 
-__all__ = ["NAMED_CONFIGS", "SLMConfig", "SpikingRWKV", "build_model", "get_config"]
+__all__ = ["NAMED_CONFIGS", "SLMConfig", "SpikeGPT", "SpikingRWKV", "build_model",
+           "construct_model", "get_config"]
