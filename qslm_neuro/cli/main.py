@@ -416,6 +416,10 @@ register("demo", "search, cost and plot the shipped SST-2 model (what `make demo
          _configure_demo, _run_demo)
 
 
+from qslm_neuro.cli import import_spikegpt  # noqa: E402
+register("import-spikegpt", import_spikegpt.HELP, import_spikegpt.configure, import_spikegpt.run)
+
+
 # ---------------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
