@@ -56,11 +56,13 @@ def read_state_dict(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        what = f"it pickles {found.group(1)}" if found else "it holds more than tensors"
         raise BadInputError(
-            f"{path} needs more than tensors to load (torch.load(weights_only=True) refused: "
-            f"{str(exc).splitlines()[0]}). Loading it would execute code stored in the file, "
-            "which qslm never does. If you trust the file, re-save its plain state_dict "
-            "elsewhere: torch.save(obj.state_dict() or the dict of tensors, 'plain.pth')") from exc
+            f"{path} cannot be read with torch.load(weights_only=True): {what}, and loading it "
+            "would execute code stored in the file, which qslm never does. If you trust the "
+            "file, re-save just its tensors elsewhere (torch.save(model.state_dict(), "
+            "'plain.pth')) and import that") from exc
     except Exception as exc:  # truncated or not a torch file at all
         raise BadInputError(f"{path} is not a readable torch checkpoint ({exc})") from exc
     if not isinstance(state, dict) or not all(
