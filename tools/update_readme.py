@@ -161,6 +161,26 @@ def section_hw(hw: dict | None) -> str:
                      "cores/chips", "feasible"], rows))
 
 
+def section_spikegpt(data: dict | None) -> str:
+    if not data:
+        return ""
+    rows = [[f"`{r['config']}`", r["plan"], r["hw"], f"{r['model_MB']:.1f}",
+             f"**{r['ac_share']:.0%}** / {r['mac_share']:.0%}",
+             f"{r['acs_M_per_token']:.1f} / {r['macs_M_per_token']:.1f}",
+             f"{r['energy_uJ_per_token']:,.0f}", f"{r['cores']}/{r['chips']}",
+             "yes" if r["feasible"] else "no"] for r in data["rows"]]
+    sources = {r["config"]: r["activity"] for r in data["rows"]}
+    return ("### Our block vs SpikeGPT's own at 216M (`benchmarks/spikegpt_architectures.py`)\n\n"
+            "Same 215,399,424 parameters and linears; ours puts LIF neurons in front of every "
+            "block linear, SpikeGPT's code puts them on the time-mix and channel-mix outputs "
+            "(spikes enter the residual stream, every linear reads floats). AC / MAC: share and "
+            "millions per token of the block linears' synaptic operations; "
+            + "; ".join(data["notes"]) + ". Where the activity comes from: "
+            + "; ".join(f"`{k}`: {v}" for k, v in sources.items()) + ".\n\n"
+            + table(["config", "plan", "hardware", "model MB", "AC / MAC share",
+                     "ACs / MACs (M per token)", "uJ/token", "cores/chips", "feasible"], rows))
+
+
 def section_validation(sanafe: dict | None, sweep: dict | None, lava: dict | None) -> str:
     parts = []
     if sanafe:
@@ -213,6 +233,7 @@ def render() -> str:
         lambda: section_compare(load("search_compare"), load("search_tiny_exhaustive")),
         lambda: section_alpha(load("search_alpha")),
         lambda: section_hw(load("hw_table")),
+        lambda: section_spikegpt(load("spikegpt_architectures")),
         lambda: section_validation(load("sanafe_validation"), load("sweep_speed"),
                                    load("lava_block")),
     ]
