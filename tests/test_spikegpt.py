@@ -314,3 +314,51 @@ def test_import_refuses_bad_files(imported, tokenizer_file, tmp_path, capsys):
     assert "emb.weight has 50 rows" in capsys.readouterr().err
     assert main(["import-spikegpt", str(root / "SpikeGPT-tiny.pth"), *args,
                  "--out", str(_out)]) == 2  # existing --out needs --overwrite
+    # an LM checkpoint is not a classifier: head.bias is missing and named
+    assert main(["import-spikegpt", str(root / "SpikeGPT-tiny.pth"), *args, "--task",
+                 "classify", "--out", str(tmp_path / "d")]) == 2
+    assert "head.bias" in capsys.readouterr().err
+
+
+def test_import_classifier_runs_sst2(imported, tokenizer_file, tmp_path):
+    root, _out, sd = imported
+    classifier = dict(sd, **{"head.weight": torch.randn(2, 16), "head.bias": torch.zeros(2)})
+    torch.save(classifier, tmp_path / "sst2.pth")
+    out = tmp_path / "clf"
+    assert main(["import-spikegpt", str(tmp_path / "sst2.pth"), "--tokenizer",
+                 str(tokenizer_file), "--out", str(out), "--task", "classify"]) == 0
+    loaded = load_checkpoint(out)
+    assert (loaded.config.task, loaded.config.n_classes) == ("classify", 2)
+    from qslm_neuro.tasks import SST2Task
+
+    task = SST2Task.from_examples(loaded.tokenizer, [(w, i % 2) for i, w in enumerate(WORDS)])
+    assert task.evaluate(loaded.model)["n"] == len(WORDS)
+
+
+def test_gpu_benchmark_script_runs_its_cpu_path(tmp_path):
+    """benchmarks/gpu_spikegpt216.py (run by the lead on an H200) on a tiny width, on the CPU."""
+    import importlib.util
+    from pathlib import Path
+
+    from qslm_neuro.tasks.tokenizer import Tokenizer
+
+    rng = random.Random(1)
+    (tmp_path / "sst2").mkdir()
+    for split in ("train", "dev"):
+        rows = [f"{' , '.join(rng.sample(WORDS, 2))}\t{rng.randint(0, 1)}" for _ in range(40)]
+        (tmp_path / "sst2" / f"{split}.tsv").write_text("sentence\tlabel\n" + "\n".join(rows))
+    Tokenizer.train(WORDS * 5, vocab_size=280).save(tmp_path)
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_spikegpt216.py"
+    spec = importlib.util.spec_from_file_location("gpu_spikegpt216", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "gpu.json"
+    assert module.main(["--device", "cpu", "--tiny", "--out", str(out), "--data-dir",
+                        str(tmp_path), "--tokenizer", str(tmp_path / "tokenizer.json"),
+                        "--eval-sentences", "24", "--search-sentences", "24", "--calib-size",
+                        "8", "--run-dir", str(tmp_path / "run")]) == 0
+    record = json.loads(out.read_text())
+    assert record["config"]["architecture"] == "spikegpt" and record["config"]["n_layers"] == 2
+    assert record["eval"]["sentences"] == 24 and record["eval"]["wall_s"] > 0
+    assert record["search"]["counts"]["full_evaluations"] >= 1
+    assert record["search"]["selection"].startswith("sst2/train")

@@ -41,6 +41,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rescale-every", type=int, default=MODEL_RUN_RESCALE_EVERY,
                    help="halve the residual every N blocks as model_run.py does (0: off, as "
                    "model.py)")
+    p.add_argument("--task", default="lm", choices=["lm", "classify"],
+                   help="classify: a fine-tuned classifier, head.weight [classes, width] + head.bias")
     p.add_argument("--ctx-len", type=int, default=1024, help="context length (SpikeGPT: 1024)")
     p.add_argument("--name", default=None, help="config name (default: the file's stem)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
@@ -77,7 +79,7 @@ def infer_config(state: dict[str, Any], args: argparse.Namespace, name: str) -> 
     """Size and run options from the tensors and the command line."""
     from qslm_neuro.models.config import SLMConfig
 
-    for key in ("emb.weight", "blocks.0.ffn.key.weight"):
+    for key in ("emb.weight", "blocks.0.ffn.key.weight", "head.weight"):
         if key not in state:
             raise BadInputError(f"the checkpoint has no {key!r}, so its size cannot be inferred; "
                                 "is it a SpikeGPT (RWKV) state_dict?")
@@ -87,9 +89,12 @@ def infer_config(state: dict[str, Any], args: argparse.Namespace, name: str) -> 
     embedding = args.embedding
     if embedding == "auto":
         embedding = "binary" if vocab == BINARY_EMBEDDING_VOCAB else "float"
+    head = {"task": args.task}
+    if args.task == "classify":
+        head["n_classes"] = int(state["head.weight"].shape[0])
     return SLMConfig(vocab_size=int(vocab), d_model=int(width), n_layers=depth,
                      d_ffn=int(hidden), ctx_len=args.ctx_len, architecture="spikegpt",
-                     embedding=embedding, rescale_every=args.rescale_every, name=name)
+                     embedding=embedding, rescale_every=args.rescale_every, name=name, **head)
 
 
 def check_layout(state: dict[str, Any], expected: dict[str, tuple[int, ...]], path: Path) -> None:
