@@ -28,7 +28,7 @@ import torch
 from qslm_neuro.fileio import write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(d_model=32, n_layers=2, d_ffn=128, ctx_len=64)
+TINY = {"d_model": 32, "n_layers": 2, "d_ffn": 128, "ctx_len": 64}
 
 
 def _sync(device: str) -> None:

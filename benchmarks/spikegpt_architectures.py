@@ -112,16 +112,16 @@ def main(argv: list[str] | None = None) -> int:
                    "small_model_weights_sha256": sha256_file(args.small_model
                                                              / "model.safetensors")},
         "notes": [
-            "both 216M networks built on the meta device (no weights); ac_share = accumulate "
-            "share of the block linears' synaptic operations (non-zero inputs x fan-out)",
-            f"ours: firing rates borrowed by role and depth from {args.profile.name}; its MACs "
-            "are att.output's, which the shipped SST-2 model feeds floats "
-            "(spiking_att_output=false)",
-            "SpikeGPT's: every linear reads floats (structural, no weights needed); ffn.value "
-            f"input density assumed {args.relu_density:g}; residual LIF rate borrowed from the "
-            "same profile",
-            "plan: the SST-2 search's chosen plan for slm-small-sst2, transferred by module role "
-            "and relative depth (accuracy at 216M not measured)"]})
+            ("both 216M networks built on the meta device (no weights); ac_share = accumulate "
+             "share of the block linears' synaptic operations (non-zero inputs x fan-out)"),
+            (f"ours: firing rates borrowed by role and depth from {args.profile.name}; its MACs "
+             "are att.output's, which the shipped SST-2 model feeds floats "
+             "(spiking_att_output=false)"),
+            ("SpikeGPT's: every linear reads floats (structural, no weights needed); ffn.value "
+             f"input density assumed {args.relu_density:g}; residual LIF rate borrowed from the "
+             "same profile"),
+            ("plan: the SST-2 search's chosen plan for slm-small-sst2, transferred by module "
+             "role and relative depth (accuracy at 216M not measured)")]})
     print(f"written {args.out} ({time.time() - start:.0f} s)")
     return 0
 

@@ -14,8 +14,15 @@ from fractions import Fraction
 
 import pytest
 import torch
-from tokenizers import AddedToken, Tokenizer as HFTokenizer
-from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
+from tokenizers import (
+    AddedToken,
+    decoders,
+    models,
+    normalizers,
+    pre_tokenizers,
+    trainers,
+)
+from tokenizers import Tokenizer as HFTokenizer
 
 from qslm_neuro.cli.main import main
 from qslm_neuro.models import build_model, get_config
@@ -38,7 +45,7 @@ def reference_logits(sd: dict[str, torch.Tensor], idx: list[int], n_layers: int,
                      binary_embedding: bool, rescale_every: int) -> torch.Tensor:
     """Logits [T, V] of SpikeGPT, token by token (RNN form), float64."""
     d = sd["emb.weight"].shape[1]
-    zeros = lambda: torch.zeros(d, dtype=torch.float64)  # noqa: E731
+    zeros = lambda: torch.zeros(d, dtype=torch.float64)
     prev_att = [zeros() for _ in range(n_layers)]
     prev_ffn = [zeros() for _ in range(n_layers)]
     history: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[] for _ in range(n_layers)]
@@ -91,8 +98,8 @@ def reference_logits(sd: dict[str, torch.Tensor], idx: list[int], n_layers: int,
 def spikegpt_state_dict(vocab: int, d: int, layers: int, seed: int = 0) -> dict[str, torch.Tensor]:
     """Random tensors under SpikeGPT's state_dict keys (issue 15's list), float32."""
     g = torch.Generator().manual_seed(seed)
-    rand = lambda *shape, s=1.0: torch.randn(*shape, generator=g) * s  # noqa: E731
-    mix = lambda: torch.rand(1, 1, d, generator=g)  # noqa: E731
+    rand = lambda *shape, s=1.0: torch.randn(*shape, generator=g) * s
+    mix = lambda: torch.rand(1, 1, d, generator=g)
     sd = {"emb.weight": rand(vocab, d)}
     for i in range(layers):
         p = f"blocks.{i}."
@@ -245,7 +252,7 @@ def imported(tmp_path_factory, tokenizer_file):
 
 
 def test_import_converts_and_runs(imported, tokenizer_file):
-    root, out, sd = imported
+    _root, out, sd = imported
     loaded = load_checkpoint(out)
     cfg = loaded.config
     assert (cfg.architecture, cfg.n_layers, cfg.d_model, cfg.d_ffn) == ("spikegpt", 2, 16, 64)
@@ -287,7 +294,7 @@ def test_eval_and_estimate_run_on_the_import(imported, tmp_path, capsys):
 
 
 def test_import_refuses_bad_files(imported, tokenizer_file, tmp_path, capsys):
-    root, _out, sd = imported
+    root, existing, sd = imported
     broken = dict(sd)
     del broken["blocks.1.att.time_first"]
     broken["blocks.1.att.bonus"] = torch.zeros(16)
@@ -313,7 +320,7 @@ def test_import_refuses_bad_files(imported, tokenizer_file, tmp_path, capsys):
                  "--out", str(tmp_path / "c")]) == 2
     assert "emb.weight has 50 rows" in capsys.readouterr().err
     assert main(["import-spikegpt", str(root / "SpikeGPT-tiny.pth"), *args,
-                 "--out", str(_out)]) == 2  # existing --out needs --overwrite
+                 "--out", str(existing)]) == 2  # existing --out needs --overwrite
     # an LM checkpoint is not a classifier: head.bias is missing and named
     assert main(["import-spikegpt", str(root / "SpikeGPT-tiny.pth"), *args, "--task",
                  "classify", "--out", str(tmp_path / "d")]) == 2
@@ -321,7 +328,7 @@ def test_import_refuses_bad_files(imported, tokenizer_file, tmp_path, capsys):
 
 
 def test_import_classifier_runs_sst2(imported, tokenizer_file, tmp_path):
-    root, _out, sd = imported
+    _root, _out, sd = imported
     classifier = dict(sd, **{"head.weight": torch.randn(2, 16), "head.bias": torch.zeros(2)})
     torch.save(classifier, tmp_path / "sst2.pth")
     out = tmp_path / "clf"
@@ -362,3 +369,23 @@ def test_gpu_benchmark_script_runs_its_cpu_path(tmp_path):
     assert record["eval"]["sentences"] == 24 and record["eval"]["wall_s"] > 0
     assert record["search"]["counts"]["full_evaluations"] >= 1
     assert record["search"]["selection"].startswith("sst2/train")
+
+
+def test_216m_original_costed_without_weights_says_where_rates_come_from(capsys):
+    from pathlib import Path
+
+    from qslm_neuro.measure.from_model import workload_from_config
+    from qslm_neuro.measure.recorder import ActivityProfile
+
+    profile = ActivityProfile.load(Path(__file__).resolve().parents[1]
+                                   / "data/activity-slm-small-sst2.json")
+    ours = workload_from_config("spikegpt-216m", profile)
+    theirs = workload_from_config("spikegpt-216m-original", profile)
+    assert ours.spike_driven_share() > 0.9 and theirs.spike_driven_share() == 0.0
+    assert "assumed 0.5" in theirs.activity_source and "borrowed" in theirs.activity_source
+    assert len(theirs.populations) == 36  # lif1 + lif2 in each of 18 blocks
+    value = theirs.layer("blocks.3.ffn.value")
+    assert value.activity.input_events_per_step == 0.5 * 3072  # the assumed density
+    assert theirs.layer("blocks.3.att.key").activity.input_events_per_step == 768  # dense
+    assert main(["estimate", "--config", "spikegpt-216m-original", "--hw", "embedded-soc"]) == 0
+    assert "uJ" in capsys.readouterr().out

@@ -18,7 +18,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from qslm_neuro.measure.recorder import ActivityProfile, LayerActivity, PopulationActivity
+from qslm_neuro.measure.recorder import (
+    ActivityProfile,
+    LayerActivity,
+    PopulationActivity,
+)
 
 #: Assumed share of channel-mix hidden units with a positive pre-activation (no weights here).
 DEFAULT_RELU_DENSITY = 0.5

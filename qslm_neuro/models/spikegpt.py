@@ -172,7 +172,7 @@ class SpikeGPTBlock(nn.Module):
         self.ln2 = nn.LayerNorm(cfg.d_model)
         self.att = SpikeGPTTimeMix(cfg, layer_id)
         self.ffn = SpikeGPTChannelMix(cfg, layer_id)
-        neuron = dict(tau=cfg.tau, threshold=cfg.threshold, surrogate_alpha=cfg.surrogate_alpha)
+        neuron = {"tau": cfg.tau, "threshold": cfg.threshold, "surrogate_alpha": cfg.surrogate_alpha}
         self.lif1 = SpikingJellyLIF(cfg.d_model, **neuron)
         self.lif2 = SpikingJellyLIF(cfg.d_model, **neuron)
         self.drop = nn.Dropout(cfg.dropout)

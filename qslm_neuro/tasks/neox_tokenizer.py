@@ -14,15 +14,20 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from tokenizers import Tokenizer as HFTokenizer
 
 from qslm_neuro.errors import BadInputError, DataNotFoundError
 from qslm_neuro.fileio import write_text_atomic
-from qslm_neuro.tasks.tokenizer import TOKENIZER_FILENAME, Tokenizer, _normalizer_lowercases
+from qslm_neuro.tasks.tokenizer import (
+    TOKENIZER_FILENAME,
+    Tokenizer,
+    _normalizer_lowercases,
+)
 
 NEOX_EOS, NEOX_PAD = "<|endoftext|>", "<|padding|>"
 
@@ -57,7 +62,7 @@ class NeoXTokenizer:
         self._byte_lengths: np.ndarray | None = None
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "NeoXTokenizer":
+    def load(cls, path: str | os.PathLike[str]) -> NeoXTokenizer:
         """From a directory holding ``tokenizer.json`` or from the file itself."""
         path = Path(path)
         file = path / TOKENIZER_FILENAME if path.is_dir() else path
