@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from qslm_neuro.fileio import write_json_atomic
-from qslm_neuro.cli.search import search_checkpoint
+from qslm_neuro.quantsearch.checkpoint import search_checkpoint
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

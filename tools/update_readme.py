@@ -62,9 +62,19 @@ def section_search(sst2: dict | None, wt2: dict | None) -> str:
     rows = []
     if sst2:
         b, c = sst2["baseline"], sst2["chosen"]
-        rows.append(["SST-2 (`slm-small-sst2`)", f"{sst2['const_acc']}, {sst2['const_mem']}, "
-                     f"alpha {sst2['alpha']}", f"acc {b['accuracy']:.4f}, {mb(b['bytes'])}",
-                     f"acc {c['accuracy']:.4f} ({-c['accuracy_drop_points']:+.1f} pt), "
+        reported, paired = sst2.get("reported", {}), sst2.get("paired") or {}
+        if paired:
+            lo, hi = paired["ci95"]
+            dev_text = (f"dev acc {reported['chosen']:.4f} ({100 * paired['difference']:+.1f} pt, "
+                        f"95% CI {100 * lo:+.1f} to {100 * hi:+.1f})")
+            base_text = f"dev acc {reported['baseline']:.4f}"
+        else:  # an older result selected and reported on dev
+            dev_text = f"acc {c['accuracy']:.4f} ({-c['accuracy_drop_points']:+.1f} pt)"
+            base_text = f"acc {b['accuracy']:.4f}"
+        where = " (held-out)" if paired else " (dev)"
+        rows.append(["SST-2 (`slm-small-sst2`)", f"{sst2['const_acc']}{where}, "
+                     f"{sst2['const_mem']}, alpha {sst2['alpha']}",
+                     f"{base_text}, {mb(b['bytes'])}", f"{dev_text}, "
                      f"{mb(c['bytes'])}", f"**{c['memory_reduction']:.1%}**",
                      f"{c['mean_weight_bits']:.2f}", c["precisions"],
                      f"{sst2['counts']['full_evaluations']} + "
@@ -97,6 +107,13 @@ def section_search(sst2: dict | None, wt2: dict | None) -> str:
     if sst2:
         text += (f" Search CPU time is single-threaded process time, sensitivity included "
                  f"(wall time on the shared machine: {sst2['wall_time_s']:.0f} s).")
+        held = sst2.get("const_acc_on_report_split")
+        if held and sst2.get("selection_split"):
+            text += (f"\n\nSST-2 candidates are scored on {sst2['selection_split']} (training "
+                     f"sentences the model never saw) and reported on {sst2['report_split']}, "
+                     f"which the search never used: there the chosen plan "
+                     f"{'keeps' if held['holds'] else 'does not keep'} the {held['text']} "
+                     f"constraint (dev threshold {held['threshold']:.4f}).")
     return text
 
 

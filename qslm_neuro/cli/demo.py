@@ -71,7 +71,7 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
         return _demo_without_data(loaded, out_dir, str(exc))
 
     from qslm_neuro.viz.plots import plot_precision_map, plot_sensitivity_heatmap, save_figure
-    from qslm_neuro.cli.search import search_checkpoint
+    from qslm_neuro.quantsearch.checkpoint import search_checkpoint
 
     print(f"searching: accuracy at most 1 point below fp32 (constA = {DEFAULTS['const_perf']}), "
           f"memory at most {DEFAULTS['const_mem']} of fp32 (constM), alpha = {DEFAULTS['alpha']}")

@@ -1,94 +1,17 @@
-"""Searching a shipped checkpoint on its task: what ``qslm search`` and the benchmarks run.
-
-Which data decides and which data reports:
-
-* SST-2: candidates are evaluated on the dev split (872 sentences), the split the accuracy is
-  reported on, as the issue asks (accuracy drop on dev); the calibration subset and the proxy
-  batch are drawn from it by seed.
-* WikiText-2: candidates are evaluated on the held-out text (``WikiText2Task`` split
-  ``heldout``), so the search never selects on the test split; the baseline's and the chosen
-  candidate's **test** perplexities are evaluated afterwards and reported next to them
-  (``result.extra["report_split"]``).
-"""
+"""``qslm search``: search a checkpoint on its task, print the table, write the run directory."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.quantsearch.api import search, _open_store
-from qslm_neuro.quantsearch.evaluator import Evaluator
-from qslm_neuro.quantsearch.result import Candidate, SearchResult
-from qslm_neuro.quantsearch.strategies.tiered import TIERS
-from qslm_neuro.quantsearch.space import DEFAULT_LADDER
+from qslm_neuro.quantsearch.checkpoint import describe_report_split, search_checkpoint
 
-SELECT_SPLITS = {"sst2": "dev", "wikitext2": "heldout"}
-REPORT_SPLITS = {"sst2": None, "wikitext2": "test"}
-
-
-def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
-                      out: str | os.PathLike[str], const_perf: Any = None, const_mem: Any = None,
-                      alpha: float = 1.0, beta: float = 0.0, strategy: str = "tiered",
-                      ladder: Any = DEFAULT_LADDER, tiers: Sequence[str] = TIERS,
-                      keep: Sequence[str] = (), calibration_size: int | None = None,
-                      seed: int = 0, hw: str | None = "loihi2", data_dir: Any = None,
-                      select_split: str | None = None, report_split: str | None = "default",
-                      store: Any = None, progress: bool = True, **options: Any) -> SearchResult:
-    """Load a checkpoint, search it on its task, evaluate the report split, write the files."""
-    from qslm_neuro.models.checkpoint import load_checkpoint
-    from qslm_neuro.tasks import make_task
-
-    if task_name not in SELECT_SPLITS:
-        raise BadInputError(f"unknown task {task_name!r}; expected one of {sorted(SELECT_SPLITS)}")
-    loaded = load_checkpoint(model_dir)
-    expected = "classify" if task_name == "sst2" else "lm"
-    if loaded.config.task != expected:
-        raise BadInputError(f"{model_dir} is a {loaded.config.task!r} model but task "
-                            f"{task_name!r} needs a {expected!r} model; pick the matching "
-                            "checkpoint (slm-small-sst2 for sst2, slm-small-wt2 for wikitext2)")
-    split = select_split or SELECT_SPLITS[task_name]
-    task = make_task(task_name, loaded.tokenizer, data_dir=data_dir, split=split,
-                     ctx_len=loaded.config.ctx_len)
-    run_store = _open_store(store, out)
-    result = search(loaded.model, task, const_perf=const_perf, const_mem=const_mem,
-                    alpha=alpha, beta=beta, strategy=strategy, ladder=ladder, tiers=tiers,
-                    keep=keep, calibration_size=calibration_size, seed=seed, hw=hw,
-                    store=run_store, out=None, progress=progress, **options)
-    result.settings.update({"checkpoint": str(Path(model_dir)), "task": task_name,
-                            "selection_split": task.name})
-    report = REPORT_SPLITS[task_name] if report_split == "default" else report_split
-    if report and report != split:
-        report_task = make_task(task_name, loaded.tokenizer, data_dir=data_dir, split=report,
-                                ctx_len=loaded.config.ctx_len)
-        result.extra["report_split"] = evaluate_on_split(loaded.model, report_task, result,
-                                                         run_store)
-    result.write(out)
-    return result
-
-
-def evaluate_on_split(model: torch.nn.Module, task: Any, result: SearchResult,
-                      store: Any) -> dict[str, Any]:
-    """Metric of the baseline and the chosen (else nearest) candidate on another split."""
-    evaluator = Evaluator(model, task.evaluate, higher_is_better=task.higher_is_better,
-                          metric=task.metric, store=store, hw=None, record_activity=False,
-                          evaluation_id=f"report|{type(task).__name__}|{task.name}|{len(task)}")
-    picked: list[tuple[str, Candidate]] = [("baseline", result.baseline)]
-    if result.chosen is not None:
-        picked.append(("chosen", result.chosen))
-    elif result.nearest:
-        picked.append(("nearest", result.nearest[0]))
-    entry: dict[str, Any] = {"split": task.name, "metric": task.metric}
-    for role, candidate in picked:
-        evaluation = evaluator.full(candidate.plan)
-        entry[role] = {"order": candidate.order, "label": candidate.label,
-                       "value": evaluation["metric"], "details": evaluation["details"]}
-    if "chosen" in entry:
-        base, chosen = entry["baseline"]["value"], entry["chosen"]["value"]
-        entry["relative_change"] = chosen / base - 1.0 if base else None
-    return entry
+#: Which strategies each generic flag configures (a flag given to another strategy is an error).
+_FLAG_STRATEGIES = {"n_evaluations": ("random", "nsga2"),
+                    "level": ("exhaustive", "random", "ilp", "nsga2")}
 
 
 def run_search_command(args: Any) -> int:
@@ -97,14 +20,23 @@ def run_search_command(args: Any) -> int:
         if args.threads < 1:
             raise BadInputError(f"--threads {args.threads}; expected a positive number")
         torch.set_num_threads(args.threads)
-    tiers = [t.strip() for t in args.tiers.split(",") if t.strip()]
-    options: dict[str, Any] = {"module_sensitivity": args.module_sensitivity}
+    tiers = None
+    options: dict[str, Any] = {}
+    if args.strategy == "tiered":
+        tiers = [t.strip() for t in args.tiers.split(",") if t.strip()]
+        options["module_sensitivity"] = args.module_sensitivity
+    for option, flag, value in (("n_evaluations", "--n-evals", args.n_evals),
+                                ("level", "--level", args.level)):
+        if value is None:
+            continue
+        if args.strategy not in _FLAG_STRATEGIES[option]:
+            raise BadInputError(f"{flag} {value} does not apply to --strategy {args.strategy}; "
+                                f"it configures {', '.join(_FLAG_STRATEGIES[option])}")
+        options[option] = value
     if args.max_evals is not None:
         options["max_full_evaluations"] = args.max_evals
-    if args.n_evals is not None:
-        options["n_evaluations"] = args.n_evals
-    if args.level is not None:
-        options["level"] = args.level
+    if getattr(args, "new_run", False):
+        options["new_run"] = True
     result = search_checkpoint(
         args.model, args.task, out=args.out, const_perf=args.const_acc, const_mem=args.const_mem,
         alpha=args.alpha, beta=args.beta, strategy=args.strategy, ladder=args.ladder,
@@ -114,11 +46,10 @@ def run_search_command(args: Any) -> int:
     print(result.table())
     print()
     print(result.summary())
+    print(f"selected on {result.settings.get('selection_split')}")
     extra = result.extra.get("report_split")
     if extra:
-        for role in ("baseline", "chosen", "nearest"):
-            if role in extra:
-                print(f"{extra['split']} {extra['metric']} of {role}: {extra[role]['value']:.4f}")
+        print("\n".join(describe_report_split(extra)))
     print(f"wrote {Path(args.out) / 'report.json'}, candidates.csv, pareto.png")
     result.raise_if_not_found()
     return 0

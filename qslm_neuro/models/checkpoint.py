@@ -126,8 +126,18 @@ def load_checkpoint(directory: str | os.PathLike[str],
     verify_checkpoint(directory)
     config = SLMConfig.from_dict(json.loads((directory / CONFIG).read_text()))
     model = construct_model(config)
-    state = load_file(str(directory / WEIGHTS))
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        state = load_file(str(directory / WEIGHTS))
+    except Exception as exc:  # safetensors raises its own SafetensorError for a damaged file
+        raise BadInputError(f"{directory / WEIGHTS} cannot be read as safetensors ({exc}); "
+                            "restore the file or re-train the checkpoint") from exc
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # a tensor of another shape than the config says
+        first = str(exc).strip().splitlines()[-1].strip()
+        raise BadInputError(f"{directory / WEIGHTS} does not match {directory / CONFIG} "
+                            f"({first}); restore the config the weights were trained with") \
+            from exc
     missing = [k for k in missing if not _is_neuron_constant(k)]
     if missing or unexpected:
         raise BadInputError(

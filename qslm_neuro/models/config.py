@@ -50,6 +50,20 @@ class SLMConfig:
             raise BadInputError(f"SLMConfig.task={self.task!r}; expected one of {TASK_KINDS}")
         if self.task == "classify" and self.n_classes < 2:
             raise BadInputError(f"SLMConfig.n_classes={self.n_classes} must be >= 2")
+        for key in ("tau", "threshold", "surrogate_alpha", "dropout"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                    value != value or value in (float("inf"), float("-inf")):
+                raise BadInputError(f"SLMConfig.{key}={value!r} must be a finite number "
+                                    "(e.g. tau 2.0, threshold 1.0)")
+        for key in ("spiking_att_output", "zero_init_residual"):
+            if not isinstance(getattr(self, key), bool):
+                raise BadInputError(f"SLMConfig.{key}={getattr(self, key)!r} must be true or "
+                                    "false")
+        if isinstance(self.n_classes, bool) or not isinstance(self.n_classes, int):
+            raise BadInputError(f"SLMConfig.n_classes={self.n_classes!r} must be an integer")
+        if self.threshold <= 0:
+            raise BadInputError(f"SLMConfig.threshold={self.threshold} must be > 0")
         if self.tau <= 1.0:
             raise BadInputError(f"SLMConfig.tau={self.tau} must be > 1 (time steps)")
         if not 0.0 <= self.dropout < 1.0:
@@ -60,7 +74,8 @@ class SLMConfig:
         if self.embedding not in EMBEDDINGS:
             raise BadInputError(f"SLMConfig.embedding={self.embedding!r}; expected one of "
                                 f"{EMBEDDINGS}")
-        if not isinstance(self.rescale_every, int) or self.rescale_every < 0:
+        if isinstance(self.rescale_every, bool) or not isinstance(self.rescale_every, int) \
+                or self.rescale_every < 0:
             raise BadInputError(f"SLMConfig.rescale_every={self.rescale_every!r} must be an "
                                 "integer >= 0 (0 = no rescaling)")
         if self.architecture == "qslm" and (self.embedding != "float" or self.rescale_every):
@@ -73,6 +88,11 @@ class SLMConfig:
         return self.vocab_size if self.task == "lm" else self.n_classes
 
     def with_(self, **changes: Any) -> "SLMConfig":
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise BadInputError(f"SLMConfig has no field {unknown[0]!r}; known fields: "
+                                f"{sorted(known)}")
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:

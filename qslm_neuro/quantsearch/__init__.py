@@ -1,6 +1,6 @@
 """QSLM's tiered quantization search and the baselines it is measured against.
 
-``search(model, evaluate, const_perf=..., const_mem=..., alpha=..., strategy="tiered")`` finds a
+``search(model, evaluate, const_perf=..., const_mem=..., alpha=..., strategy=Tiered())`` finds a
 weight-precision plan meeting a performance constraint (constA) and a memory constraint (constM)
 for any ``nn.Module``; see :mod:`qslm_neuro.quantsearch.api`. Parts, one job each:
 
@@ -9,22 +9,26 @@ for any ``nn.Module``; see :mod:`qslm_neuro.quantsearch.api`. Parts, one job eac
 * :mod:`~.store` - the SQLite evaluation store (resume);
 * :mod:`~.evaluator` - plan -> metric, footprint, activity, hardware estimate;
 * :mod:`~.sensitivity` - per-unit calibration drops, KL proxy, rank correlation, damage model;
-* :mod:`~.tiered` - global ▸ block ▸ module search;
-* :mod:`~.baselines` - exhaustive, random, ILP (scipy milp), NSGA-II (optuna);
+* :mod:`~.strategies` - one module per strategy: tiered (global ▸ block ▸ module), exhaustive,
+  random, ILP (scipy milp), NSGA-II (optuna), each an object carrying its options;
+* :mod:`~.checkpoint` - search a shipped checkpoint on its task, report on another split;
 * :mod:`~.result` - Candidate, SearchResult, report.json / candidates.csv / pareto.png.
 """
 from __future__ import annotations
 
-from qslm_neuro.quantsearch.api import STRATEGIES, build_evaluator, search, task_proxy
+from qslm_neuro.quantsearch.api import build_evaluator, search, task_proxy
 from qslm_neuro.quantsearch.constraints import MemConstraint, PerfConstraint
 from qslm_neuro.quantsearch.evaluator import Evaluator
 from qslm_neuro.quantsearch.objective import ScoreInputs, TradeOff
 from qslm_neuro.quantsearch.result import Candidate, SearchResult
 from qslm_neuro.quantsearch.sensitivity import SensitivityTable, measure_sensitivity
 from qslm_neuro.quantsearch.store import EvaluationStore
+from qslm_neuro.quantsearch.strategies import (ILP, NSGA2, STRATEGIES, Exhaustive, Random,
+                                               Strategy, Tiered, make_strategy)
 from qslm_neuro.quantsearch.space import DEFAULT_LADDER, parse_ladder
 
 __all__ = ["search", "Candidate", "SearchResult", "STRATEGIES", "PerfConstraint",
            "MemConstraint", "TradeOff", "ScoreInputs", "Evaluator", "EvaluationStore",
            "SensitivityTable", "measure_sensitivity", "DEFAULT_LADDER", "parse_ladder",
-           "build_evaluator", "task_proxy"]
+           "build_evaluator", "task_proxy", "Strategy", "Tiered", "Exhaustive", "Random", "ILP",
+           "NSGA2", "make_strategy"]

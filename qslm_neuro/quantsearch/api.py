@@ -3,9 +3,10 @@
 ``evaluate`` is either a plain function ``evaluate(model) -> float`` (give ``higher_is_better``)
 or one of our task evaluators (:class:`~qslm_neuro.tasks.SST2Task`,
 :class:`~qslm_neuro.tasks.WikiText2Task`, or anything with ``evaluate``, ``higher_is_better``,
-``metric`` and ``calibration_subset``), in which case the calibration set and the KL proxy batch
-are drawn from it by ``seed``. Strategies: ``tiered`` (QSLM), ``exhaustive``, ``random``,
-``ilp``, ``nsga2``. The result is a :class:`~qslm_neuro.quantsearch.result.SearchResult`; with
+``metric`` and ``calibration_subset``), in which case the task supplies the calibration set and
+the KL proxy batch, drawn by ``seed``. Strategies are objects carrying their own options
+(:mod:`qslm_neuro.quantsearch.strategies`): ``Tiered`` (QSLM), ``Exhaustive``, ``Random``,
+``ILP``, ``NSGA2``; their names are accepted too. The result is a :class:`~qslm_neuro.quantsearch.result.SearchResult`; with
 ``out`` it is also written there (report.json, candidates.csv, pareto.png) next to the
 evaluation store, so calling again with the same ``out`` resumes without re-evaluating.
 """
@@ -13,85 +14,71 @@ from __future__ import annotations
 
 import numbers
 import os
+import time
 from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.quantsearch.strategies.baselines import (EXHAUSTIVE_LIMIT, run_exhaustive, run_ilp, run_nsga2,
-                                         run_random)
 from qslm_neuro.quantsearch.constraints import MemConstraint, MemLike, PerfConstraint, PerfLike
 from qslm_neuro.quantsearch.context import BudgetExhausted, SearchContext
 from qslm_neuro.quantsearch.evaluator import EvaluateFn, Evaluator, ProxyFn
 from qslm_neuro.quantsearch.objective import ObjectiveLike, make_objective
 from qslm_neuro.quantsearch.result import SearchResult
 from qslm_neuro.quantsearch.sensitivity import SensitivityTable, measure_sensitivity
-from qslm_neuro.quantsearch.store import EvaluationStore
-from qslm_neuro.quantsearch.strategies.tiered import DEFAULT_SKIP_MARGIN, TIERS, run_tiered
 from qslm_neuro.quantsearch.space import DEFAULT_LADDER, LadderLike, kept_modules, parse_ladder
+from qslm_neuro.quantsearch.store import EvaluationStore
+from qslm_neuro.quantsearch.strategies import STRATEGIES, StrategyLike, make_strategy
 
-STRATEGIES = ("tiered", "exhaustive", "random", "ilp", "nsga2")
-#: Calibration set sizes for our tasks: SST-2 sentences / WikiText-2 scored tokens.
-DEFAULT_CALIBRATION = {"SST2Task": 128, "WikiText2Task": 4096}
-DEFAULT_PROXY = {"SST2Task": 32, "WikiText2Task": 256}
-DEFAULT_EVALUATIONS = {"random": 50, "nsga2": 100}
+#: Older keyword names of strategy options, still accepted: ``(strategy, old) -> new``.
+_RENAMED_OPTIONS = {("exhaustive", "exhaustive_limit"): "limit", ("ilp", "ilp_budgets"): "budgets",
+                    ("nsga2", "n_evaluations"): "n_trials"}
+#: Fallback calibration / proxy sizes for a task object that does not state its own.
+FALLBACK_CALIBRATION_SIZE, FALLBACK_PROXY_SIZE = 128, 32
 
 
 def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
            const_mem: MemLike = None, alpha: float = 1.0, beta: float = 0.0,
-           strategy: str = "tiered", higher_is_better: bool | None = None,
-           metric: str | None = None, calibrate: EvaluateFn | None = None,
-           calibration_size: int | None = None, proxy: ProxyFn | None = None,
-           ladder: LadderLike = DEFAULT_LADDER, tiers: Sequence[str] = TIERS,
-           keep: Sequence[str] = (), store: str | os.PathLike[str] | EvaluationStore | None = None,
-           out: str | os.PathLike[str] | None = None, seed: int = 0, hw: Any = "loihi2",
-           objective: ObjectiveLike = None, max_full_evaluations: int | None = None,
-           skip_margin: float = DEFAULT_SKIP_MARGIN, n_evaluations: int | None = None,
-           level: str | None = None, exhaustive_limit: int = EXHAUSTIVE_LIMIT,
-           ilp_budgets: int = 5, population_size: int | None = None,
-           evaluation_id: str | None = None, module_sensitivity: str = "needed",
-           progress: bool = True) -> SearchResult:
+           strategy: StrategyLike = "tiered", hw: Any = "loihi2",
+           ladder: LadderLike = DEFAULT_LADDER, keep: Sequence[str] = (),
+           objective: ObjectiveLike = None, out: str | os.PathLike[str] | None = None,
+           store: str | os.PathLike[str] | EvaluationStore | None = None, seed: int = 0,
+           max_full_evaluations: int | None = None, progress: bool = True,
+           higher_is_better: bool | None = None, metric: str | None = None,
+           calibrate: EvaluateFn | None = None, calibration_size: int | None = None,
+           proxy: ProxyFn | None = None, evaluation_id: str | None = None,
+           new_run: bool = False, **strategy_options: Any) -> SearchResult:
     """Find a weight-precision plan for ``model`` that meets constA and constM.
 
     Args:
         model: any ``nn.Module``; its quantizable modules are those owning a 2-D+ ``weight``.
-        evaluate: ``evaluate(model) -> float`` (or a dict with ``"value"``), or a task object.
+        evaluate: ``evaluate(model) -> float`` (or a dict with ``"value"``), or a task object
+            (it then supplies the calibration subset and the KL proxy batch itself).
         const_perf: constA, e.g. ``0.80``, ``">=0.80"``, ``"<=250"``, ``"1pt"``, ``"5%"``.
         const_mem: constM, e.g. ``"2.5MB"``, ``"400MB"``, ``"1.5MiB"``, ``"15%"``, ``123456``.
         alpha, beta: trade-off weights of memory and energy saving (see
             :mod:`qslm_neuro.quantsearch.objective`); ``objective`` replaces the formula.
-        strategy: ``tiered`` | ``exhaustive`` | ``random`` | ``ilp`` | ``nsga2``.
-        higher_is_better: needed for a plain function (tasks say it themselves).
+        strategy: a strategy object (``Tiered(skip_margin=0.02)``, ``Random(n_evaluations=30)``,
+            ...; see :mod:`qslm_neuro.quantsearch.strategies`) or its name; with a name, the
+            strategy's options may be given as keywords (``strategy="random",
+            n_evaluations=30``).
+        hw: hardware model for estimates (a name, a TOML path, or None).
+        ladder: precisions to search, e.g. ``"fp32,int8,int6,int5,int4,int3,int2"``.
+        keep: block or module paths that stay at fp32.
+        store / out: the SQLite evaluation store (a file or directory), the run directory. A
+            store already holding a search of another model, data or evaluation is refused
+            (naming what differs) unless ``new_run=True``, which keeps the old file aside.
+        seed: calibration subset, proxy batch, random and NSGA-II sampling.
+        max_full_evaluations: stop any strategy after this many full evaluations.
+        higher_is_better, metric: needed for a plain function (tasks say it themselves).
         calibrate: a cheaper evaluation for sensitivity analysis (default: a
             ``calibration_size`` subset of a task, else ``evaluate`` itself).
         proxy: ``proxy(model) -> outputs`` on a fixed batch for the KL proxy (tasks: built in).
-        ladder: precisions to search, e.g. ``"fp32,int8,int6,int5,int4,int3,int2"``.
-        tiers: which tiers the tiered search runs (global, block, module).
-        module_sensitivity: ``"needed"`` measures module sensitivities when the module tier
-            starts, only for the modules it can still lower (the same decisions for fewer
-            evaluations); ``"all"`` measures every module up front (a complete heat map and
-            proxy correlation).
-        keep: block or module paths that stay at fp32.
-        store / out: the SQLite evaluation store (a file or directory), the run directory.
-        seed: calibration subset, proxy batch, random and NSGA-II sampling.
-        max_full_evaluations: stop any strategy after this many full evaluations.
-        skip_margin: the tiered search skips steps predicted to miss constA by more than this
-            share of the baseline metric.
-        n_evaluations: budget of ``random`` (full evaluations) and ``nsga2`` (trials).
-        level: units of exhaustive/random/ILP/NSGA-II: ``block`` or ``module``.
     """
-    if strategy not in STRATEGIES:
-        raise BadInputError(f"unknown strategy {strategy!r}; choose one of {STRATEGIES}")
-    if module_sensitivity not in ("needed", "all"):
-        raise BadInputError(f"module_sensitivity={module_sensitivity!r}; expected 'needed' "
-                            "(measure modules the module tier can lower) or 'all'")
-    bad_tiers = [t for t in tiers if t not in TIERS]
-    if bad_tiers or not tiers:
-        raise BadInputError(f"tiers {list(tiers)!r}: expected a non-empty subset of {TIERS}")
-    if isinstance(skip_margin, bool) or not isinstance(skip_margin, numbers.Real) or \
-            skip_margin < 0:
-        raise BadInputError(f"skip_margin={skip_margin!r}; expected a share >= 0 such as 0.01")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**32:
+        raise BadInputError(f"seed={seed!r}; expected a whole number from 0 to 2**32 - 1")
+    chosen_strategy = make_strategy(strategy, **_renamed(strategy, strategy_options))
     objective_fn = make_objective(objective, alpha, beta)
     perf, mem = PerfConstraint.parse(const_perf), MemConstraint.parse(const_mem)
     precision_ladder = parse_ladder(ladder)
@@ -104,50 +91,50 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
         raise BadInputError(f"beta={beta:g} weighs energy, but {type(model).__name__} has no "
                             "synapses() description for hardware estimates; use beta=0")
     keep_set = kept_modules(evaluator.hierarchy, keep)
+    evaluator.store.claim(evaluator.identity, new_run=bool(new_run))
+    started_unix = time.time()
     ctx = SearchContext(evaluator, perf, mem, objective_fn, precision_ladder, keep_set,
                         max_full_evaluations=max_full_evaluations, progress=progress, seed=seed)
-    settings = {"strategy": strategy, "ladder": [p.name for p in precision_ladder],
-                "tiers": list(tiers), "keep": sorted(keep_set), "seed": seed,
-                "alpha": alpha, "beta": beta, "skip_margin": skip_margin,
-                "module_sensitivity": module_sensitivity,
-                "max_full_evaluations": max_full_evaluations, "n_evaluations": n_evaluations,
-                "level": level, "hw": str(getattr(hw, "name", hw)) if evaluator.hw else None,
+    settings = {**chosen_strategy.settings(), "ladder": [p.name for p in precision_ladder],
+                "keep": sorted(keep_set), "seed": seed, "alpha": alpha, "beta": beta,
+                "max_full_evaluations": max_full_evaluations,
+                "hw": str(getattr(hw, "name", hw)) if evaluator.hw else None,
                 "torch_threads": torch.get_num_threads(), "model": type(model).__name__}
     ctx.start()
+
+    def measure(units: list) -> SensitivityTable:
+        return measure_sensitivity(evaluator, units, precision_ladder, progress)
+
     sensitivity: SensitivityTable | None = None
     try:
-        if strategy in ("tiered", "ilp"):
-            if strategy == "tiered":  # the global and block tiers use block damages
-                upper = bool({"global", "block"} & set(tiers))
-                units = ((ctx.blocks if upper else [])
-                         + (ctx.modules if "module" in tiers and (
-                             module_sensitivity == "all" or not upper) else []))
-            else:
-                units = ctx.blocks if level == "block" else ctx.modules
-            sensitivity = measure_sensitivity(evaluator, units, precision_ladder, progress)
-        if strategy == "tiered":
-            sensitivity = run_tiered(
-                ctx, sensitivity, tiers, float(skip_margin),
-                measure=lambda units: measure_sensitivity(evaluator, units, precision_ladder,
-                                                          progress))
-        elif strategy == "exhaustive":
-            run_exhaustive(ctx, level or "block", exhaustive_limit)
-        elif strategy == "random":
-            run_random(ctx, n_evaluations or DEFAULT_EVALUATIONS["random"], level or "module",
-                       seed)
-        elif strategy == "ilp":
-            run_ilp(ctx, sensitivity, ilp_budgets, level or "module")
-        else:
-            run_nsga2(ctx, n_evaluations or DEFAULT_EVALUATIONS["nsga2"], level or "module",
-                      seed, population_size)
+        upfront = chosen_strategy.upfront_units(ctx)
+        if upfront:
+            sensitivity = measure(upfront)
+        sensitivity = chosen_strategy.run(ctx, sensitivity, measure)
     except BudgetExhausted:
         ctx.trials.append({"tier": "stop", "action": "budget exhausted",
                            "max_full_evaluations": max_full_evaluations})
     settings.update(evaluator_settings(evaluator))
-    result = ctx.finish(strategy, sensitivity, settings)
+    result = ctx.finish(chosen_strategy.name, sensitivity, settings)
+    _count_every_process(result, evaluator.store, started_unix)
     if out is not None:
         result.write(out)
     return result
+
+
+def _count_every_process(result: SearchResult, store: EvaluationStore, started_unix: float
+                         ) -> None:
+    """Record this process's time in the store; report the time of every process on the run."""
+    store.add_session(started_unix, result.wall_time_s, result.cpu_time_s)
+    wall_s, cpu_s, processes = store.session_totals()
+    result.settings["this_process_wall_time_s"] = result.wall_time_s
+    result.settings["processes"] = processes
+    result.wall_time_s, result.cpu_time_s = wall_s, cpu_s
+
+
+def _renamed(strategy: StrategyLike, options: dict[str, Any]) -> dict[str, Any]:
+    name = strategy if isinstance(strategy, str) else getattr(strategy, "name", "")
+    return {_RENAMED_OPTIONS.get((name, key), key): value for key, value in options.items()}
 
 
 def build_evaluator(model: nn.Module, evaluate: Any, *, higher_is_better: bool | None = None,
@@ -163,14 +150,20 @@ def build_evaluator(model: nn.Module, evaluate: Any, *, higher_is_better: bool |
             "positive number of examples (SST-2 sentences) or tokens (WikiText-2), e.g. 128")
     if _is_task(evaluate):
         task = evaluate
-        kind = type(task).__name__
+        if calibration_size is not None and _size(task) is not None and \
+                calibration_size > _size(task):
+            raise BadInputError(
+                f"calibration_size={calibration_size} exceeds the {_size(task)} examples (or "
+                f"tokens) of {getattr(task, 'name', type(task).__name__)}; use at most "
+                f"{_size(task)}, or leave it out for the task's default")
         if higher_is_better is not None and bool(higher_is_better) != task.higher_is_better:
             raise BadInputError(f"higher_is_better={higher_is_better} contradicts the task "
                                 f"({task.metric} is {'higher' if task.higher_is_better else 'lower'}"
                                 "-is-better); leave it out for tasks")
         sizes: dict[str, Any] = {"full_size": _size(task)}
         if calibrate is None:
-            n = calibration_size or DEFAULT_CALIBRATION.get(kind, 128)
+            n = calibration_size or getattr(task, "default_calibration_size",
+                                            FALLBACK_CALIBRATION_SIZE)
             calib_task = task.calibration_subset(n, seed)
             calibrate = calib_task.evaluate
             sizes["calibration_size"] = _size(calib_task)
@@ -178,9 +171,12 @@ def build_evaluator(model: nn.Module, evaluate: Any, *, higher_is_better: bool |
         else:
             calibration_id = None
         if proxy is None:
-            proxy, proxy_size = task_proxy(task, DEFAULT_PROXY.get(kind, 32), seed + 1)
+            proxy, proxy_size = task_proxy(task, getattr(task, "default_proxy_size",
+                                                         FALLBACK_PROXY_SIZE), seed + 1)
             sizes["proxy_size"] = proxy_size
-            proxy_id = f"proxy:{_task_id(task)}:{proxy_size}:seed{seed + 1}"
+            proxy_task = task.calibration_subset(getattr(task, "default_proxy_size",
+                                                         FALLBACK_PROXY_SIZE), seed + 1)
+            proxy_id = f"proxy:{_task_id(proxy_task)}:{proxy_size}:seed{seed + 1}"
         else:
             proxy_id = None
         return Evaluator(model, task.evaluate, higher_is_better=task.higher_is_better,
@@ -205,34 +201,12 @@ def evaluator_settings(evaluator: Evaluator) -> dict[str, Any]:
 
 
 def task_proxy(task: Any, n: int, seed: int) -> tuple[Callable[[nn.Module], torch.Tensor], int]:
-    """The KL proxy of one of our tasks: the model's logits on a small fixed batch.
-
-    SST-2: class logits of ``n`` sentences; WikiText-2: next-token logits of ``n`` tokens.
-    Returns the function and the batch size in examples or tokens.
-    """
-    from qslm_neuro.tasks import SST2Task, WikiText2Task
-
-    subset = task.calibration_subset(n, seed)
-    if isinstance(subset, SST2Task):
-        batches = [(idx, lengths) for idx, lengths, _labels in subset.batches()]
-
-        def classify(model: nn.Module) -> torch.Tensor:
-            device = next(model.parameters()).device
-            return torch.cat([model(idx.to(device), lengths.to(device))
-                              for idx, lengths in batches])
-        return classify, len(subset)
-    if isinstance(subset, WikiText2Task):
-        offsets = torch.arange(subset.window_len)
-        starts = torch.as_tensor(subset.starts)
-        inputs = subset.ids[starts[:, None] + offsets[None, :]]
-
-        def language(model: nn.Module) -> torch.Tensor:
-            device = next(model.parameters()).device
-            logits = model(inputs.to(device))
-            return logits.reshape(-1, logits.shape[-1])
-        return language, int(inputs.numel())
-    raise BadInputError(f"no built-in KL proxy for {type(task).__name__}; pass proxy=f where "
-                        "f(model) returns the model's outputs on a fixed batch")
+    """The KL proxy a task supplies: its model outputs on ``n`` fixed examples or tokens."""
+    if not hasattr(task, "proxy"):
+        raise BadInputError(f"{type(task).__name__} supplies no KL proxy; pass proxy=f where "
+                            "f(model) returns the model's outputs on a fixed batch, or give the "
+                            "task a proxy(n, seed) method (see qslm_neuro.tasks.base.Task)")
+    return task.proxy(n, seed)
 
 
 def _is_task(obj: Any) -> bool:
@@ -248,10 +222,13 @@ def _size(task: Any) -> int | None:
 
 
 def _task_id(task: Any) -> str:
+    """What a task evaluates, for the store's keys: kind, name, size and the data's digest."""
     parts = [type(task).__name__, str(getattr(task, "name", "")), str(_size(task))]
     for attr in ("batch_size", "max_len", "ctx_len", "stride"):
         if hasattr(task, attr):
             parts.append(f"{attr}={getattr(task, attr)}")
+    if hasattr(task, "data_digest"):
+        parts.append(f"data={task.data_digest()}")
     return "|".join(parts)
 
 

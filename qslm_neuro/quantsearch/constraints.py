@@ -74,6 +74,7 @@ class PerfConstraint:
             raise BadInputError(f"performance constraint {value!r} is not understood; "
                                 f"use one of {', '.join(PERF_FORMS)}")
         if isinstance(value, numbers.Real):
+            _not_zero(float(value), value)
             return cls("absolute", _finite(float(value), value, PERF_FORMS), None, str(value))
         text = value.strip().lower().replace(" ", "")
         if text in ("", "none"):
@@ -90,6 +91,8 @@ class PerfConstraint:
         if match:
             op = {"=>": ">=", "=<": "<="}.get(match["op"], match["op"])
             amount = _finite(float(match["number"]), value, PERF_FORMS)
+            if op is None:
+                _not_zero(amount, value)
             return cls("absolute", amount, op, value.strip())
         raise BadInputError(f"performance constraint {value!r} is not understood; use one of "
                             f"{', '.join(PERF_FORMS)}")
@@ -241,6 +244,15 @@ class ResolvedMem:
 
 
 # --------------------------------------------------------------------------------- helpers
+def _not_zero(amount: float, shown: object) -> None:
+    """A bare 0 constrains nothing for accuracy and everything for a loss: it is a slip."""
+    if amount == 0.0:
+        raise BadInputError(
+            f"performance constraint {shown!r} is ambiguous: a bare 0 allows every accuracy "
+            "(and no perplexity); write '0pt' for 'no drop at all', '>=0.80' for an absolute "
+            "bound, or leave the constraint out")
+
+
 def _is_fraction(baseline: float) -> bool:
     return 0.0 <= baseline <= 1.0
 

@@ -109,6 +109,11 @@ class Evaluator:
                PROXY: proxy_id or (_name_of(proxy) if proxy else "none")}
         self.fingerprints = {kind: _fingerprint(digest, kind, ident, self.hw)
                              for kind, ident in ids.items()}
+        #: What a search's store is bound to (the hardware is not part of it: one store serves
+        #: estimates on several chips, each keyed by its own fingerprint).
+        self.identity = {"weights": digest, "evaluation": ids[FULL],
+                         "calibration": ids[CALIBRATION], "proxy": ids[PROXY],
+                         "quantizer": QUANTIZER_ID}
         self.tally = Tally()
         self._baseline_outputs: torch.Tensor | None = None
         self._memo: dict[tuple[str, str], dict[str, Any]] = {}

@@ -8,6 +8,13 @@ another model, data set or quantizer. Each result is committed in its own transa
 it exists: a kill loses at most the evaluation in flight, never a half-written row. Results are
 JSON (floats round-trip exactly), so a resumed search sees the very numbers the first run saw and
 makes the same decisions.
+
+A store also remembers what its search was run on (:meth:`EvaluationStore.claim`: weights,
+evaluation data, calibration subset, proxy batch, quantizer). Opening it for a search of anything
+else is refused, naming what differs, unless a new run is asked for (the old file is then kept
+beside it, never overwritten). The file is created only when the first result is written, so a
+search that fails validation leaves nothing behind. Each process that worked on the run adds its
+wall and CPU seconds, so a resumed report counts them all.
 """
 from __future__ import annotations
 
@@ -21,6 +28,9 @@ from typing import Any
 from qslm_neuro.errors import BadInputError
 
 STORE_NAME = "evaluations.sqlite"
+_META_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS run_identity (component TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS sessions (started_unix REAL, wall_s REAL, cpu_s REAL)")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS evaluations (
     kind TEXT NOT NULL,
@@ -42,16 +52,102 @@ class EvaluationStore:
             path = Path(path)
             if path.is_dir():
                 path = path / STORE_NAME
-            path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        try:
-            self._conn = sqlite3.connect(str(path) if path is not None else ":memory:")
-            with self._conn:
-                self._conn.execute(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
+        self._conn: sqlite3.Connection | None = None
+        self._pending_identity: dict[str, str] | None = None
+        if path is None or path.exists():
+            self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        """Open (creating the file and its folder on first use) and make the tables."""
+        if self._conn is None:
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._conn = sqlite3.connect(str(self.path) if self.path is not None
+                                             else ":memory:")
+                with self._conn:
+                    for statement in (_SCHEMA, *_META_SCHEMA):
+                        self._conn.execute(statement)
+            except sqlite3.DatabaseError as exc:
+                self._conn = None
+                raise BadInputError(
+                    f"evaluation store {str(self.path)!r} cannot be opened as SQLite ({exc}); "
+                    "delete it or choose another run directory") from exc
+            if self._pending_identity is not None:
+                self._write_identity(self._pending_identity)
+                self._pending_identity = None
+        return self._conn
+
+    # -- what the run is of ------------------------------------------------------------------
+    def identity(self) -> dict[str, str]:
+        """The recorded identity of the run this store holds (empty for a new store)."""
+        if self._conn is None:
+            return dict(self._pending_identity or {})
+        rows = self._conn.execute("SELECT component, value FROM run_identity").fetchall()
+        return dict(rows)
+
+    def claim(self, identity: dict[str, str], new_run: bool = False) -> None:
+        """Bind this store to the search described by ``identity`` (see the module docstring).
+
+        Raises BadInputError naming every component that differs from the recorded run, unless
+        ``new_run``: then the old file is renamed aside (``evaluations.sqlite.previous-N``) and
+        this store starts empty.
+        """
+        recorded = self.identity()
+        differs = {k: (recorded.get(k), identity.get(k)) for k in sorted(set(recorded) | set(identity))
+                   if recorded.get(k) != identity.get(k)} if recorded else {}
+        if differs and not new_run:
+            where = str(self.path) if self.path is not None else "memory"
+            lines = "; ".join(f"{k}: stored {old!r}, now {new!r}" for k, (old, new) in
+                              differs.items())
             raise BadInputError(
-                f"evaluation store {str(path)!r} cannot be opened as SQLite ({exc}); delete it "
-                "or choose another run directory") from exc
+                f"the evaluation store {where} holds a search of something else ({lines}); "
+                "resume it only with the same model, data and evaluation, or start over with "
+                "--new-run (Python: new_run=True; the old store is kept beside it) or give "
+                "another --out")
+        if new_run and (recorded or self.count()):
+            self._archive()
+        if self._conn is None:
+            self._pending_identity = dict(identity)
+        else:
+            self._write_identity(identity)
+
+    def _write_identity(self, identity: dict[str, str]) -> None:
+        with self._conn:  # type: ignore[union-attr]
+            self._conn.execute("DELETE FROM run_identity")  # type: ignore[union-attr]
+            self._conn.executemany(  # type: ignore[union-attr]
+                "INSERT INTO run_identity VALUES (?, ?)", sorted(identity.items()))
+
+    def _archive(self) -> None:
+        """Move the current file aside (never overwrite an earlier archive) and start empty."""
+        if self.path is None or self._conn is None:
+            if self._conn is not None:
+                with self._conn:
+                    self._conn.execute("DELETE FROM evaluations")
+                    self._conn.execute("DELETE FROM sessions")
+            return
+        self._conn.close()
+        self._conn = None
+        n = 1
+        while self.path.with_name(f"{self.path.name}.previous-{n}").exists():
+            n += 1
+        os.replace(self.path, self.path.with_name(f"{self.path.name}.previous-{n}"))
+
+    # -- time spent on the run ---------------------------------------------------------------
+    def add_session(self, started_unix: float, wall_s: float, cpu_s: float) -> None:
+        with self._connect():
+            self._conn.execute("INSERT INTO sessions VALUES (?, ?, ?)",  # type: ignore[union-attr]
+                               (started_unix, float(wall_s), float(cpu_s)))
+
+    def session_totals(self) -> tuple[float, float, int]:
+        """Wall and CPU seconds of every process that worked on this run, and their number."""
+        if self._conn is None:
+            return 0.0, 0.0, 0
+        wall, cpu, n = self._conn.execute(
+            "SELECT COALESCE(SUM(wall_s), 0), COALESCE(SUM(cpu_s), 0), COUNT(*) FROM sessions"
+        ).fetchone()
+        return float(wall), float(cpu), int(n)
 
     @classmethod
     def at(cls, location: str | os.PathLike[str]) -> "EvaluationStore":
@@ -61,6 +157,8 @@ class EvaluationStore:
         return cls(path if path.suffix == ".sqlite" else path / STORE_NAME)
 
     def get(self, kind: str, plan_key: str, fingerprint: str) -> dict[str, Any] | None:
+        if self._conn is None:
+            return None
         row = self._conn.execute(
             "SELECT result FROM evaluations WHERE kind = ? AND plan_key = ? AND fingerprint = ?",
             (kind, plan_key, fingerprint)).fetchone()
@@ -69,24 +167,31 @@ class EvaluationStore:
     def put(self, kind: str, plan_key: str, fingerprint: str, plan_json: str,
             result: dict[str, Any], seconds: float) -> None:
         text = json.dumps(result, default=_plain, allow_nan=True)
-        with self._conn:  # one transaction per result: committed or absent, never partial
-            self._conn.execute(
+        conn = self._connect()
+        with conn:  # one transaction per result: committed or absent, never partial
+            conn.execute(
                 "INSERT OR REPLACE INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (kind, plan_key, fingerprint, plan_json, text, float(seconds), time.time()))
 
     def count(self, kind: str | None = None) -> int:
+        if self._conn is None:
+            return 0
         if kind is None:
             return self._conn.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
         return self._conn.execute("SELECT COUNT(*) FROM evaluations WHERE kind = ?",
                                   (kind,)).fetchone()[0]
 
     def keys(self, kind: str) -> list[str]:
+        if self._conn is None:
+            return []
         rows = self._conn.execute("SELECT plan_key FROM evaluations WHERE kind = ? "
                                   "ORDER BY created_unix", (kind,)).fetchall()
         return [row[0] for row in rows]
 
     def close(self) -> None:
-        self._conn.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def __enter__(self) -> "EvaluationStore":
         return self

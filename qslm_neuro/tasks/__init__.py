@@ -4,7 +4,7 @@
 * :mod:`~.tokenizer` - the byte-level BPE tokenizer shipped with each checkpoint;
 * :mod:`~.metrics` - accuracy, perplexity, bits per byte;
 * :mod:`~.ngram` - unigram / bigram baselines on the same tokens;
-* :mod:`~.base` - the task protocol and the registry (:func:`make_task`);
+* :mod:`~.base` - the task protocol; :mod:`~.registry` - tasks by name (:func:`make_task`);
 * :mod:`~.sst2`, :mod:`~.wikitext2` - the two task evaluators.
 
 Public names are imported lazily, so ``from qslm_neuro.tasks import data`` does not load torch.
@@ -16,14 +16,17 @@ from typing import Any
 
 _EXPORTS = {
     "Task": "qslm_neuro.tasks.base",
-    "make_task": "qslm_neuro.tasks.base",
     "pad_batch": "qslm_neuro.tasks.base",
-    "stratified_sample": "qslm_neuro.tasks.base",
-    "window_plan": "qslm_neuro.tasks.base",
-    "TASK_NAMES": "qslm_neuro.tasks.base",
-    "LM_SPLITS": "qslm_neuro.tasks.base",
-    "SST2Task": "qslm_neuro.tasks.base",
-    "WikiText2Task": "qslm_neuro.tasks.base",
+    "SST2Task": "qslm_neuro.tasks.sst2",
+    "stratified_sample": "qslm_neuro.tasks.sst2",
+    "WikiText2Task": "qslm_neuro.tasks.wikitext2",
+    "window_plan": "qslm_neuro.tasks.wikitext2",
+    "LM_SPLITS": "qslm_neuro.tasks.wikitext2",
+    "TASKS": "qslm_neuro.tasks.registry",
+    "TASK_NAMES": "qslm_neuro.tasks.registry",
+    "make_task": "qslm_neuro.tasks.registry",
+    "register_task": "qslm_neuro.tasks.registry",
+    "task_for_head": "qslm_neuro.tasks.registry",
 }
 
 __all__ = sorted(_EXPORTS)

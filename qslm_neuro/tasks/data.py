@@ -110,7 +110,10 @@ def parse_sst2_tsv(path: str | os.PathLike[str]) -> list[tuple[str, int]]:
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, None)
-        if header is None or "sentence" not in header or "label" not in header:
+        if header is None:
+            raise BadInputError(f"{str(path)!r} is empty; expected a GLUE SST-2 TSV (a header "
+                                "line naming 'sentence' and 'label', then one row per sentence)")
+        if "sentence" not in header or "label" not in header:
             raise BadInputError(
                 f"{str(path)!r} has header {header!r}; expected a GLUE SST-2 TSV whose first "
                 "line names the columns 'sentence' and 'label' (tab-separated).")

@@ -11,7 +11,7 @@ import json
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable
 
 import numpy as np
@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from qslm_neuro.tasks.data import load_sst2, wikitext2_lm_splits
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.models import SpikingRWKV, build_model
+from qslm_neuro.tasks.sst2 import split_heldout
 from qslm_neuro.tasks import SST2Task, WikiText2Task, pad_batch
 from qslm_neuro.tasks.tokenizer import Tokenizer
 
@@ -64,8 +65,27 @@ class TrainConfig:
         for key in ("epochs", "batch_size", "vocab_size"):
             if getattr(self, key) < 1:
                 raise BadInputError(f"{key}={getattr(self, key)} must be >= 1")
-        if self.lr <= 0:
-            raise BadInputError(f"lr={self.lr} must be > 0")
+        if not math.isfinite(self.lr) or self.lr <= 0:
+            raise BadInputError(f"lr={self.lr} must be a finite number > 0 (e.g. 2e-3)")
+        if not math.isfinite(self.weight_decay) or self.weight_decay < 0:
+            raise BadInputError(f"weight_decay={self.weight_decay} must be a finite number >= 0 "
+                                "(e.g. 0.01)")
+        for key in ("max_steps", "stop_at_step"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise BadInputError(f"{key}={value} must be >= 1 (a run with no step writes an "
+                                    "untrained model); leave it out for no limit")
+        if self.time_budget_s is not None and not (math.isfinite(self.time_budget_s)
+                                                   and self.time_budget_s > 0):
+            raise BadInputError(f"time_budget_s={self.time_budget_s} must be > 0 seconds; leave "
+                                "it out for no limit")
+        if self.model_overrides:
+            from qslm_neuro.models.config import SLMConfig
+            known = {f.name for f in fields(SLMConfig)}
+            unknown = sorted(set(self.model_overrides) - known)
+            if unknown:
+                raise BadInputError(f"--set {unknown[0]}: the model config has no such field; "
+                                    f"known fields: {sorted(known)}")
         if self.heldout < 0:
             raise BadInputError(f"heldout={self.heldout} must be >= 0 (0: no held-out selection)")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
@@ -230,36 +250,6 @@ def _fit(model: SpikingRWKV, cfg: TrainConfig, epoch_batches: Callable[[int], li
 
 
 # ----------------------------------------------------------------------------------- SST-2
-def split_heldout(examples: list[tuple[str, int]], n: int, seed: int, min_words: int = 8
-                  ) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
-    """Keep ``n`` full training sentences aside for model selection, without leakage.
-
-    SST-2's train split holds every phrase of its parse trees next to the full sentences, so a
-    random held-out row usually has its sub-phrases (or a longer sentence containing it) still in
-    training, which inflates held-out accuracy (we saw 0.88 held-out vs 0.78 dev). Here the
-    held-out rows are sentences no other row contains (whole sentences, like the dev split), and
-    every training row that is a phrase of a held-out sentence is removed.
-    """
-    rng = np.random.default_rng(seed)
-    longer_first = sorted(range(len(examples)), key=lambda i: -len(examples[i][0]))
-    candidates = [i for i in longer_first if len(examples[i][0].split()) >= min_words]
-    rng.shuffle(candidates)
-    corpus = "\n".join(f" {sentence} " for sentence, _ in examples)
-    held: list[int] = []
-    for i in candidates:
-        needle = f" {examples[i][0]} "
-        first = corpus.find(needle)
-        if corpus.find(needle, first + 1) == -1:  # contained in no other row: a full sentence
-            held.append(i)
-        if len(held) == n:
-            break
-    held_text = "\n".join(f" {examples[i][0]} " for i in held)
-    held_set = set(held)
-    train = [e for i, e in enumerate(examples)
-             if i not in held_set and f" {e[0]} " not in held_text]
-    return train, [examples[i] for i in sorted(held)]
-
-
 def length_bucketed_batches(encoded: list[list[int]], labels: list[int], batch_size: int,
                             pad_id: int, seed: int) -> list[tuple[torch.Tensor, ...]]:
     """Batches of similar length (little padding), in a seeded random order."""

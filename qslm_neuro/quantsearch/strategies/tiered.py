@@ -23,18 +23,72 @@ all candidates (:meth:`SearchContext.choose`).
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+import numbers
+from dataclasses import dataclass
+from typing import Callable, ClassVar, Sequence
 
 from tqdm.auto import tqdm
 
-from qslm_neuro.quant.plan import FP32, Precision
+from qslm_neuro.errors import BadInputError
+from qslm_neuro.quant import FP32, Precision
 from qslm_neuro.quantsearch.context import SearchContext
 from qslm_neuro.quantsearch.result import Candidate
 from qslm_neuro.quantsearch.sensitivity import DropModel, SensitivityTable
 from qslm_neuro.quantsearch.space import Unit, uniform_plan
+from qslm_neuro.quantsearch.strategies.base import Measure, Strategy
 
 TIERS = ("global", "block", "module")
 DEFAULT_SKIP_MARGIN = 0.01
+MODULE_SENSITIVITY = ("needed", "all")
+
+
+@dataclass
+class Tiered(Strategy):
+    """QSLM's tiered search (module docstring); its options.
+
+    ``tiers``: which tiers run, in order. ``skip_margin``: a step predicted to miss constA by
+    more than this share of the baseline metric is skipped unevaluated. ``module_sensitivity``:
+    ``"needed"`` measures module sensitivities when the module tier starts, only for modules it
+    can still lower (same decisions, fewer evaluations); ``"all"`` measures every module up front
+    (a complete heat map and proxy correlation).
+    """
+
+    tiers: Sequence[str] = TIERS
+    skip_margin: float = DEFAULT_SKIP_MARGIN
+    module_sensitivity: str = "needed"
+    name: ClassVar[str] = "tiered"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.tiers, str):
+            self.tiers = tuple(t.strip() for t in self.tiers.split(",") if t.strip())
+        self.tiers = tuple(self.tiers)
+        bad = [t for t in self.tiers if t not in TIERS]
+        if bad or not self.tiers:
+            raise BadInputError(f"tiers {list(self.tiers)!r}: expected a non-empty subset of "
+                                f"{TIERS}")
+        if isinstance(self.skip_margin, bool) or not isinstance(self.skip_margin, numbers.Real) \
+                or self.skip_margin < 0:
+            raise BadInputError(f"skip_margin={self.skip_margin!r}; expected a share >= 0 such "
+                                "as 0.01")
+        if self.module_sensitivity not in MODULE_SENSITIVITY:
+            raise BadInputError(f"module_sensitivity={self.module_sensitivity!r}; expected "
+                                "'needed' (measure modules the module tier can lower) or 'all'")
+
+    def upfront_units(self, ctx: SearchContext) -> list[Unit]:
+        # The global and block tiers rank by block damages; module rows wait for the module tier
+        # unless the full table is asked for (or no upper tier runs).
+        upper = bool({"global", "block"} & set(self.tiers))
+        modules_now = "module" in self.tiers and (self.module_sensitivity == "all" or not upper)
+        return (ctx.blocks if upper else []) + (ctx.modules if modules_now else [])
+
+    def run(self, ctx: SearchContext, sensitivity: SensitivityTable | None,
+            measure: Measure) -> SensitivityTable | None:
+        assert sensitivity is not None, "the tiered search needs the upfront sensitivities"
+        return run_tiered(ctx, sensitivity, self.tiers, float(self.skip_margin), measure)
+
+    def settings(self) -> dict:
+        return {"strategy": self.name, "tiers": list(self.tiers),
+                "skip_margin": self.skip_margin, "module_sensitivity": self.module_sensitivity}
 
 
 def run_tiered(ctx: SearchContext, sensitivity: SensitivityTable,
