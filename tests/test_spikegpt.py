@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 from fractions import Fraction
 
@@ -389,3 +390,15 @@ def test_216m_original_costed_without_weights_says_where_rates_come_from(capsys)
     assert theirs.layer("blocks.3.att.key").activity.input_events_per_step == 768  # dense
     assert main(["estimate", "--config", "spikegpt-216m-original", "--hw", "embedded-soc"]) == 0
     assert "uJ" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not os.environ.get("QSLM_SPIKEGPT_TOKENIZER"),
+                    reason="set QSLM_SPIKEGPT_TOKENIZER to SpikeGPT's 20B_tokenizer.json to run")
+def test_real_20b_tokenizer_file():
+    tok = load_tokenizer(os.environ["QSLM_SPIKEGPT_TOKENIZER"])
+    assert isinstance(tok, NeoXTokenizer)
+    assert (tok.vocab_size, tok.eos_id, tok.pad_id) == (50277, 0, 1)  # = emb.weight rows
+    text = "It's a   moving film.     Café naïve"
+    ids = tok.encode(text)
+    assert tok.decode(ids) == text
+    assert int(tok.token_byte_lengths()[ids].sum()) == len(text.encode("utf-8"))
