@@ -97,14 +97,25 @@ def main(argv: list[str] | None = None) -> int:
                     "tokens_per_s": report.tokens_per_s, "cores": report.cores,
                     "chips": report.chips, "feasible": report.feasible,
                     "activity": workload.activity_source})
+    # the one assumed number: how far the SpikeGPT rows move if the squared-ReLU density differs
+    original = "spikegpt-216m-original"
+    big = build_model(original, device="meta")
+    plan = transfer_plan(chosen, small, big)
+    spread = [{"relu_density": density, "hw": hw,
+               "energy_uJ_per_token": estimate(workload_for(original, profile, plan, density),
+                                               hw=hw).energy_per_token_j * 1e6}
+              for density in (0.1, args.relu_density, 1.0) for hw in HARDWARE]
     print(format_table(rows, ["config", "plan", "hw", "model_MB", "ac_share", "macs_M_per_token",
                               "energy_uJ_per_token", "cores", "chips", "feasible"]))
     for config in ARCHITECTURES:
         source = next(r["activity"] for r in rows if r["config"] == config)
         print(f"  {config}: activity {source}")
+    print(format_table(spread, ["relu_density", "hw", "energy_uJ_per_token"]))
     write_json_atomic(args.out, {
         "benchmark": "spikegpt_architectures", "seconds": time.time() - start, "rows": rows,
         "relu_density_assumed": args.relu_density,
+        "relu_density_spread": {"config": original, "plan": "qslm-chosen (transferred)",
+                                "rows": spread},
         "inputs": {"profile": {"path": str(args.profile.relative_to(ROOT)),
                                "sha256": sha256_file(args.profile)},
                    "sst2_report": {"path": str(args.sst2_report.relative_to(ROOT)),

@@ -187,13 +187,22 @@ def section_spikegpt(data: dict | None) -> str:
              f"{r['energy_uJ_per_token']:,.0f}", f"{r['cores']}/{r['chips']}",
              "yes" if r["feasible"] else "no"] for r in data["rows"]]
     sources = {r["config"]: r["activity"] for r in data["rows"]}
+    spread = ""
+    if data.get("relu_density_spread"):
+        by_hw: dict[str, list[str]] = {}
+        for r in data["relu_density_spread"]["rows"]:
+            by_hw.setdefault(r["hw"], []).append(
+                f"{r['energy_uJ_per_token']:,.0f} uJ at {r['relu_density']:g}")
+        spread = (" With the transferred plan, SpikeGPT's energy per token for an ffn.value input "
+                  "density of 0.1 / assumed / 1.0: " + "; ".join(
+                      f"{hw} {', '.join(v)}" for hw, v in by_hw.items()) + ".")
     return ("### Our block vs SpikeGPT's own at 216M (`benchmarks/spikegpt_architectures.py`)\n\n"
             "Same 215,399,424 parameters and linears; ours puts LIF neurons in front of every "
             "block linear, SpikeGPT's code puts them on the time-mix and channel-mix outputs "
             "(spikes enter the residual stream, every linear reads floats). AC / MAC: share and "
             "millions per token of the block linears' synaptic operations; "
             + "; ".join(data["notes"]) + ". Where the activity comes from: "
-            + "; ".join(f"`{k}`: {v}" for k, v in sources.items()) + ".\n\n"
+            + "; ".join(f"`{k}`: {v}" for k, v in sources.items()) + "." + spread + "\n\n"
             + table(["config", "plan", "hardware", "model MB", "AC / MAC share",
                      "ACs / MACs (M per token)", "uJ/token", "cores/chips", "feasible"], rows))
 
