@@ -3,7 +3,7 @@
 For both shipped models (activity measured with each plan applied, on real task tokens) and for
 SpikeGPT-216M (built on the meta device, firing rates borrowed from the SST-2 model). The chosen
 plan of a small model is carried over to 216M by role and relative depth
-(:func:`qslm_neuro.plan_transfer.transfer_plan`).
+(:func:`qslm_neuro.quant.transfer.transfer_plan`).
 
 Usage: QSLM_DATA_DIR=../shared/data python benchmarks/hw_table.py
          [--sst2-report benchmarks/results/search_sst2.json]
@@ -23,8 +23,8 @@ from qslm_neuro.hw import estimate
 from qslm_neuro.models import build_model
 from qslm_neuro.models.checkpoint import load_checkpoint
 from qslm_neuro.quant.transfer import transfer_plan
-from qslm_neuro.quant.plan import QuantPlan, load_plan
-from qslm_neuro.viz.plots import format_table
+from qslm_neuro.quant import QuantPlan, load_plan
+from qslm_neuro.viz import format_table
 from qslm_neuro.measure.from_model import workload_from_config
 
 ROOT = Path(__file__).resolve().parents[1]

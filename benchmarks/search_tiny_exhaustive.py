@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from qslm_neuro.fileio import write_json_atomic
-from qslm_neuro.quant.hierarchy import Hierarchy
+from qslm_neuro.quant import Hierarchy
 from qslm_neuro.models.checkpoint import load_checkpoint, save_checkpoint, verify_checkpoint
 from qslm_neuro.quantsearch import search
 from qslm_neuro.quantsearch.store import EvaluationStore

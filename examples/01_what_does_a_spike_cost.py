@@ -49,8 +49,8 @@ import pandas as pd
 from IPython.display import Image, display
 
 from qslm_neuro.hw import estimate, load_hardware
-from qslm_neuro.viz.plots import (plot_energy_breakdown, plot_energy_vs_rate,
-                               plot_energy_vs_weight_bits, save_figure)
+from qslm_neuro.viz import (plot_energy_breakdown, plot_energy_vs_rate, plot_energy_vs_weight_bits,
+                            save_figure)
 from qslm_neuro.workload import Activity, NeuronPopulation, NonSynapticOp, SynapticLayer, Workload
 
 # QSLM_NOTEBOOK_SMALL=1 (set by the test suite) uses coarser grids; the results are the same

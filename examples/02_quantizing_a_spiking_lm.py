@@ -45,10 +45,10 @@ import pandas as pd
 import torch
 from IPython.display import Image, display
 
-from qslm_neuro.quant.hierarchy import Hierarchy
+from qslm_neuro.quant import Hierarchy
 from qslm_neuro.hw import estimate
-from qslm_neuro.viz.plots import (plot_energy_breakdown, plot_precision_map,
-                               plot_sensitivity_heatmap, save_figure)
+from qslm_neuro.viz import (plot_energy_breakdown, plot_precision_map, plot_sensitivity_heatmap,
+                            save_figure)
 from qslm_neuro.quantsearch import search
 
 SMALL = os.environ.get("QSLM_NOTEBOOK_SMALL") == "1"

@@ -46,8 +46,7 @@ import torch
 from IPython.display import Image, display
 
 from qslm_neuro.hw import estimate, load_hardware, sweep
-from qslm_neuro.viz.plots import (plot_energy_breakdown, plot_sweep_heatmap, plot_sweep_lines,
-                               save_figure)
+from qslm_neuro.viz import plot_energy_breakdown, plot_sweep_heatmap, plot_sweep_lines, save_figure
 
 SMALL = os.environ.get("QSLM_NOTEBOOK_SMALL") == "1"
 OUT = Path(os.environ.get("QSLM_NOTEBOOK_OUT", "output")) / "03_sweeping_a_chip"
@@ -95,9 +94,9 @@ print("repository:", ROOT, "| figures go to", OUT.resolve())
 # %%
 from qslm_neuro.measure.recorder import ActivityProfile, record_activity
 from qslm_neuro.measure.from_checkpoint import shipped_profile_path
-from qslm_neuro.quant.hierarchy import Hierarchy
+from qslm_neuro.quant import Hierarchy
 from qslm_neuro.models.checkpoint import load_checkpoint
-from qslm_neuro.quant.plan import QuantPlan, footprint, load_plan
+from qslm_neuro.quant import QuantPlan, footprint, load_plan
 from qslm_neuro.measure.from_model import build_workload
 
 MODEL_DIR = ROOT / "data" / "slm-small-wt2"

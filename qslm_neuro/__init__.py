@@ -25,8 +25,8 @@ _EXPORTS = {
     "search": "qslm_neuro.quantsearch",
     "Candidate": "qslm_neuro.quantsearch",
     "load_model": "qslm_neuro.models",
-    "QuantPlan": "qslm_neuro.quant.plan",
-    "Precision": "qslm_neuro.quant.plan",
+    "QuantPlan": "qslm_neuro.quant",
+    "Precision": "qslm_neuro.quant",
     "Workload": "qslm_neuro.workload",
 }
 

@@ -8,7 +8,7 @@ from torch import nn
 from qslm_neuro.measure.recorder import ActivityProfile, record_activity
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.models import build_model
-from qslm_neuro.quant.plan import QuantPlan, footprint
+from qslm_neuro.quant import QuantPlan, footprint
 from qslm_neuro.workload import Workload
 from qslm_neuro.measure.from_model import build_workload, nonsynaptic_ops, workload_from_config
 

@@ -13,8 +13,8 @@ from qslm_neuro.measure.from_checkpoint import checkpoint_workload, shipped_prof
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.models import build_model
 from qslm_neuro.models.checkpoint import load_checkpoint, save_checkpoint
-from qslm_neuro.quant.plan import QuantPlan
-from qslm_neuro.viz.plots import plot_energy_breakdown, plot_sweep_heatmap, save_figure
+from qslm_neuro.quant import QuantPlan
+from qslm_neuro.viz import plot_energy_breakdown, plot_sweep_heatmap, save_figure
 from qslm_neuro.tasks.tokenizer import Tokenizer
 
 

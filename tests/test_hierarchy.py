@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.quant.hierarchy import GLOBAL, Hierarchy, format_bytes
+from qslm_neuro.quant import GLOBAL, Hierarchy, format_bytes
 
 C, VOCAB = 8, 11
 

@@ -16,7 +16,7 @@ from qslm_neuro.lava.mapping import LavaMapping, NeuronSpec, map_linear  # noqa:
 from qslm_neuro.lava.network import run_mapping  # noqa: E402
 from qslm_neuro.lava.traces import LayerTrace, SnnTraces  # noqa: E402
 from qslm_neuro.models.neurons import LIFPopulation  # noqa: E402
-from qslm_neuro.quant.plan import fake_quantize, quantize  # noqa: E402
+from qslm_neuro.quant import fake_quantize, quantize  # noqa: E402
 
 pytestmark = pytest.mark.lava
 

@@ -14,7 +14,7 @@ from qslm_neuro.lava.cosim import cosimulate  # noqa: E402
 from qslm_neuro.lava.mapping import map_candidate  # noqa: E402
 from qslm_neuro.lava.weights import loihi_weights  # noqa: E402
 from qslm_neuro.models import build_model  # noqa: E402
-from qslm_neuro.quant.plan import QuantPlan, quantize  # noqa: E402
+from qslm_neuro.quant import QuantPlan, quantize  # noqa: E402
 
 pytestmark = pytest.mark.lava
 

@@ -4,7 +4,7 @@ import pytest
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.models import build_model
 from qslm_neuro.quant.transfer import transfer_plan
-from qslm_neuro.quant.plan import QuantPlan
+from qslm_neuro.quant import QuantPlan
 
 
 def test_roles_and_depths_carry_over():

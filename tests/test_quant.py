@@ -13,10 +13,9 @@ import torch
 from torch import nn
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.quant.hierarchy import GLOBAL, Hierarchy
-from qslm_neuro.quant.plan import (
-    BF16, FP16, FP32, QUANTIZER_ID, Footprint, Precision, QuantPlan, clear_quantization_cache,
-    fake_quantize, footprint, load_plan, quantize)
+from qslm_neuro.quant import (BF16, FP16, FP32, GLOBAL, QUANTIZER_ID, Footprint, Hierarchy,
+                              Precision, QuantPlan, clear_quantization_cache, fake_quantize,
+                              footprint, load_plan, quantize)
 from qslm_neuro.workload import WEIGHT_FORMATS, Activity, SynapticLayer, Workload
 
 INT_BITS = list(range(2, 17))

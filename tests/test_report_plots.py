@@ -1,4 +1,4 @@
-"""The teaching plots in qslm_neuro.viz.plots draw what they are given, and refuse what they can't.
+"""The teaching plots in qslm_neuro.viz draw what they are given, and refuse what they can't.
 
 Each test reads the data back out of the returned matplotlib figure (line data, image arrays,
 cell texts), so a plot that silently drew the wrong numbers or the wrong layout fails.
@@ -14,12 +14,12 @@ import torch
 from torch import nn
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.quant.hierarchy import Hierarchy
+from qslm_neuro.quant import Hierarchy
 from qslm_neuro.models import build_model
-from qslm_neuro.quant.plan import Precision, QuantPlan
-from qslm_neuro.viz.plots import (plot_energy_vs_rate, plot_energy_vs_weight_bits,
-                               plot_precision_map, plot_sensitivity_heatmap, plot_sweep_heatmap,
-                               plot_sweep_lines, save_figure)
+from qslm_neuro.quant import Precision, QuantPlan
+from qslm_neuro.viz import (plot_energy_vs_rate, plot_energy_vs_weight_bits, plot_precision_map,
+                            plot_sensitivity_heatmap, plot_sweep_heatmap, plot_sweep_lines,
+                            save_figure)
 from qslm_neuro.quantsearch import SensitivityTable
 from qslm_neuro.quantsearch.sensitivity import SensitivityRow
 

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.quant.plan import Precision
+from qslm_neuro.quant import Precision
 from qslm_neuro.quantsearch.constraints import MemConstraint, PerfConstraint
 from qslm_neuro.quantsearch.objective import ScoreInputs, TradeOff, make_objective
 from qslm_neuro.quantsearch.space import parse_ladder

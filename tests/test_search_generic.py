@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from qslm_neuro.errors import BadInputError, ConstraintsNotMetError, MissingDependencyError
-from qslm_neuro.quant.plan import Precision, QuantPlan, footprint
+from qslm_neuro.quant import Precision, QuantPlan, footprint
 from qslm_neuro.quantsearch import search
 from qslm_neuro.quantsearch.objective import ScoreInputs, TradeOff
 from qslm_neuro.quantsearch.store import EvaluationStore

@@ -23,7 +23,7 @@ from qslm_neuro.measure.from_checkpoint import shipped_profile_path
 from qslm_neuro.tasks.data import load_sst2, wikitext2_lm_splits
 from qslm_neuro.fileio import write_json_atomic, write_text_atomic
 from qslm_neuro.models.checkpoint import load_checkpoint
-from qslm_neuro.quant.plan import footprint
+from qslm_neuro.quant import footprint
 from qslm_neuro.tasks import make_task
 from qslm_neuro.training.trainer import TrainConfig, command_line, split_heldout
 

@@ -43,7 +43,7 @@ def cost_table(workloads: dict[str, Any], hardware: tuple[str, ...] = HARDWARE
 
 def _write_costs(out: Path, rows: list[dict[str, Any]], reports: dict[str, Any]) -> None:
     from qslm_neuro.fileio import write_json_atomic
-    from qslm_neuro.viz.plots import plot_energy_breakdown, save_figure
+    from qslm_neuro.viz import plot_energy_breakdown, save_figure
 
     write_json_atomic(out / "costs.json", {"rows": rows, "reports": {
         k: {key: value for key, value in r.to_dict().items() if key != "layers"}
@@ -57,7 +57,7 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
     """Run the demo; returns the CLI exit code (0, or 3 when no candidate meets the constraints)."""
     from qslm_neuro.tasks.data import load_sst2
     from qslm_neuro.models.checkpoint import load_checkpoint
-    from qslm_neuro.viz.plots import format_table
+    from qslm_neuro.viz import format_table
 
     start = time.time()
     out_dir = Path(out)
@@ -70,7 +70,7 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
     except DataNotFoundError as exc:
         return _demo_without_data(loaded, out_dir, str(exc))
 
-    from qslm_neuro.viz.plots import plot_precision_map, plot_sensitivity_heatmap, save_figure
+    from qslm_neuro.viz import plot_precision_map, plot_sensitivity_heatmap, save_figure
     from qslm_neuro.quantsearch.checkpoint import search_checkpoint
 
     print(f"searching: accuracy at most 1 point below fp32 (constA = {DEFAULTS['const_perf']}), "
@@ -105,8 +105,8 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
 
 def _demo_without_data(loaded: Any, out_dir: Path, reason: str) -> int:
     from qslm_neuro.measure.from_checkpoint import checkpoint_workload
-    from qslm_neuro.quant.plan import QuantPlan
-    from qslm_neuro.viz.plots import format_table
+    from qslm_neuro.quant import QuantPlan
+    from qslm_neuro.viz import format_table
 
     print("\nNo SST-2 data found, so the search cannot evaluate accuracy:")
     print(f"  {reason.splitlines()[0]}")

@@ -15,7 +15,7 @@ from qslm_neuro.errors import BadInputError
 
 def resolve_plan(model: Any, plan: str | None) -> Any:
     """A QuantPlan from a plan/report JSON path, or a precision applied to every layer."""
-    from qslm_neuro.quant.plan import Precision, QuantPlan, load_plan
+    from qslm_neuro.quant import Precision, QuantPlan, load_plan
 
     if plan is None:
         return QuantPlan()

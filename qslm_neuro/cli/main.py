@@ -123,7 +123,7 @@ def _run_eval(args: argparse.Namespace) -> int:
                      ctx_len=loaded.config.ctx_len)
     context = nullcontext()
     if args.plan:
-        from qslm_neuro.quant.plan import load_plan
+        from qslm_neuro.quant import load_plan
         context = load_plan(args.plan).applied(loaded.model)
     with context:
         result = task.evaluate(loaded.model)
@@ -386,7 +386,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
     print(f"{len(table)} hardware variants of {workload.name} on {args.hw}; written {args.out}")
     print(table.describe().loc[["min", "max"]].T.to_string())
     if args.plot:
-        from qslm_neuro.viz.plots import plot_sweep_heatmap, plot_sweep_lines, save_figure
+        from qslm_neuro.viz import plot_sweep_heatmap, plot_sweep_lines, save_figure
 
         names = list(grid)
         fig = (plot_sweep_lines(table, names[0], args.value) if len(names) == 1 else

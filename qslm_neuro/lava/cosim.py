@@ -199,7 +199,7 @@ def cosimulate(model: nn.Module, plan: Any, tokens: Any, layers: Sequence[str] |
     Lava 0.10, see :func:`~qslm_neuro.lava.network.run_mapping`); otherwise they come from
     Lava's truncation functions.
     """
-    from qslm_neuro.quant.plan import QuantPlan
+    from qslm_neuro.quant import QuantPlan
 
     plan = plan if plan is not None else QuantPlan()
     modes = tuple(check_mode(mode) for mode in modes)

@@ -40,7 +40,7 @@ from qslm_neuro.errors import BadInputError
 from qslm_neuro.lava.neuron_math import (ACTIVATION_MAX, LIF_VTH_MAX, STATE_MAX,
                                          decay_register)
 from qslm_neuro.lava.weights import WEIGHT_EXP_MAX, WEIGHT_EXP_MIN, LoihiWeights, loihi_weights
-from qslm_neuro.quant.plan import PrecisionLike
+from qslm_neuro.quant import PrecisionLike
 
 PRE_ACTIVATIONS = ("identity", "squared_relu")
 #: du register of Lava's LIF that makes the synaptic current not persist (Lava adds 1: 4096).
@@ -301,7 +301,7 @@ def map_candidate(model: nn.Module, plan: Any = None,
     capped at the chip's 8-bit synapses. A layer fed by the neurons of another mapped layer is
     driven by those Lava neurons (``driven_by``); the others replay recorded spikes.
     """
-    from qslm_neuro.quant.plan import QuantPlan
+    from qslm_neuro.quant import QuantPlan
 
     plan = plan if plan is not None else QuantPlan()
     plan.validate(model)

@@ -27,7 +27,7 @@ from lava.utils.weightutils import (SignMode, clip_weights, determine_sign_mode,
                                     optimize_weight_bits, truncate_weights)
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.quant.plan import Precision, PrecisionLike, fake_quantize, quantize
+from qslm_neuro.quant import Precision, PrecisionLike, fake_quantize, quantize
 
 #: Widest synaptic weight of a Loihi (2) Dense process, in bits (sign included).
 MAX_CHIP_WEIGHT_BITS = 8

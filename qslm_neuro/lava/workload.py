@@ -21,7 +21,7 @@ from qslm_neuro.measure.recorder import ActivityProfile, LayerActivity, Populati
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.lava.cosim import CosimReport, cosimulate
 from qslm_neuro.lava.weights import synaptic_memory
-from qslm_neuro.quant.plan import Precision
+from qslm_neuro.quant import Precision
 from qslm_neuro.workload import Workload
 
 ACTIVITY_SOURCES = ("snntorch", "lava", "both")

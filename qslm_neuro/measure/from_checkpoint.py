@@ -35,7 +35,7 @@ def checkpoint_workload(loaded: Any, plan: Any = None, activity: str = "snntorch
     (spike counts from a Lava simulation of the spike-driven layers; see qslm_neuro.lava).
     """
     from qslm_neuro.measure.recorder import ActivityProfile, record_task_activity
-    from qslm_neuro.quant.plan import QuantPlan
+    from qslm_neuro.quant import QuantPlan
     from qslm_neuro.measure.from_model import build_workload
 
     if activity not in ACTIVITY_SOURCES:
@@ -73,7 +73,7 @@ def checkpoint_workload(loaded: Any, plan: Any = None, activity: str = "snntorch
 
 def load_plan_arg(text: str | None, model: Any = None) -> Any:
     """A plan from a CLI argument: None (fp32), a JSON plan/report path, or a uniform precision."""
-    from qslm_neuro.quant.plan import Precision, QuantPlan, load_plan
+    from qslm_neuro.quant import Precision, QuantPlan, load_plan
 
     if text is None:
         return QuantPlan()

@@ -80,7 +80,7 @@ def build_workload(model: nn.Module, plan: Any = None,
     if activity == "snntorch":
         activity = None
     from qslm_neuro.measure.recorder import record_activity
-    from qslm_neuro.quant.plan import QuantPlan, footprint
+    from qslm_neuro.quant import QuantPlan, footprint
 
     if not hasattr(model, "synapses") or not hasattr(model, "config"):
         raise BadInputError(

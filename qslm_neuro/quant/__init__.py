@@ -1,9 +1,12 @@
 """Post-training weight quantization: precisions, the quantizer, plans and their footprints.
 
-* :class:`Precision` - ``fp32``, ``fp16``, ``bf16`` or ``intN`` (per tensor or per channel);
-* :func:`quantize` / :func:`fake_quantize` - symmetric abs-max, round-to-nearest-even;
-* :class:`QuantPlan` - module path -> precision; applying it to a model (restorable);
-* :func:`footprint` - bytes a model occupies under a plan;
+* :mod:`~.precision` - :class:`Precision`: ``fp32``, ``fp16``, ``bf16`` or ``intN`` (per tensor
+  or per channel), and parsing the names users write;
+* :mod:`~.quantizer` - :func:`quantize` / :func:`fake_quantize`: symmetric abs-max,
+  round-to-nearest-even;
+* :mod:`~.plan` - :class:`QuantPlan` (module path -> precision) and the plan file format;
+* :mod:`~.apply` - applying a plan to a model (restorable) and the quantized-weight cache;
+* :mod:`~.footprint` - :func:`footprint`: bytes a model occupies under a plan;
 * :mod:`~.hierarchy` - the global ▸ block ▸ module tree of any ``nn.Module``;
 * :mod:`~.transfer` - carrying a plan between model sizes by role and depth.
 
@@ -11,13 +14,18 @@ Import public names from this package; the modules behind it are an implementati
 """
 from __future__ import annotations
 
-from qslm_neuro.quant.hierarchy import Hierarchy, as_hierarchy, format_bytes
-from qslm_neuro.quant.plan import (BF16, FP16, FP32, QUANTIZER_ID, SCALE_BITS, Footprint,
-                                   ModelOrHierarchy, Precision, PrecisionLike, QuantizedTensor,
-                                   QuantPlan, TensorBytes, clear_quantization_cache,
-                                   fake_quantize, footprint, load_plan, quantize)
+from qslm_neuro.quant.apply import clear_quantization_cache
+from qslm_neuro.quant.footprint import Footprint, TensorBytes, footprint
+from qslm_neuro.quant.hierarchy import (GLOBAL, BlockInfo, Hierarchy, ModelOrHierarchy,
+                                        ModuleInfo, TensorInfo, as_hierarchy, format_bytes)
+from qslm_neuro.quant.plan import QuantPlan, load_plan
+from qslm_neuro.quant.precision import (BF16, FP16, FP32, MAX_INT_BITS, MIN_INT_BITS, Precision,
+                                        PrecisionLike)
+from qslm_neuro.quant.quantizer import (QUANTIZER_ID, SCALE_BITS, QuantizedTensor,
+                                        fake_quantize, quantize)
 
-__all__ = ["Precision", "PrecisionLike", "FP32", "FP16", "BF16", "SCALE_BITS", "QUANTIZER_ID",
-           "QuantizedTensor", "quantize", "fake_quantize", "QuantPlan", "load_plan",
-           "clear_quantization_cache", "TensorBytes", "Footprint", "footprint",
-           "ModelOrHierarchy", "Hierarchy", "as_hierarchy", "format_bytes"]
+__all__ = ["Precision", "PrecisionLike", "FP32", "FP16", "BF16", "MIN_INT_BITS", "MAX_INT_BITS",
+           "SCALE_BITS", "QUANTIZER_ID", "QuantizedTensor", "quantize", "fake_quantize",
+           "QuantPlan", "load_plan", "clear_quantization_cache", "TensorBytes", "Footprint",
+           "footprint", "ModelOrHierarchy", "Hierarchy", "ModuleInfo", "BlockInfo", "TensorInfo",
+           "GLOBAL", "as_hierarchy", "format_bytes"]

@@ -20,14 +20,11 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Mapping, TypeVar
+from typing import Any, Iterable, Mapping, Protocol, TypeVar, Union
 
 from torch import nn
 
 from qslm_neuro.errors import BadInputError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from qslm_neuro.quant.plan import QuantPlan
 
 #: Key of the global level in :meth:`Hierarchy.expand` and ``QuantPlan.with_``.
 GLOBAL = "*"
@@ -39,6 +36,18 @@ CONTAINER_TYPES = (nn.ModuleList, nn.Sequential, nn.ModuleDict)
 ROOT_LABEL = "<root>"
 
 _V = TypeVar("_V")
+
+
+class PlanLike(Protocol):
+    """What :meth:`Hierarchy.tree` needs of a plan (a :class:`~qslm_neuro.quant.QuantPlan`).
+
+    Typed by shape, not by class, so that this module, which plans build on, imports none of
+    the plan modules.
+    """
+
+    def precision_of(self, path: str) -> Any: ...
+
+    def footprint(self, model_or_hierarchy: "Hierarchy") -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -244,15 +253,13 @@ class Hierarchy:
         return dict(self.module_types)[path]
 
     # -- printing ----------------------------------------------------------------------------
-    def tree(self, plan: "QuantPlan | None" = None) -> str:
+    def tree(self, plan: PlanLike | None = None) -> str:
         """A printable tree: global ▸ blocks ▸ quantizable modules, with params and bytes.
 
         Without ``plan`` module bytes are at fp32 (the baseline); with a plan they are at the
         plan's precision (weights at their bit width plus fp32 scales).
         """
-        from qslm_neuro.quant.plan import footprint  # local: quant builds on this module
-
-        fp = footprint(self, plan) if plan is not None else None
+        fp = plan.footprint(self) if plan is not None else None
         rows = {row.module: row for row in fp.rows if row.quantizable} if fp is not None else {}
         block_bytes = fp.bytes_by_block() if fp is not None else {}
         lines = [f"{GLOBAL} global: {self.model_type} · {len(self.blocks)} blocks "
@@ -323,7 +330,11 @@ class Hierarchy:
             f"known: {_short_list(known)} (print Hierarchy.from_module(model).tree() to see all)")
 
 
-def as_hierarchy(model_or_hierarchy: "nn.Module | Hierarchy") -> Hierarchy:
+#: What APIs that need a model's structure accept: the model itself or its hierarchy.
+ModelOrHierarchy = Union[nn.Module, Hierarchy]
+
+
+def as_hierarchy(model_or_hierarchy: ModelOrHierarchy) -> Hierarchy:
     """Accept either a model or its hierarchy (APIs take both)."""
     if isinstance(model_or_hierarchy, Hierarchy):
         return model_or_hierarchy

@@ -12,7 +12,7 @@ import time
 from typing import Any, Sequence
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.quant.plan import Precision, QuantPlan, footprint
+from qslm_neuro.quant import Precision, QuantPlan, footprint
 from qslm_neuro.quantsearch.constraints import MemConstraint, PerfConstraint
 from qslm_neuro.quantsearch.evaluator import Evaluator
 from qslm_neuro.quantsearch.objective import Objective, ScoreInputs, describe_objective

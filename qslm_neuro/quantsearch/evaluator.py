@@ -32,8 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.quant.hierarchy import Hierarchy
-from qslm_neuro.quant.plan import QUANTIZER_ID, QuantPlan, footprint
+from qslm_neuro.quant import QUANTIZER_ID, Hierarchy, QuantPlan, footprint
 from qslm_neuro.quantsearch.replay import PrefixReplay, ReplayMismatch
 from qslm_neuro.quantsearch.store import EvaluationStore
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from qslm_neuro.quant.hierarchy import Hierarchy
+from qslm_neuro.quant import Hierarchy
 
 
 class ReplayMismatch(RuntimeError):

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from qslm_neuro.errors import BadInputError, ConstraintsNotMetError
 from qslm_neuro.fileio import write_json_atomic, write_text_atomic
-from qslm_neuro.quant.plan import QuantPlan
+from qslm_neuro.quant import QuantPlan
 from qslm_neuro.quantsearch.constraints import ResolvedMem, ResolvedPerf
 
 REPORT_FORMAT = "qslm-neuro.search-report/1"
@@ -263,6 +263,6 @@ class SearchResult:
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
         """Save :func:`qslm_neuro.report.plot_pareto` of this result as a PNG."""
-        from qslm_neuro.viz.plots import plot_pareto, save_figure
+        from qslm_neuro.viz import plot_pareto, save_figure
 
         return save_figure(plot_pareto(self), path)

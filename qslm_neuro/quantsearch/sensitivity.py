@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from qslm_neuro.quant.plan import FP32, Precision, QuantPlan, footprint
+from qslm_neuro.quant import FP32, Precision, QuantPlan, footprint
 from qslm_neuro.quantsearch.evaluator import Evaluator
 from qslm_neuro.quantsearch.space import Unit
 

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence, Union
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.quant.hierarchy import GLOBAL, Hierarchy
-from qslm_neuro.quant.plan import FP32, Precision, PrecisionLike, QuantPlan
+from qslm_neuro.quant import FP32, GLOBAL, Hierarchy, Precision, PrecisionLike, QuantPlan
 
 DEFAULT_LADDER = ("fp32", "int8", "int6", "int5", "int4", "int3", "int2")
 LadderLike = Union[str, Sequence[PrecisionLike]]

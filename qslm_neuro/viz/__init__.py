@@ -1,1 +1,45 @@
-"""Plots and tables: search results (Pareto, precision maps, sensitivities) and hardware costs."""
+"""Plots and tables: search results (Pareto, precision maps, sensitivities) and hardware costs.
+
+* :mod:`~.search` - :func:`plot_pareto`, :func:`plot_precision_map`,
+  :func:`plot_sensitivity_heatmap`;
+* :mod:`~.hardware` - :func:`plot_energy_breakdown`, :func:`plot_sweep_heatmap`,
+  :func:`plot_sweep_lines`, :func:`plot_energy_vs_rate`, :func:`plot_energy_vs_weight_bits`;
+* :mod:`~.tables` - :func:`format_table` (plain text);
+* :mod:`~.figures` - :func:`save_figure` and the Agg backend every plot module uses.
+
+The names are imported lazily, so that ``import qslm_neuro`` (and :func:`format_table`) never
+loads matplotlib. Import public names from this package.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "plot_pareto": "qslm_neuro.viz.search",
+    "plot_precision_map": "qslm_neuro.viz.search",
+    "plot_sensitivity_heatmap": "qslm_neuro.viz.search",
+    "PART_LABELS": "qslm_neuro.viz.hardware",
+    "plot_energy_breakdown": "qslm_neuro.viz.hardware",
+    "plot_sweep_heatmap": "qslm_neuro.viz.hardware",
+    "plot_sweep_lines": "qslm_neuro.viz.hardware",
+    "plot_energy_vs_rate": "qslm_neuro.viz.hardware",
+    "plot_energy_vs_weight_bits": "qslm_neuro.viz.hardware",
+    "format_table": "qslm_neuro.viz.tables",
+    "save_figure": "qslm_neuro.viz.figures",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qslm_neuro.viz' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

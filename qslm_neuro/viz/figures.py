@@ -1,0 +1,30 @@
+"""What every plot module shares: matplotlib on the non-interactive Agg backend and saving.
+
+Agg is selected before pyplot is first imported, so plots work on machines without a screen;
+the plot modules take ``plt`` from here for that reason.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from qslm_neuro.fileio import atomic_path  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["plt", "save_figure"]
+
+
+def save_figure(fig: "Figure", path: str | Path, dpi: int = 120) -> Path:
+    """Save atomically as PNG and close the figure (frees memory in long runs)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return path
