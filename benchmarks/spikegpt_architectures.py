@@ -32,9 +32,9 @@ from qslm_neuro.measure.recorder import ActivityProfile
 from qslm_neuro.measure.spikegpt_activity import spikegpt_config_activity
 from qslm_neuro.models import build_model
 from qslm_neuro.models.checkpoint import load_checkpoint
-from qslm_neuro.quant.plan import QuantPlan, load_plan
+from qslm_neuro.quant import QuantPlan, load_plan
 from qslm_neuro.quant.transfer import transfer_plan
-from qslm_neuro.viz.plots import format_table
+from qslm_neuro.viz import format_table
 
 ROOT = Path(__file__).resolve().parents[1]
 HARDWARE = ("loihi2", "embedded-soc")
