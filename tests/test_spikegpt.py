@@ -370,6 +370,12 @@ def test_gpu_benchmark_script_runs_its_cpu_path(tmp_path):
     assert record["eval"]["sentences"] == 24 and record["eval"]["wall_s"] > 0
     assert record["search"]["counts"]["full_evaluations"] >= 1
     assert record["search"]["selection"].startswith("sst2/train")
+    # the README generator shows the record once the lead's GPU run has written one
+    tools = Path(__file__).resolve().parents[1] / "tools" / "update_readme.py"
+    spec = importlib.util.spec_from_file_location("update_readme", tools)
+    readme = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(readme)
+    assert "24 sst2/dev sentences" in readme.section_gpu216(record)
 
 
 def test_216m_original_costed_without_weights_says_where_rates_come_from(capsys):

@@ -207,6 +207,26 @@ def section_spikegpt(data: dict | None) -> str:
                      "ACs / MACs (M per token)", "uJ/token", "cores/chips", "feasible"], rows))
 
 
+def section_gpu216(data: dict | None) -> str:
+    """The random-weight 216M SpikeGPT timing run (benchmarks/gpu_spikegpt216.py), if run."""
+    if not data:
+        return ""
+    ev, se = data["eval"], data["search"]
+    chosen = se["chosen"]
+    found = (f"chosen {chosen['label']} ({chosen['memory_saving']:.1%} smaller)" if chosen
+             else "no plan met the constraints")
+    return ("### SpikeGPT-216M (its own block, random weights) on a GPU "
+            "(`benchmarks/gpu_spikegpt216.py`)\n\n"
+            f"`{data['config']['name']}` with a 2-class head ({data['parameters']:,} parameters) "
+            f"on {data['device_name']} (torch {data['torch']}): SST-2 eval of "
+            f"{ev['sentences']} {ev['split']} sentences in {ev['wall_s']:.2f} s "
+            f"({ev['tokens_per_s']:,.0f} tokens/s); tiered search ({se['tiers']}, ladder "
+            f"{se['ladder']}) selecting on {se['sentences']} sentences of {se['selection']} in "
+            f"{se['wall_s']:.0f} s with {se['counts']['full_evaluations']} full and "
+            f"{se['counts']['calibration_evaluations']} calibration evaluations, {found}. "
+            f"{data['note'].capitalize()}.")
+
+
 def section_validation(sanafe: dict | None, sweep: dict | None, lava: dict | None) -> str:
     parts = []
     if sanafe:
@@ -260,6 +280,7 @@ def render() -> str:
         lambda: section_alpha(load("search_alpha")),
         lambda: section_hw(load("hw_table")),
         lambda: section_spikegpt(load("spikegpt_architectures")),
+        lambda: section_gpu216(load("gpu_spikegpt216")),
         lambda: section_validation(load("sanafe_validation"), load("sweep_speed"),
                                    load("lava_block")),
     ]
