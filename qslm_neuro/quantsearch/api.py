@@ -29,7 +29,7 @@ from qslm_neuro.quantsearch.result import SearchResult
 from qslm_neuro.quantsearch.sensitivity import SensitivityTable, measure_sensitivity
 from qslm_neuro.quantsearch.space import DEFAULT_LADDER, LadderLike, kept_modules, parse_ladder
 from qslm_neuro.quantsearch.store import EvaluationStore
-from qslm_neuro.quantsearch.strategies import STRATEGIES, StrategyLike, make_strategy
+from qslm_neuro.quantsearch.strategies import StrategyLike, make_strategy
 
 #: Older keyword names of strategy options, still accepted: ``(strategy, old) -> new``.
 _RENAMED_OPTIONS = {("exhaustive", "exhaustive_limit"): "limit", ("ilp", "ilp_budgets"): "budgets",

@@ -84,6 +84,21 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
     return result
 
 
+def selection_and_report_tasks(loaded: Any, task_name: str, data_dir: Any = None,
+                               select_split: str | None = None) -> tuple[Any, Any]:
+    """The task a search of ``loaded`` selects on and the one its result is reported on."""
+    from qslm_neuro.tasks import TASKS, make_task
+
+    cls = TASKS[task_name]
+    split = select_split or cls.selection_split
+    select = make_task(task_name, loaded.tokenizer, data_dir=data_dir, split=split,
+                       ctx_len=loaded.config.ctx_len, **_split_options(loaded, task_name, split))
+    report = select if cls.report_split in (None, split) else make_task(
+        task_name, loaded.tokenizer, data_dir=data_dir, split=cls.report_split,
+        ctx_len=loaded.config.ctx_len)
+    return select, report
+
+
 def _split_options(loaded: Any, task_name: str, split: str) -> dict[str, Any]:
     """SST-2's held-out split must be the sentences this checkpoint kept out of training."""
     if task_name != "sst2" or split != "heldout":
