@@ -54,7 +54,7 @@ def test_every_subcommand_is_registered_and_takes_the_same_plan_option():
                 "lava": ["--model", "m"]}[command]
         assert parser.parse_args([command, *base, "--plan", "int4"]).plan == "int4"
     assert set(parser._subparsers._group_actions[0].choices) == {
-        "train", "eval", "search", "lava", "estimate", "sweep", "demo"}
+        "train", "eval", "search", "lava", "estimate", "sweep", "demo", "import-spikegpt"}
 
 
 def test_eval_with_a_bad_plan_exits_with_bad_input(capsys, in_repo):

@@ -12,7 +12,7 @@ import qslm_neuro.quant as quant
 from qslm_neuro.quant import Hierarchy, QuantPlan, footprint, format_bytes
 
 QUANT_DIR = Path(quant.__file__).resolve().parent
-PLAN_MODULES = {"precision", "quantizer", "plan", "apply", "footprint"}
+PLAN_MODULES = {"precision", "quantizer", "plan", "apply", "footprints"}
 #: Public in their module but reached another way: QuantPlan.applied / .quantized_copy call the
 #: two functions of apply.py; PlanLike only types Hierarchy.tree's argument.
 NOT_EXPORTED = {"applied", "quantized_copy", "PlanLike"}

@@ -178,6 +178,55 @@ def section_hw(hw: dict | None) -> str:
                      "cores/chips", "feasible"], rows))
 
 
+def section_spikegpt(data: dict | None) -> str:
+    if not data:
+        return ""
+    rows = [[f"`{r['config']}`", r["plan"], r["hw"], f"{r['model_MB']:.1f}",
+             f"**{r['ac_share']:.0%}** / {r['mac_share']:.0%}",
+             f"{r['acs_M_per_token']:.1f} / {r['macs_M_per_token']:.1f}",
+             f"{r['energy_uJ_per_token']:,.0f}", f"{r['cores']}/{r['chips']}",
+             "yes" if r["feasible"] else "no"] for r in data["rows"]]
+    sources = {r["config"]: r["activity"] for r in data["rows"]}
+    spread = ""
+    if data.get("relu_density_spread"):
+        by_hw: dict[str, list[str]] = {}
+        for r in data["relu_density_spread"]["rows"]:
+            by_hw.setdefault(r["hw"], []).append(
+                f"{r['energy_uJ_per_token']:,.0f} uJ at {r['relu_density']:g}")
+        spread = (" With the transferred plan, SpikeGPT's energy per token for an ffn.value input "
+                  "density of 0.1 / assumed / 1.0: " + "; ".join(
+                      f"{hw} {', '.join(v)}" for hw, v in by_hw.items()) + ".")
+    return ("### Our block vs SpikeGPT's own at 216M (`benchmarks/spikegpt_architectures.py`)\n\n"
+            "Same 215,399,424 parameters and linears; ours puts LIF neurons in front of every "
+            "block linear, SpikeGPT's code puts them on the time-mix and channel-mix outputs "
+            "(spikes enter the residual stream, every linear reads floats). AC / MAC: share and "
+            "millions per token of the block linears' synaptic operations; "
+            + "; ".join(data["notes"]) + ". Where the activity comes from: "
+            + "; ".join(f"`{k}`: {v}" for k, v in sources.items()) + "." + spread + "\n\n"
+            + table(["config", "plan", "hardware", "model MB", "AC / MAC share",
+                     "ACs / MACs (M per token)", "uJ/token", "cores/chips", "feasible"], rows))
+
+
+def section_gpu216(data: dict | None) -> str:
+    """The random-weight 216M SpikeGPT timing run (benchmarks/gpu_spikegpt216.py), if run."""
+    if not data:
+        return ""
+    ev, se = data["eval"], data["search"]
+    chosen = se["chosen"]
+    found = (f"chosen {chosen['label']} ({chosen['memory_saving']:.1%} smaller)" if chosen
+             else "no plan met the constraints")
+    return ("### SpikeGPT-216M (its own block, random weights) on a GPU "
+            "(`benchmarks/gpu_spikegpt216.py`)\n\n"
+            f"`{data['config']['name']}` with a 2-class head ({data['parameters']:,} parameters) "
+            f"on {data['device_name']} (torch {data['torch']}): SST-2 eval of "
+            f"{ev['sentences']} {ev['split']} sentences in {ev['wall_s']:.2f} s "
+            f"({ev['tokens_per_s']:,.0f} tokens/s); tiered search ({se['tiers']}, ladder "
+            f"{se['ladder']}) selecting on {se['sentences']} sentences of {se['selection']} in "
+            f"{se['wall_s']:.0f} s with {se['counts']['full_evaluations']} full and "
+            f"{se['counts']['calibration_evaluations']} calibration evaluations, {found}. "
+            f"{data['note'].capitalize()}.")
+
+
 def section_validation(sanafe: dict | None, sweep: dict | None, lava: dict | None) -> str:
     parts = []
     if sanafe:
@@ -230,6 +279,8 @@ def render() -> str:
         lambda: section_compare(load("search_compare"), load("search_tiny_exhaustive")),
         lambda: section_alpha(load("search_alpha")),
         lambda: section_hw(load("hw_table")),
+        lambda: section_spikegpt(load("spikegpt_architectures")),
+        lambda: section_gpu216(load("gpu_spikegpt216")),
         lambda: section_validation(load("sanafe_validation"), load("sweep_speed"),
                                    load("lava_block")),
     ]

@@ -259,7 +259,13 @@ def spike_driven_layers(model: nn.Module) -> list[Any]:
     if not is_spiking_rwkv(model):
         raise BadInputError(f"map_candidate needs a qslm-neuro SpikingRWKV (with synapses()), "
                             f"got {type(model).__name__}")
-    return [s for s in model.synapses() if s.kind == "linear" and s.source]
+    found = [s for s in model.synapses() if s.kind == "linear" and s.source]
+    if not found:  # SpikeGPT's own block: its neurons feed the residual stream, not a layer
+        raise BadInputError(
+            f"{type(model).__name__} has no spike-driven layers (every linear reads floats), so "
+            "there is nothing to run as Lava Dense + LIF processes; cost it with `qslm "
+            "estimate --activity snntorch` instead")
+    return found
 
 
 def select_layers(model: nn.Module, layers: Sequence[str] | str | None) -> list[Any]:

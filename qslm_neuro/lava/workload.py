@@ -70,6 +70,9 @@ def lava_workload(model: Any, plan: Any, tokens_batch: Any = None,
     from qslm_neuro.measure.from_model import build_workload
 
     network, tokens_batch = _model_and_tokens(model, tokens_batch, tokens, data_dir)
+    from qslm_neuro.lava.mapping import spike_driven_layers
+
+    spike_driven_layers(network)  # refuses a model without any (SpikeGPT's own block)
     name = model.path.name if as_loaded(model) is model else None  # a LoadedModel: its folder
     if report is None:
         report = cosimulate(network, plan, tokens_batch, layers, modes=(mode,),

@@ -55,9 +55,16 @@ def workload_from_config(config: SLMConfig | str, activity: ActivityProfile, pla
 def borrowed_workload(model: nn.Module, activity: ActivityProfile, plan: Any = None,
                       name: str | None = None) -> Workload:
     """Workload of ``model`` (weights or meta) under ``plan`` with rates borrowed from ``activity``."""
-    borrowed = borrow_activity(model, activity)
+    if getattr(model.config, "architecture", "qslm") == "spikegpt":
+        # SpikeGPT's linears read floats: only its neurons' rates are borrowed (see the module)
+        from qslm_neuro.measure.spikegpt_activity import spikegpt_config_activity
+
+        borrowed = spikegpt_config_activity(model, activity)
+    else:
+        borrowed = borrow_activity(model, activity)
     workload = build_workload(model, plan, borrowed, name=name or model.config.name)
-    return replace(workload, activity_source=f"borrowed:{activity.model}",
+    source = borrowed.meta.get("source", f"borrowed:{activity.model}")
+    return replace(workload, activity_source=source,
                    meta=dict(workload.meta, activity_borrowed_from=activity.model))
 
 

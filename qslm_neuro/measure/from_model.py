@@ -122,6 +122,16 @@ def _populations(model: nn.Module, activity: ActivityProfile) -> list[NeuronPopu
             name=synapse.source, size=act.fan_in, neuron_type="lif",
             output_spikes_per_step=act.input_events_per_step,
             output_spikes_std=act.input_events_std, state_bits=_STATE_BITS, samples=act.samples))
+    # populations no layer reads (SpikeGPT's residual neurons), counted at their own output
+    listed = {p.name for p in populations}
+    declared = model.populations() if hasattr(model, "populations") else {}
+    for pop_name, pop in activity.populations.items():
+        if pop_name in declared and pop_name not in listed:
+            populations.append(NeuronPopulation(
+                name=pop_name, size=pop.size, neuron_type="lif",
+                output_spikes_per_step=pop.output_spikes_per_step,
+                output_spikes_std=pop.output_spikes_std, state_bits=_STATE_BITS,
+                samples=pop.samples))
     return populations
 
 

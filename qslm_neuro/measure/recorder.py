@@ -82,6 +82,12 @@ class ActivityRecorder:
                 self._recorders[name] = _LayerRecorder(module, kinds.get(name, default))
         if not self._recorders:
             raise BadInputError("the model has no nn.Linear or nn.Embedding layer to record")
+        # Populations whose spikes no weight layer reads (SpikeGPT's residual neurons) are
+        # counted at their own output instead.
+        read = {s.source for s in synapses if s.source}
+        unread = model.populations() if hasattr(model, "populations") else {}
+        self._unread = {name: (module.size, RunningStats()) for name, module in unread.items()
+                        if name not in read}
         self._mask: torch.Tensor | None = None
         self._handles: list[Any] = []
         self.tokens = 0
@@ -105,7 +111,17 @@ class ActivityRecorder:
             module = self.model.get_submodule(name)
             self._handles.append(module.register_forward_pre_hook(
                 lambda _m, args, r=recorder: r(args[0], self._mask)))
+        for name, (_size, stats) in self._unread.items():
+            self._handles.append(self.model.get_submodule(name).register_forward_hook(
+                lambda _m, _args, out, st=stats: st.add(self._spike_counts(out))))
         return self
+
+    def _spike_counts(self, spikes: torch.Tensor) -> torch.Tensor:
+        """Spikes per valid token of a [B, T, C] population output."""
+        x = spikes.detach()
+        if x.dim() == 3 and self._mask is not None:
+            x = x[self._mask]
+        return (x.reshape(-1, x.shape[-1]) != 0).sum(dim=-1)
 
     def __exit__(self, *exc_info: object) -> None:
         for handle in self._handles:
@@ -130,6 +146,10 @@ class ActivityRecorder:
                 populations[synapse.source] = PopulationActivity(
                     size=r.fan_in, output_spikes_per_step=r.events.total / tokens,
                     output_spikes_std=r.events.std, samples=r.calls)
+        for name, (size, stats) in self._unread.items():
+            populations[name] = PopulationActivity(
+                size=size, output_spikes_per_step=stats.total / tokens,
+                output_spikes_std=stats.std, samples=stats.count)
         return ActivityProfile(model=self.model_name, data=self.data_name, tokens=tokens,
                                sequences=self.sequences, layers=layers, populations=populations)
 

@@ -29,6 +29,7 @@ from qslm_neuro.errors import BadInputError, ChecksumError, DataNotFoundError
 from qslm_neuro.fileio import sha256_file, write_json_atomic
 from qslm_neuro.models.config import SLMConfig
 from qslm_neuro.models.rwkv import SpikingRWKV
+from qslm_neuro.models.spikegpt import SpikeGPT
 
 MANIFEST = "manifest.json"
 WEIGHTS = "model.safetensors"
@@ -47,14 +48,15 @@ _ORIGINS: "weakref.WeakKeyDictionary[SpikingRWKV, tuple[Path, Any, dict[str, Any
 class LoadedModel:
     """A model with everything needed to evaluate it."""
 
-    model: SpikingRWKV
-    tokenizer: Any  # qslm_neuro.tokenizer.Tokenizer
+    model: SpikingRWKV | SpikeGPT
+    tokenizer: Any  # qslm_neuro.tasks.Tokenizer, or NeoXTokenizer for imported SpikeGPT models
     config: SLMConfig
     path: Path
     training: dict[str, Any] = field(default_factory=dict)
 
 
-def save_checkpoint(directory: str | os.PathLike[str], model: SpikingRWKV, tokenizer: Any,
+def save_checkpoint(directory: str | os.PathLike[str], model: SpikingRWKV | SpikeGPT,
+                    tokenizer: Any,
                     training: dict[str, Any] | None = None) -> Path:
     """Write a checkpoint directory; files go to a temporary sibling first, then one rename."""
     directory = Path(directory)
@@ -123,12 +125,13 @@ def verify_checkpoint(directory: str | os.PathLike[str]) -> dict[str, Any]:
 def load_checkpoint(directory: str | os.PathLike[str],
                     device: str | torch.device = "cpu") -> LoadedModel:
     """Verify and load a checkpoint directory."""
-    from qslm_neuro.tasks.tokenizer import Tokenizer
+    from qslm_neuro.models import construct_model
+    from qslm_neuro.tasks.neox_tokenizer import load_tokenizer
 
     directory = Path(directory)
     verify_checkpoint(directory)
     config = SLMConfig.from_dict(json.loads((directory / CONFIG).read_text()))
-    model = SpikingRWKV(config)
+    model = construct_model(config)
     try:
         state = load_file(str(directory / WEIGHTS))
     except Exception as exc:  # safetensors raises its own SafetensorError for a damaged file
@@ -149,7 +152,7 @@ def load_checkpoint(directory: str | os.PathLike[str],
     model.to(device).eval()
     training_path = directory / TRAINING
     training = json.loads(training_path.read_text()) if training_path.is_file() else {}
-    tokenizer = Tokenizer.load(directory)
+    tokenizer = load_tokenizer(directory)
     _ORIGINS[model] = (directory, tokenizer, training)
     return LoadedModel(model=model, tokenizer=tokenizer, config=config, path=directory,
                        training=training)
