@@ -113,7 +113,7 @@ class ActivityRecorder:
                 lambda _m, args, r=recorder: r(args[0], self._mask)))
         for name, (_size, stats) in self._unread.items():
             self._handles.append(self.model.get_submodule(name).register_forward_hook(
-                lambda _m, _args, out, st=stats: st.add(self._spike_counts(out))))
+                lambda _m, _args, out, st=stats: _add_counts(st, self._spike_counts(out))))
         return self
 
     def _spike_counts(self, spikes: torch.Tensor) -> torch.Tensor:
@@ -196,3 +196,9 @@ def _lm_windows(ids: torch.Tensor, ctx_len: int) -> list[torch.Tensor]:
     """Non-overlapping windows of ctx_len + 1 tokens (each token counted once)."""
     n = (len(ids) - 1) // ctx_len
     return [ids[i * ctx_len: i * ctx_len + ctx_len + 1] for i in range(n)]
+
+
+def _add_counts(stats: Any, counts: torch.Tensor) -> None:
+    """Add per-token counts to running stats, summed where they are (CPU or GPU)."""
+    values = counts.double()
+    stats.add_totals(values.numel(), float(values.sum()), float(values.square().sum()))
