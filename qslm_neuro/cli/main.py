@@ -145,12 +145,15 @@ register("eval", "evaluate a checkpoint (SST-2 dev accuracy or WikiText-2 perple
 
 # -------------------------------------------------------------------------------- search
 def _configure_search(p: argparse.ArgumentParser) -> None:
+    from qslm_neuro.cli.hw_constraints import add_hw_constraint_arguments
+
     p.add_argument("--model", required=True, help="checkpoint directory (e.g. data/slm-small-sst2)")
     p.add_argument("--task", required=True, choices=["sst2", "wikitext2"])
     p.add_argument("--const-acc", "--const-perf", "--const-ppl", dest="const_acc", default=None,
                    help="constA: 0.80, '>=0.80', '<=250', '1pt' or '5%%' (relative to fp32)")
     p.add_argument("--const-mem", default=None,
-                   help="constM: '2.5MB', '400MB', '1.5MiB', '350kB', bytes, or '15%%' of fp32")
+                   help="constM: '2.5MB', '400MB', '1.5MiB', '350kB', bytes, or '15%%' of fp32; "
+                   "on the chip: '1chip', '64cores', 'syn:2MB'")
     p.add_argument("--alpha", type=float, default=1.0,
                    help="weight of memory saving in the score (0 favours performance)")
     p.add_argument("--beta", type=float, default=0.0, help="weight of energy saving (default 0)")
@@ -173,7 +176,9 @@ def _configure_search(p: argparse.ArgumentParser) -> None:
                    help="budget of random (evaluations) and nsga2 (trials)")
     p.add_argument("--level", choices=["block", "module"], default=None,
                    help="units of exhaustive/random/ilp/nsga2")
-    p.add_argument("--hw", default="loihi2", help="hardware model for estimates, or 'none'")
+    p.add_argument("--hw", default="loihi2", help="hardware model for estimates, a "
+                   "comma-separated list (one plan per chip), or 'none'")
+    add_hw_constraint_arguments(p)
     p.add_argument("--select-split", default=None,
                    help="split candidates are evaluated on (sst2: dev, wikitext2: heldout)")
     p.add_argument("--threads", type=int, default=1,

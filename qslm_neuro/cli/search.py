@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from qslm_neuro.cli.hw_constraints import hw_argument, hw_constraint_kwargs, print_per_chip
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.quantsearch.checkpoint import search_checkpoint
 
@@ -39,8 +40,12 @@ def run_search_command(args: Any) -> int:
         args.model, args.task, out=args.out, const_perf=args.const_acc, const_mem=args.const_mem,
         alpha=args.alpha, beta=args.beta, strategy=args.strategy, ladder=args.ladder,
         tiers=tiers, keep=args.keep, calibration_size=args.calib_size, seed=args.seed,
-        hw=None if args.hw.lower() == "none" else args.hw, data_dir=args.data_dir,
-        select_split=args.select_split, progress=not args.no_progress, **options)
+        hw=hw_argument(args.hw), data_dir=args.data_dir, select_split=args.select_split,
+        progress=not args.no_progress, **hw_constraint_kwargs(args), **options)
+    if print_per_chip(result):
+        print(f"wrote {Path(args.out) / 'per_chip.csv'} and one run directory per chip")
+        result.raise_if_not_found()
+        return 0
     print(result.table())
     print()
     print(result.summary())

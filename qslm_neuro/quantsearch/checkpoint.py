@@ -21,6 +21,7 @@ import torch
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.quantsearch.api import search, _open_store
 from qslm_neuro.quantsearch.evaluator import Evaluator
+from qslm_neuro.quantsearch.per_chip import PerChipResults, result_items
 from qslm_neuro.quantsearch.result import Candidate, SearchResult
 from qslm_neuro.quantsearch.space import DEFAULT_LADDER
 from qslm_neuro.quantsearch.strategies import TIERS, StrategyLike
@@ -34,11 +35,15 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
                       keep: Sequence[str] = (), calibration_size: int | None = None,
                       seed: int = 0, hw: str | None = "loihi2", data_dir: Any = None,
                       select_split: str | None = None, report_split: str | None = "default",
-                      store: Any = None, progress: bool = True, **options: Any) -> SearchResult:
+                      store: Any = None, progress: bool = True,
+                      **options: Any) -> "SearchResult | PerChipResults":
     """Load a checkpoint, search it on its task, evaluate the report split, write the files.
 
-    ``strategy`` and ``**options`` are as in :func:`qslm_neuro.quantsearch.api.search`;
-    ``tiers`` is the tiered strategy's option, kept as a keyword here for the CLI.
+    ``strategy`` and ``**options`` (hardware bounds included: ``const_energy``,
+    ``const_power``, ``const_latency``, ``tokens_per_s``) are as in
+    :func:`qslm_neuro.quantsearch.api.search`; ``tiers`` is the tiered strategy's option, kept
+    as a keyword here for the CLI. Several chips (``hw="loihi2,embedded-soc"``) give a
+    :class:`~qslm_neuro.quantsearch.per_chip.PerChipResults`, one run directory per chip.
     """
     from qslm_neuro.models.checkpoint import load_checkpoint
     from qslm_neuro.tasks import TASKS, make_task
@@ -62,24 +67,33 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
                     alpha=alpha, beta=beta, strategy=strategy, ladder=ladder,
                     keep=keep, calibration_size=calibration_size, seed=seed, hw=hw,
                     store=run_store, out=None, progress=progress, **options)
-    result.settings.update({"checkpoint": str(Path(model_dir)), "task": task_name,
-                            "selection_split": task.name})
     report = task_class.report_split if report_split == "default" else report_split
+    report_evaluator = None
     if report and report != split:
         report_task = make_task(task_name, loaded.tokenizer, data_dir=data_dir, split=report,
                                 ctx_len=loaded.config.ctx_len)
-        result.extra["report_split"] = evaluate_on_split(loaded.model, report_task, result,
-                                                         run_store)
+        report_evaluator = report_split_evaluator(loaded.model, report_task, run_store)
+    for _chip, one in result_items(result):
+        one.settings.update({"checkpoint": str(Path(model_dir)), "task": task_name,
+                             "selection_split": task.name})
+        if report_evaluator is not None:
+            one.extra["report_split"] = evaluate_on_split(loaded.model, report_task, one,
+                                                          run_store, report_evaluator)
     result.write(out)
     return result
 
 
+def report_split_evaluator(model: torch.nn.Module, task: Any, store: Any) -> Evaluator:
+    """The evaluator of the reporting split (no activity, no hardware: only the metric)."""
+    return Evaluator(model, task.evaluate, higher_is_better=task.higher_is_better,
+                     metric=task.metric, store=store, hw=None, record_activity=False,
+                     evaluation_id=f"report|{type(task).__name__}|{task.name}|{len(task)}")
+
+
 def evaluate_on_split(model: torch.nn.Module, task: Any, result: SearchResult,
-                      store: Any) -> dict[str, Any]:
+                      store: Any, evaluator: Evaluator | None = None) -> dict[str, Any]:
     """Metric of the baseline and the chosen (else nearest) candidate on another split."""
-    evaluator = Evaluator(model, task.evaluate, higher_is_better=task.higher_is_better,
-                          metric=task.metric, store=store, hw=None, record_activity=False,
-                          evaluation_id=f"report|{type(task).__name__}|{task.name}|{len(task)}")
+    evaluator = evaluator or report_split_evaluator(model, task, store)
     picked: list[tuple[str, Candidate]] = [("baseline", result.baseline)]
     if result.chosen is not None:
         picked.append(("chosen", result.chosen))
