@@ -219,8 +219,8 @@ def _parse_mapped(part: str) -> HwBudget | None:
     unit = match["unit"].lower() if match else None
     if match is None or (unit != "%" and unit not in _BYTE_UNITS):
         raise BadInputError(f"memory constraint {part!r}: after 'syn:' give the synaptic memory "
-                            "as mapped on the chip in bytes ('syn:2MB', 'syn:512KiB') or as a "
-                            "share of the fp32 baseline's ('syn:20%')")
+                            "as mapped on the chip in bytes or as a share of the fp32 "
+                            "baseline's, e.g. 'syn:2MB', 'syn:512KiB' or 'syn:20%'")
     number = _positive(float(match["number"]), part, "synaptic memory", HW_MEM_FORMS)
     if unit == "%":
         return HwBudget("synaptic_memory", _share(number, part), True, part)
