@@ -119,13 +119,14 @@ class PerChipResults(dict):
 
     def table(self) -> str:
         """The chosen plan per chip, one line each."""
-        lines = [f"{'chip':<14} {'plan':<34} {'metric':>7} {'report':>7} {'uJ/tok':>9} "
+        lines = [f"{'chip':<14} {'plan (precisions)':<34} {'metric':>7} {'report':>7} {'uJ/tok':>9} "
                  f"{'mW':>8} {'us/tok':>8} {'cores':>5} {'chips':>5} {'holds':>5}"]
         for row in self.rows():
             def num(key: str, scale: float = 1.0, fmt: str = ".3f") -> str:
                 value = row[key]
                 return "-" if value is None else format(value * scale, fmt)
-            lines.append(f"{row['chip'][:14]:<14} {row['label'][:34]:<34} {num('metric', 1, '.4f'):>7} "
+            lines.append(f"{row['chip'][:14]:<14} {row['precisions'][:34]:<34} "
+                         f"{num('metric', 1, '.4f'):>7} "
                          f"{num('report_metric', 1, '.4f'):>7} "
                          f"{num('energy_per_token_j', 1e6):>9} {num('power_w', 1e3, '.2f'):>8} "
                          f"{num('latency_per_token_s', 1e6, '.1f'):>8} {num('cores', 1, '.0f'):>5} "
