@@ -14,7 +14,9 @@ order:
    steps ranked by energy per token saved. Criteria: less energy per token than the bytes-only
    plan on embedded-soc, no more on loihi2;
 3. **one chip**: ``--hw loihi2,loihi --const-mem 1chip --alpha 0``: the best-accuracy plan that
-   fits one chip, and how far it is from fp32;
+   fits one chip, and how far it is from fp32; once with the default tiers (global first), once
+   from fp32 with the block and module tiers only (steps ranked by cores freed: the plan that
+   changes least from fp32 to fit);
 4. **spikegpt-216m** (costed without weights, firing rates borrowed from slm-small-sst2): the
    plans above transferred by role and relative depth, costed on loihi2 and embedded-soc: which
    needs the fewest Loihi 2 chips, and which meet the energy budget scaled the same way (10%
@@ -81,12 +83,17 @@ def main(argv: list[str] | None = None) -> int:
                                const_energy=energy_text, alpha=1.0, beta=1.0, **common)
     one_chip = search_checkpoint(args.model, "sst2", out=out / "one-chip", hw="loihi2,loihi",
                                  const_mem="1chip", alpha=0.0, **common)
+    from_fp32 = search_checkpoint(args.model, "sst2", out=out / "one-chip-from-fp32",
+                                  hw="loihi2,loihi", const_mem="1chip", alpha=0.0,
+                                  tiers=("block", "module"), **common)
     wall = time.perf_counter() - start
 
     searches = [run_record("bytes-only", bytes_only, {"const_mem": args.const_mem, "alpha": 1.0}),
                 run_record("energy budget", energy, {"const_energy": energy_text, "alpha": 1.0,
                                                      "beta": 1.0}),
-                run_record("one chip", one_chip, {"const_mem": "1chip", "alpha": 0.0})]
+                run_record("one chip", one_chip, {"const_mem": "1chip", "alpha": 0.0}),
+                run_record("one chip from fp32", from_fp32, {"const_mem": "1chip", "alpha": 0.0,
+                                                            "tiers": ["block", "module"]})]
     energy_rows = []
     for chip in ("loihi2", "embedded-soc"):
         aware = energy[chip]
@@ -98,16 +105,20 @@ def main(argv: list[str] | None = None) -> int:
             "energy_ratio": (pick.hw["energy_per_token_j"] / bytes_costs[chip][
                 "energy_per_token_j"]) if pick else None})
     chip_rows = []
-    for chip in ("loihi", "loihi2"):
-        res = one_chip[chip]
-        chip_rows.append({"chip": chip, "fp32": summary(res.baseline, res, res.baseline.hw),
+    for (search, results), chip in ((s, c) for s in (("one chip", one_chip),
+                                                     ("one chip from fp32", from_fp32))
+                                    for c in ("loihi", "loihi2")):
+        res = results[chip]
+        chip_rows.append({"chip": chip, "search": search,
+                          "fp32": summary(res.baseline, res, res.baseline.hw),
                           "chosen": summary(res.chosen, res, res.chosen.hw if res.chosen
                                             else None),
                           "accuracy_from_fp32_points": None if res.chosen is None else
                           100 * (res.chosen.metric - res.baseline.metric)})
     plans = {"bytes-only": bytes_only.chosen, "energy-aware loihi2": energy["loihi2"].chosen,
              "energy-aware embedded-soc": energy["embedded-soc"].chosen,
-             "one chip loihi2": one_chip["loihi2"].chosen}
+             "one chip loihi2": one_chip["loihi2"].chosen,
+             "one chip from fp32 loihi2": from_fp32["loihi2"].chosen}
     large = transferred(args.model, args.large, plans, args.energy_cut)
 
     soc = next(r for r in energy_rows if r["chip"] == "embedded-soc")
@@ -266,7 +277,7 @@ def print_tables(record: dict[str, Any]) -> None:
     print()
     for row in record["one_chip"]:
         s = row["chosen"]
-        print(f"1chip on {row['chip']}: fp32 needs {row['fp32']['hw']['chips']} chips "
+        print(f"{row['search']} on {row['chip']}: fp32 needs {row['fp32']['hw']['chips']} chips "
               f"({row['fp32']['hw']['cores']} cores); "
               + ("none fits" if s is None else
                  f"{s['label']} [{s['precisions']}] dev {s['dev_accuracy']:.4f} "

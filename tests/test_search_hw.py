@@ -113,6 +113,15 @@ def test_predicted_synaptic_memory_saved_is_what_the_step_saved(model, task):
         result.baseline.hw["synaptic_memory_bytes"]
 
 
+def test_with_alpha_0_the_tiers_lower_only_until_the_plan_fits(model, task):
+    result = search(model, task, const_perf=">=0", const_mem="syn:30%", alpha=0.0,
+                    hw="loihi2", tiers="block,module", **FAST)
+    evaluated = [c for c in result.candidates if c.tier != "baseline"]
+    assert evaluated[-1].meets_hw and not any(c.meets_hw for c in evaluated[:-1])
+    assert any(t.get("action") == "stop" for t in result.trials)
+    assert result.chosen.plan.key == evaluated[-1].plan.key
+
+
 def test_power_is_checked_at_the_requested_rate(model, task):
     result = search(model, task, const_perf=">=0", const_power="1W", tokens_per_s=500,
                     hw="loihi2", tiers="global", **FAST)

@@ -173,11 +173,11 @@ def section_search_hw(hw: dict | None) -> str:
     chip_rows = []
     for r in hw["one_chip"]:
         s, base = r["chosen"], r["fp32"]
-        chip_rows.append([r["chip"], f"{base['hw']['chips']} chips / {base['hw']['cores']} cores",
+        chip_rows.append([r["search"], r["chip"], f"{base['hw']['chips']} chips / {base['hw']['cores']} cores",
                           "none" if s is None else s["precisions"], acc(s),
                           "-" if s is None else f"{r['accuracy_from_fp32_points']:+.2f} pt",
                           "-" if s is None else f"{s['hw']['chips']} / {s['hw']['cores']}",
-                          evals("one chip", r["chip"])])
+                          evals(r["search"], r["chip"])])
     cost_rows = [[s["search"], c["chip"], f"{c['full_equivalents']:.1f}",
                   f"{c['cpu_time_s']:.0f} s", f"{c['wall_time_s']:.0f} s"]
                  for s in hw["searches"] for c in s["chips"]]
@@ -195,8 +195,9 @@ def section_search_hw(hw: dict | None) -> str:
             "bytes-only plan on embedded-soc, the same budget on both chips, beta 1.\n\n"
             + table(["chip", "search", "precisions", "dev acc", "size", "uJ/token",
                      "full + calibration evals (new)"], rows)
-            + "\n\nOne chip (`--const-mem 1chip`, alpha 0: the best-accuracy plan that fits):\n\n"
-            + table(["chip", "fp32 needs", "chosen precisions", "dev acc", "vs fp32",
+            + "\n\nOne chip (`--const-mem 1chip`, alpha 0: the best-accuracy plan that fits; "
+            "\"from fp32\": block and module tiers only, steps ranked by cores freed):\n\n"
+            + table(["search", "chip", "fp32 needs", "chosen precisions", "dev acc", "vs fp32",
                      "chips / cores", "full + calibration evals (new)"], chip_rows)
             + "\n\nCost per chip search (full-evaluation equivalents, single-thread CPU time, "
             f"wall time with load average {hw['load_average_before'][0]:.1f} -> "

@@ -17,8 +17,8 @@ def add_hw_constraint_arguments(parser: argparse.ArgumentParser) -> None:
     """The hardware-bound flags of ``qslm search``."""
     group = parser.add_argument_group(
         "hardware bounds", "checked on every candidate's own estimate on each --hw chip; "
-        "--const-mem also takes 1chip, 2chips, 64cores, syn:2MB, syn:20%% (mapped on the "
-        "chip), comma-joined with a byte budget ('15%%,1chip'); --hw takes a list "
+        "--const-mem also takes 1chip, 2chips, 64cores, syn:2MB, syn:20% (mapped on the "
+        "chip), comma-joined with a byte budget ('15%,1chip'); --hw takes a list "
         "(loihi2,embedded-soc,path/to/chip.toml): one plan per chip over one evaluation store")
     group.add_argument("--const-energy", default=None,
                        help="energy per token at most: '10uJ/token', '1.5mJ', or '60%%' of fp32")

@@ -11,8 +11,10 @@
    accepted and the block may be lowered again later; a step that breaks it freezes the block.
 3. **Module tier**: the same, one module at a time, from the block tier's result. Module
    sensitivities are measured when this tier starts, for the modules it can still lower (those
-   above the ladder's lowest precision): a module the block tier already took to the bottom
-   would never be ranked, so measuring it first would only cost evaluations. ``measure`` (given
+   above the ladder's lowest precision, and, when a hardware resource is ranked, whose next
+   step is predicted to save some of it): a module the block tier already took to the bottom,
+   or whose every step would cost more energy, would never be taken, so measuring it first
+   would only cost evaluations. ``measure`` (given
    by :func:`qslm_neuro.quantsearch.search`) does it; without it the table must already hold them.
 
 Before each full evaluation the additive damage model (:class:`~.sensitivity.DropModel`)
@@ -38,6 +40,11 @@ predicted to save nothing (or to cost more: on the embedded SoC, energy per toke
 int5 because unpacking sub-byte weights costs cycles) are not taken. Cores come in whole
 numbers: when no step frees a core, steps are ranked by the synaptic memory they free (what
 packs into fewer cores).
+
+With hardware bounds and an objective that weighs neither memory nor energy (``alpha = beta =
+0``), a tier stops as soon as the current plan meets every bound: further steps could only cost
+accuracy. From an infeasible start (fp32 on two chips) it lowers by the binding resource until
+the plan fits, then stops.
 """
 from __future__ import annotations
 
@@ -50,6 +57,7 @@ from tqdm.auto import tqdm
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.quant import FP32, Precision
 from qslm_neuro.quantsearch.context import SearchContext
+from qslm_neuro.quantsearch.objective import TradeOff
 from qslm_neuro.quantsearch.resources import binding_resource
 from qslm_neuro.quantsearch.result import Candidate
 from qslm_neuro.quantsearch.sensitivity import DropModel, SensitivityTable
@@ -129,16 +137,19 @@ def run_tiered(ctx: SearchContext, sensitivity: SensitivityTable,
         if "block" in tiers:
             current = _greedy_tier(ctx, "block", ctx.blocks, current, model, skip_margin, bar)
         if "module" in tiers:
-            movable = [m for m in ctx.modules if _step_below(
-                ctx.ladder, max(current.plan.precision_of(p) for p in m.modules)) is not None]
+            resource = binding_resource(ctx, current)
+            movable = [] if _nothing_to_gain(ctx, current) else [
+                m for m in ctx.modules if _can_save(ctx, resource, m, current)]
             missing = [m for m in movable if not sensitivity.has_unit(m.level, m.path)]
             if missing and measure is not None:
                 sensitivity = sensitivity.merged(measure(missing))
                 model = DropModel(sensitivity, ctx.evaluator.higher_is_better)
             ctx.trials.append({"tier": "module", "action": "sensitivity", "from": current.order,
                                "measured": len(missing) if measure is not None else 0,
-                               "movable": len(movable), "modules": len(ctx.modules)})
-            _greedy_tier(ctx, "module", ctx.modules, current, model, skip_margin, bar)
+                               "movable": len(movable), "modules": len(ctx.modules),
+                               "resource": resource})
+            known = [m for m in ctx.modules if sensitivity.has_unit(m.level, m.path)]
+            _greedy_tier(ctx, "module", known, current, model, skip_margin, bar)
     finally:
         bar.close()
     return sensitivity
@@ -183,6 +194,11 @@ def _greedy_tier(ctx: SearchContext, tier: str, units: list[Unit], start: Candid
     current = start
     frozen: set[str] = set()
     while True:
+        if _nothing_to_gain(ctx, current):
+            ctx.trials.append({"tier": tier, "action": "stop", "anchor": current.order,
+                               "reason": "meets every bound and the objective weighs neither "
+                                         "memory nor energy"})
+            return current
         resource = binding_resource(ctx, current)
         move = _next_move(ctx, units, current, frozen, model, resource)
         if move is None:
@@ -237,6 +253,29 @@ def _next_move(ctx: SearchContext, units: list[Unit], current: Candidate, frozen
         if best is not None:
             return best
     return None
+
+
+def _nothing_to_gain(ctx: SearchContext, current: Candidate) -> bool:
+    """A hardware-bounded search whose plan meets every bound, scored by an objective that
+    weighs neither memory nor energy (alpha = beta = 0): lowering further can only cost
+    accuracy, so the tiers stop there ("the best-accuracy plan that fits one chip")."""
+    objective = ctx.objective
+    return (bool(ctx.hardware) and current.feasible and isinstance(objective, TradeOff)
+            and objective.alpha == 0 and objective.beta == 0)
+
+
+def _can_save(ctx: SearchContext, resource: str, unit: Unit, current: Candidate) -> bool:
+    """Whether the module tier may lower ``unit``: it has a step below, and (for a hardware
+    resource) that step is predicted to save some of it, so that no sensitivity is measured
+    for a module whose every step would cost more of what binds."""
+    old = max(current.plan.precision_of(m) for m in unit.modules)
+    new = _step_below(ctx.ladder, old)
+    if new is None:
+        return False
+    if resource == "bytes":
+        return True
+    order = ("cores", "synaptic_memory") if resource == "cores" else (resource,)
+    return any((_saved(ctx, name, unit, current, old, new) or 0.0) > 0 for name in order)
 
 
 def _saved(ctx: SearchContext, resource: str, unit: Unit, current: Candidate, old: Precision,
