@@ -288,7 +288,7 @@ def _share(number: float, shown: Any) -> float:
 def format_value(kind: str, value: float) -> str:
     """A number with its unit and an SI prefix a person reads easily (``1.07 mJ/token``)."""
     if kind in ("chips", "cores"):
-        return f"{value:.0f} {kind}"
+        return f"{value:.0f} {kind[:-1] if value == 1 else kind}"
     unit = KINDS[kind][2]
     if kind == "synaptic_memory":
         return f"{value / 1e6:.3f} MB" if value >= 1e5 else f"{value / 1e3:.1f} kB"

@@ -3,7 +3,7 @@
 1. **Global tier**: one precision everywhere, walking down the ladder (int8, int6, ...) on the
    full evaluation set until a precision breaks constA (that one is kept as a candidate too);
    these few evaluations are never skipped by prediction.
-2. **Block tier**: from the starting point (the best-scoring global candidate that meets both
+2. **Block tier**: from the starting point (the best-scoring global candidate that meets every
    constraints; else the smallest one that meets constA; else the fp32 baseline), lower one
    block at a time by one ladder step, least harmful per unit of resource saved first
    (calibration drop per unit saved, ties by proxy KL per unit saved; the resource is chosen by
