@@ -119,8 +119,9 @@ class PerChipResults(dict):
 
     def table(self) -> str:
         """The chosen plan per chip, one line each."""
-        lines = [f"{'chip':<14} {'plan (precisions)':<34} {'metric':>7} {'report':>7} {'uJ/tok':>9} "
-                 f"{'mW':>8} {'us/tok':>8} {'cores':>5} {'chips':>5} {'holds':>5}"]
+        lines = [f"{'chip':<14} {'plan (precisions)':<34} {'metric':>7} {'report':>7} "
+                 f"{'uJ/tok':>9} {'mW':>8} {'us/tok':>8} {'cores':>5} {'chips':>5} "
+                 f"{'holds':>5}"]
         for row in self.rows():
             def num(key: str, scale: float = 1.0, fmt: str = ".3f") -> str:
                 value = row[key]

@@ -4,11 +4,12 @@
    full evaluation set until a precision breaks constA (that one is kept as a candidate too);
    these few evaluations are never skipped by prediction.
 2. **Block tier**: from the starting point (the best-scoring global candidate that meets every
-   constraints; else the smallest one that meets constA; else the fp32 baseline), lower one
-   block at a time by one ladder step, least harmful per unit of resource saved first
-   (calibration drop per unit saved, ties by proxy KL per unit saved; the resource is chosen by
-   the rule below). A step that keeps constA (and misses no hardware bound its anchor met) is
-   accepted and the block may be lowered again later; a step that breaks it freezes the block.
+   constraint; else, of those meeting constA, the one nearest the other bounds, smallest first;
+   else the fp32 baseline), lower one block at a time by one ladder step, least harmful per
+   unit of resource saved first (calibration drop per unit saved, ties by proxy KL per unit
+   saved; the resource is chosen by the rule below). A step that keeps constA (and misses no
+   hardware bound its anchor met) is accepted and the block may be lowered again later; a step
+   that breaks it freezes the block.
 3. **Module tier**: the same, one module at a time, from the block tier's result. Module
    sensitivities are measured when this tier starts, for the modules it can still lower (those
    above the ladder's lowest precision, and, when a hardware resource is ranked, whose next
