@@ -119,19 +119,24 @@ class PerChipResults(dict):
 
     def table(self) -> str:
         """The chosen plan per chip, one line each."""
-        lines = [f"{'chip':<14} {'plan (precisions)':<34} {'metric':>7} {'report':>7} "
-                 f"{'uJ/tok':>9} {'mW':>8} {'us/tok':>8} {'cores':>5} {'chips':>5} "
+        rows = self.rows()
+        report = any(row["report_metric"] is not None for row in rows)
+        lines = [f"{'chip':<14} {'plan (precisions)':<34} {'metric':>7} "
+                 + (f"{'report':>7} " if report else "")
+                 + f"{'uJ/tok':>9} {'mW':>8} {'us/tok':>8} {'cores':>5} {'chips':>5} "
                  f"{'holds':>5}"]
-        for row in self.rows():
-            def num(key: str, scale: float = 1.0, fmt: str = ".3f") -> str:
+        for row in rows:
+            def num(key: str, scale: float = 1.0, fmt: str = ".3f", row: dict = row) -> str:
                 value = row[key]
                 return "-" if value is None else format(value * scale, fmt)
             lines.append(f"{row['chip'][:14]:<14} {row['precisions'][:34]:<34} "
                          f"{num('metric', 1, '.4f'):>7} "
-                         f"{num('report_metric', 1, '.4f'):>7} "
-                         f"{num('energy_per_token_j', 1e6):>9} {num('power_w', 1e3, '.2f'):>8} "
-                         f"{num('latency_per_token_s', 1e6, '.1f'):>8} {num('cores', 1, '.0f'):>5} "
-                         f"{num('chips', 1, '.0f'):>5} {'yes' if row['holds'] else 'NO':>5}")
+                         + (f"{num('report_metric', 1, '.4f'):>7} " if report else "")
+                         + f"{num('energy_per_token_j', 1e6):>9} "
+                         f"{num('power_w', 1e3, '.2f'):>8} "
+                         f"{num('latency_per_token_s', 1e6, '.1f'):>8} "
+                         f"{num('cores', 1, '.0f'):>5} {num('chips', 1, '.0f'):>5} "
+                         f"{'yes' if row['holds'] else 'NO':>5}")
         return "\n".join(lines)
 
     def write(self, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
