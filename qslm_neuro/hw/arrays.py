@@ -12,6 +12,7 @@ import numpy as np
 
 from qslm_neuro.hw.schema import MCU_WEIGHT_CLASSES, NONSYN_KINDS
 from qslm_neuro.workload import Workload
+from qslm_neuro.workload.types import pipeline_stages
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,14 @@ class WorkloadArrays:
     source_spikes: np.ndarray     # (S,) spikes per step of the source, if it is a LIF population
     source_is_lif: np.ndarray     # (S,) bool: the source is a LIF population (updated per step)
     free_pop_sizes: np.ndarray    # (Q,) LIF populations no layer drives (need cores of their own)
+    free_pop_spikes: np.ndarray   # (Q,) their spikes per step
+    free_pop_names: tuple[str, ...]
+    source_names: tuple[str, ...]  # (S,) external sources (inputs or undriven LIF populations)
+    pop_names: tuple[str, ...]     # (P,) every LIF population
+    pop_sizes: np.ndarray          # (P,)
+    pop_spikes: np.ndarray         # (P,) spikes per step
+    pop_state_bytes_each: np.ndarray  # (P,)
+    pipeline_depth: int            # pipeline stages a token crosses (workload.pipeline_stages)
     pop_spikes_total: float       # all LIF output spikes per step
     pop_neurons_total: float      # all LIF neurons
     pop_state_bytes: float        # LIF membrane state in bytes
@@ -124,6 +133,13 @@ def workload_arrays(workload: Workload) -> WorkloadArrays:
         source_onehot=source_onehot, source_sizes=source_sizes, source_spikes=source_spikes,
         source_is_lif=source_is_lif, calls=calls,
         free_pop_sizes=np.array([p.size for p in free_pops], dtype=float),
+        free_pop_spikes=np.array([p.output_spikes_per_step for p in free_pops], dtype=float),
+        free_pop_names=tuple(p.name for p in free_pops), source_names=tuple(external),
+        pop_names=tuple(pops), pop_sizes=np.array([p.size for p in pops.values()], dtype=float),
+        pop_spikes=np.array([p.output_spikes_per_step for p in pops.values()], dtype=float),
+        pop_state_bytes_each=np.array([p.size * p.state_bits / 8.0 for p in pops.values()],
+                                      dtype=float),
+        pipeline_depth=max(pipeline_stages(workload.layers), default=-1) + 1,
         pop_spikes_total=float(sum(p.output_spikes_per_step for p in pops.values())),
         pop_neurons_total=float(sum(p.size for p in pops.values())),
         pop_state_bytes=float(sum(p.size * p.state_bits / 8.0 for p in pops.values())),

@@ -6,9 +6,15 @@ deliberately simple and stated here so a reader can check them by hand:
 
 Neuromorphic (per synaptic layer, its weights living on the cores of its output neurons)
     synapses per weight  s   = ceil(weight_bits / max_weight_bits)   (wider weights are split)
-    synaptic memory      M   = nnz * (weight_bits + s * synapse_overhead_bits) / 8
-                               (nnz = fan_in * fan_out * (1 - zero_fraction): zero weights are
-                                not stored, as in Loihi's sparse synapse encodings)
+    bits per synapse     b   = weight_bits if s == 1 else max_weight_bits (a split weight fills
+                               every synapse it occupies) + synapse_overhead_bits
+    dense format         every weight stored and processed, zeros included:
+                         M_d = fan_in * fan_out * s * b / 8,  synapses per input event fan_out * s
+    sparse format        non-zeros only, each with sparse_index_bits more:
+                         M_s = nnz * s * (b + index) / 8,  synapses per input event
+                         fan_out * (1 - zero_fraction) * s
+    format               synapse_format (0 auto, 1 dense, 2 sparse); auto takes, per layer, the
+                         one whose synaptic energy per input event is lower (ties: dense)
     fan-in split         c_in  = ceil(fan_in / max_axons_in_per_core)
     output split         c_out = max(ceil(fan_out / neurons_per_core),
                                      ceil(M / (c_in * syn_mem_per_core_bytes)),
@@ -40,6 +46,9 @@ class CoreMapping:
     """Result of the neuromorphic mapping; arrays broadcast over (grid..., layers)."""
 
     synapses_per_weight: np.ndarray
+    sparse: np.ndarray                  # per layer: True where the sparse format is used
+    synapses_per_event: np.ndarray      # per layer: synapses one input event touches
+    read_bits: np.ndarray               # per layer: stored bits read per synaptic op
     synaptic_memory_bytes: np.ndarray   # per layer
     split_in: np.ndarray                # c_in per layer
     split_out: np.ndarray               # c_out per layer
@@ -57,8 +66,19 @@ class CoreMapping:
 def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params) -> CoreMapping:
     """Cores, tiles and chips a workload needs; ``pl`` params end in a layer axis, ``pg`` don't."""
     spw = np.ceil(wa.weight_bits / pl["max_weight_bits"])
-    nonzero = wa.fan_in * wa.fan_out * wa.density
-    mem_bytes = nonzero * (wa.weight_bits + spw * pl["synapse_overhead_bits"]) / 8.0
+    bits = np.where(spw > 1, pl["max_weight_bits"], wa.weight_bits) + pl["synapse_overhead_bits"]
+    bits_sparse = bits + pl["sparse_index_bits"]
+    per_event_dense = wa.fan_out * spw
+    per_event_sparse = per_event_dense * wa.density
+    fixed_pj = np.maximum(pl["e_syn_op_pj"] - pl["e_syn_read_pj_per_bit"] * pl["syn_op_ref_bits"],
+                          0.0)
+    energy_dense = per_event_dense * (fixed_pj + pl["e_syn_read_pj_per_bit"] * bits)
+    energy_sparse = per_event_sparse * (fixed_pj + pl["e_syn_read_pj_per_bit"] * bits_sparse)
+    code = np.asarray(pl["synapse_format"])
+    sparse = (code == 2) | ((code == 0) & (energy_sparse < energy_dense))
+    per_event = np.where(sparse, per_event_sparse, per_event_dense)
+    read_bits = np.where(sparse, bits_sparse, bits)
+    mem_bytes = wa.fan_in * per_event * read_bits / 8.0
     split_in = np.ceil(wa.fan_in / pl["max_axons_in_per_core"])
     by_neurons = np.ceil(wa.fan_out / pl["neurons_per_core"])
     by_memory = np.ceil(mem_bytes / (split_in * pl["syn_mem_per_core_bytes"]))
@@ -77,7 +97,8 @@ def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params) -> CoreMapping:
     chips = np.ceil(cores_total / pg["cores_per_chip"])
     fanout_ok = (dests <= pl["max_axons_out_per_core"]).all(-1) if dests.size else np.True_
     return CoreMapping(
-        synapses_per_weight=spw, synaptic_memory_bytes=mem_bytes, split_in=split_in,
+        synapses_per_weight=spw, sparse=sparse, synapses_per_event=per_event,
+        read_bits=read_bits, synaptic_memory_bytes=mem_bytes, split_in=split_in,
         split_out=split_out, cores=cores, compartments=wa.fan_out * split_in,
         dest_cores_per_spike=dests, source_cores=source_cores, free_cores=free_cores,
         cores_total=cores_total, tiles=tiles, chips=chips, fanout_ok=fanout_ok)
