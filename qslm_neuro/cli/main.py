@@ -239,7 +239,10 @@ def _add_candidate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default=None,
                    help="activity profile JSON (default for --config: the SST-2 model's)")
     p.add_argument("--data-dir", default=None, help="dataset folder (default: $QSLM_DATA_DIR)")
-    p.add_argument("--hw", default="loihi2", help="loihi, loihi2, embedded-soc or a .toml path")
+    p.add_argument("--hw", action="append", default=None,
+                   help="loihi, loihi2, embedded-soc or a .toml path (default loihi2); several "
+                   "as --hw loihi,loihi2,my.toml: one comparison table (estimate) or one more "
+                   "sweep axis")
     p.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
                    help="override a hardware parameter, e.g. --set e_syn_op_pj=30")
     p.add_argument("--tokens-per-s", type=float, default=None,
@@ -288,15 +291,37 @@ def _configure_estimate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers-csv", default=None, help="write the per-layer table as CSV here")
     p.add_argument("--save-workload", default=None,
                    help="write the workload as JSON (reusable with --workload, sweep, notebooks)")
+    p.add_argument("--simulate", choices=["sanafe"], default=None,
+                   help="also run the spike-driven layers (our mapping, recorded input spikes) "
+                   "in SANA-FE on a chip derived from --hw and print both figures per layer")
+    p.add_argument("--sim-tokens", type=int, default=64,
+                   help="task tokens replayed (one time step each) for --simulate")
 
 
 def _run_estimate(args: argparse.Namespace) -> int:
+    from qslm_neuro.cli.hw_options import hw_list, print_side_by_side
+    from qslm_neuro.errors import BadInputError
     from qslm_neuro.fileio import write_json_atomic
     from qslm_neuro.hw import estimate
 
+    chips = hw_list(args.hw)
+    args.hw = chips[0]
+    if args.simulate:
+        from qslm_neuro.cli.simulate import run_simulate
+
+        return run_simulate(args, chips, _parse_overrides(args.set))
     sources = ["snntorch", "lava"] if args.activity == "both" else [args.activity]
     workloads = _candidate_workloads(args, sources)
     overrides = _parse_overrides(args.set)
+    if len(chips) > 1:
+        (source, (workload, note)), *rest = workloads.items()
+        if rest:
+            raise BadInputError("--activity both compares two activity sources on one chip; "
+                                "with several --hw chips pick one activity source")
+        if args.save_workload:
+            workload.save(args.save_workload)
+            print(f"written {args.save_workload}")
+        return print_side_by_side(workload, chips, args, overrides, f"[{source}] {note}")
     reports = {}
     for source, (workload, note) in workloads.items():
         report = estimate(workload, hw=args.hw, tokens_per_s=args.tokens_per_s,
@@ -340,6 +365,8 @@ def _configure_sweep(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="CSV file for the grid")
     p.add_argument("--plot", default=None, help="PNG: a line (1 parameter) or heat map (2+)")
     p.add_argument("--value", default="energy_per_token_j", help="column to plot")
+    p.add_argument("--unit", default=None, help="unit of the plotted column (default: uJ for "
+                   "energies, us for times, mW for power)")
 
 
 def parse_sweep_values(text: str) -> tuple[str, list[float]]:
@@ -370,23 +397,23 @@ def _run_sweep(args: argparse.Namespace) -> int:
     from qslm_neuro.fileio import atomic_path
     from qslm_neuro.hw import sweep
 
+    from qslm_neuro.cli.hw_options import hw_list, save_sweep_plot, sweep_grid
+
+    chips = hw_list(args.hw)
+    grid, notes = sweep_grid(args.param, chips, parse_sweep_values)
     (source, (workload, note)), = _candidate_workloads(args, [args.activity]).items()
-    grid = dict(parse_sweep_values(text) for text in args.param)
-    table = sweep(workload, args.hw, tokens_per_s=args.tokens_per_s,
-                  overrides=_parse_overrides(args.set), **grid)
+    table = sweep(workload, chips if len(chips) > 1 else chips[0],
+                  tokens_per_s=args.tokens_per_s, overrides=_parse_overrides(args.set), **grid)
     with atomic_path(args.out) as tmp:
         table.to_csv(tmp, index=False)
     print(f"[{source}] {note}")
-    print(f"{len(table)} hardware variants of {workload.name} on {args.hw}; written {args.out}")
+    for line in notes:
+        print(f"note: {line}")
+    print(f"{len(table)} hardware variants of {workload.name} on {', '.join(chips)}; "
+          f"written {args.out}")
     print(table.describe().loc[["min", "max"]].T.to_string())
     if args.plot:
-        from qslm_neuro.viz.plots import plot_sweep_heatmap, plot_sweep_lines, save_figure
-
-        names = list(grid)
-        fig = (plot_sweep_lines(table, names[0], args.value) if len(names) == 1 else
-               plot_sweep_heatmap(table, names[0], names[1], args.value))
-        save_figure(fig, args.plot)
-        print(f"written {args.plot}")
+        save_sweep_plot(table, grid, args, workload, chips)
     return EXIT_OK
 
 
