@@ -81,7 +81,8 @@ def plot_sweep(table: "pd.DataFrame", params: Sequence[str], value: str = "energ
     else:
         fig = _heatmaps(table, params[0], params[1], value, factor, label, chips)
     fig.suptitle(heading, fontsize=10)
-    fig.tight_layout()
+    if len(params) == 1:
+        fig.tight_layout()
     return fig
 
 
@@ -127,7 +128,8 @@ def _edges(centres: np.ndarray, log: bool) -> np.ndarray:
 
 
 def _heatmaps(table, x, y, value, factor, label, chips) -> "Figure":
-    fig, axes = plt.subplots(1, len(chips), figsize=(6.4 * len(chips), 4.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(chips), figsize=(6.0 * len(chips) + 1.0, 4.8), squeeze=False,
+                             layout="constrained")
     scaled = table[value].to_numpy(dtype=float) * factor
     feasible_values = scaled[table["feasible"].to_numpy(dtype=bool)]
     low, high = ((np.nanmin(feasible_values), np.nanmax(feasible_values))
