@@ -176,3 +176,50 @@ def test_chips_side_by_side_and_as_a_sweep_axis():
     assert list(grid["hardware"]) == ["loihi", "loihi", "loihi2", "loihi2"]
     with pytest.raises(HardwareModelError, match="unknown parameter 'clock_hz'"):
         sweep(w, ["loihi", "embedded-soc"], clock_hz=[1e8])
+
+
+def test_cli_side_by_side_validation_and_sweep_options(tmp_path, capsys):
+    from qslm_neuro.cli.main import main
+
+    path = synthetic_slm_workload(blocks=1).save(tmp_path / "w.json")
+    out = tmp_path / "cmp.csv"
+    assert main(["estimate", "--workload", str(path), "--hw", "loihi,loihi2",
+                 "--hw", "embedded-soc", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "throughput_bound" in text and text.count("embedded-soc") >= 1
+    assert list(pd.read_csv(out)["hardware"]) == ["loihi", "loihi2", "embedded-soc"]
+    assert main(["estimate", "--workload", str(path), "--hw", "loihi2",
+                 "--set", "cores_per_tile=512"]) == 2
+    assert "cores_per_tile = 512" in capsys.readouterr().err
+    assert main(["estimate", "--workload", str(path), "--simulate", "sanafe"]) == 2
+    assert "needs --model" in capsys.readouterr().err
+    assert main(["sweep", "--workload", str(path), "--param", "e_syn_op_pj=1,2",
+                 "--param", "e_syn_op_pj=3", "--out", str(tmp_path / "s.csv")]) == 2
+    assert "given twice" in capsys.readouterr().err
+    sweep_csv = tmp_path / "s.csv"
+    assert main(["sweep", "--workload", str(path), "--hw", "loihi,loihi2", "--param",
+                 "syn_mem_per_core_bytes=16384:1048576:5log", "--out", str(sweep_csv),
+                 "--plot", str(tmp_path / "s.png")]) == 0
+    table = pd.read_csv(sweep_csv)
+    assert (table["syn_mem_per_core_bytes"] % 1 == 0).all() and len(table) == 10
+    assert "rounded" in capsys.readouterr().out
+    assert (tmp_path / "s.png").stat().st_size > 1000
+
+
+def test_sweep_plot_marks_infeasible_and_uses_log_axes():
+    from qslm_neuro.viz.sweep_plots import is_log_spaced, plot_sweep, value_axis
+
+    assert is_log_spaced([16384, 32768, 65536, 131072]) and not is_log_spaced([1, 2, 3, 4])
+    assert value_axis("energy_per_token_j") == (1e6, "energy per token (µJ)")
+    w = synthetic_slm_workload(blocks=1)
+    table = sweep(w, "loihi", syn_mem_per_core_bytes=[2048, 8192, 32768, 131072],
+                  neurons_per_core=[256, 1024])
+    assert not table["feasible"].all() and table["feasible"].any()
+    fig = plot_sweep(table, ["syn_mem_per_core_bytes", "neurons_per_core"], model="m", plan="p",
+                     chip="loihi")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "linear"
+    assert any(t.get_text() == "infeasible" for t in ax.get_legend().get_texts())
+    assert "m" in fig._suptitle.get_text() and "loihi" in fig._suptitle.get_text()
+    line = plot_sweep(table[table.neurons_per_core == 256], ["syn_mem_per_core_bytes"])
+    assert any("infeasible" in t.get_text() for t in line.axes[0].get_legend().get_texts())

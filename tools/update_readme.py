@@ -150,14 +150,18 @@ def section_alpha(alpha: dict | None) -> str:
 def section_hw(hw: dict | None) -> str:
     if not hw:
         return ""
+    v2 = "latency_us" in hw["rows"][0]
     rows = [[r["model"], r["plan"], r["hw"], f"{r['model_MB']:.2f}",
              f"{r['energy_uJ_per_token']:.2f}", f"{r['power_mW']:.1f}",
+             *([f"{r['tokens_per_s']:,.0f} ({r['throughput_bound']})",
+                f"{r['latency_us']:,.0f}", r["sparse_layers"]] if v2 else []),
              f"{r['cores']}/{r['chips']}", "yes" if r["feasible"] else "no"]
             for r in hw["rows"]]
     return ("### Precision x hardware (`benchmarks/hw_table.py`)\n\n"
             "Energy per token and power at the fastest sustainable token rate; "
             + "; ".join(hw["notes"]) + ".\n\n"
             + table(["model", "plan", "hardware", "model MB", "uJ/token", "power mW",
+                     *(["tokens/s (bound)", "latency us", "sparse layers"] if v2 else []),
                      "cores/chips", "feasible"], rows))
 
 
@@ -174,6 +178,25 @@ def section_validation(sanafe: dict | None, sweep: dict | None, lava: dict | Non
                      f"{sanafe['hardware_model']}; same input spikes.\n\n"
                      + table(["network", "SANA-FE uJ/step", "ours uJ/step", "energy error",
                               "SANA-FE us/step", "ours us/step", "latency error"], rows))
+        slm = sanafe.get("shipped_model")
+        if slm:
+            rows = [[r["layer"], slm["plan_precisions"].get(r["layer"], ""),
+                     f"{r['zero_fraction']:.0%}", r["synapse_format"], r["cores"],
+                     f"{r['input_spikes_per_step']:.1f}",
+                     f"{r['sanafe']['energy_per_step_j'] * 1e9:.2f}",
+                     f"{r['ours']['energy_per_step_j'] * 1e9:.2f}", f"{r['energy_error']:+.2%}",
+                     f"{r['sanafe']['latency_per_step_s'] * 1e6:.3f}",
+                     f"{r['ours']['latency_per_step_s'] * 1e6:.3f}", f"{r['latency_error']:+.2%}"]
+                    for r in slm["layers"]]
+            parts.append(
+                f"Spike-driven layers of `{slm['model']}` with the plan from `{slm['plan_from']}` "
+                f"({slm['tokens']}; recorded input spikes, quantized weights, our cores and "
+                f"synapse format), each on SANA-FE's shipped Loihi; targets energy within "
+                f"{slm['targets']['energy']:.0%}, latency within {slm['targets']['latency']:.0%}: "
+                f"{'met' if slm['within_target'] else 'NOT met'} for every layer.\n\n"
+                + table(["layer", "precision", "zeros", "format", "cores", "input spikes/step",
+                         "SANA-FE nJ/step", "ours nJ/step", "energy error", "SANA-FE us/step",
+                         "ours us/step", "latency error"], rows))
     if sweep:
         rows = [[r["grid"], f"{r['points']:,}", f"{r['sweep_median_s']:.3f} s",
                  f"{r['loop_variants']:,} in {r['loop_s']:.2f} s",

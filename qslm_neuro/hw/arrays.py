@@ -28,6 +28,7 @@ class WorkloadArrays:
     fan_out: np.ndarray           # (L,)
     weight_bits: np.ndarray       # (L,) stored width of one weight
     density: np.ndarray           # (L,) share of non-zero weights (1 - zero_fraction)
+    event_density: np.ndarray     # (L,) share of non-zero weights in the rows events hit
     scale_bytes: np.ndarray       # (L,) per-channel scales
     calls: np.ndarray             # (L,) calls per time step (< 1: once per sequence)
     input_events: np.ndarray      # (L,) non-zero inputs per step (embedding: 1 row per call)
@@ -128,6 +129,8 @@ def workload_arrays(workload: Workload) -> WorkloadArrays:
         weight_formats=tuple(l.weight_format for l in layers),
         fan_in=fan_in, fan_out=fan_out, weight_bits=bits,
         density=np.array([1.0 - l.zero_fraction for l in layers]), scale_bytes=scale_bytes,
+        event_density=np.array([1.0 - l.zero_fraction if l.event_density is None
+                                else l.event_density for l in layers]),
         input_events=events, binary_share=binary, active_share=active,
         target_spikes=target_spikes, has_target=has_target, routing=routing,
         source_onehot=source_onehot, source_sizes=source_sizes, source_spikes=source_spikes,

@@ -12,7 +12,8 @@ Neuromorphic (per synaptic layer, its weights living on the cores of its output 
                          M_d = fan_in * fan_out * s * b / 8,  synapses per input event fan_out * s
     sparse format        non-zeros only, each with sparse_index_bits more:
                          M_s = nnz * s * (b + index) / 8,  synapses per input event
-                         fan_out * (1 - zero_fraction) * s
+                         fan_out * event_density * s (event_density: the non-zero share of the
+                         rows input events hit; by default 1 - zero_fraction)
     format               synapse_format (0 auto, 1 dense, 2 sparse); auto takes, per layer, the
                          one whose synaptic energy per input event is lower (ties: dense)
     fan-in split         c_in  = ceil(fan_in / max_axons_in_per_core)
@@ -69,7 +70,7 @@ def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params) -> CoreMapping:
     bits = np.where(spw > 1, pl["max_weight_bits"], wa.weight_bits) + pl["synapse_overhead_bits"]
     bits_sparse = bits + pl["sparse_index_bits"]
     per_event_dense = wa.fan_out * spw
-    per_event_sparse = per_event_dense * wa.density
+    per_event_sparse = per_event_dense * wa.event_density
     fixed_pj = np.maximum(pl["e_syn_op_pj"] - pl["e_syn_read_pj_per_bit"] * pl["syn_op_ref_bits"],
                           0.0)
     energy_dense = per_event_dense * (fixed_pj + pl["e_syn_read_pj_per_bit"] * bits)
@@ -78,7 +79,7 @@ def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params) -> CoreMapping:
     sparse = (code == 2) | ((code == 0) & (energy_sparse < energy_dense))
     per_event = np.where(sparse, per_event_sparse, per_event_dense)
     read_bits = np.where(sparse, bits_sparse, bits)
-    mem_bytes = wa.fan_in * per_event * read_bits / 8.0
+    mem_bytes = wa.fan_in * wa.fan_out * spw * np.where(sparse, wa.density, 1.0) * read_bits / 8.0
     split_in = np.ceil(wa.fan_in / pl["max_axons_in_per_core"])
     by_neurons = np.ceil(wa.fan_out / pl["neurons_per_core"])
     by_memory = np.ceil(mem_bytes / (split_in * pl["syn_mem_per_core_bytes"]))

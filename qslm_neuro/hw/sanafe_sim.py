@@ -56,6 +56,14 @@ def import_sanafe() -> Any:
     return sanafe
 
 
+def event_density(weights: np.ndarray, spikes: np.ndarray) -> float:
+    """Share of non-zero weights in the rows the input spikes hit (spike-weighted)."""
+    hits = np.asarray(spikes, dtype=float).sum(0)
+    total = hits.sum() * weights.shape[1]
+    return float(hits @ (weights != 0).sum(1) / total) if total else 1.0 - float(
+        np.mean(weights == 0))
+
+
 def layer_workload(run: LayerRun, input_spikes_per_step: float,
                    output_spikes_per_step: float) -> Workload:
     """One layer between a spike input and its output neurons, as a Workload."""
@@ -64,6 +72,7 @@ def layer_workload(run: LayerRun, input_spikes_per_step: float,
     layer = SynapticLayer(
         name=run.name, fan_in=fan_in, fan_out=fan_out, weight_bits=run.weight_bits,
         weight_format=run.weight_format, zero_fraction=float(np.mean(run.weights == 0)),
+        event_density=event_density(run.weights, run.input_spikes),
         source="input", target="output" if fires else "",
         activity=Activity(input_events_per_step=input_spikes_per_step))
     pops = (NeuronPopulation("output", fan_out, output_spikes_per_step=output_spikes_per_step),) \

@@ -72,6 +72,9 @@ class SynapticLayer:
     target: str = ""          # name of the population it drives directly ("" if none)
     activity: Activity = field(default_factory=lambda: Activity(0.0))
     stage: int | None = None  # pipeline stage (None: inferred, see pipeline_stages)
+    # share of non-zero weights in the rows input events actually hit (spike-weighted; inputs
+    # that fire often may have denser rows); None: the layer's mean, 1 - zero_fraction
+    event_density: float | None = None
 
     def __post_init__(self) -> None:
         if self.fan_in <= 0 or self.fan_out <= 0:
@@ -87,6 +90,9 @@ class SynapticLayer:
         if not 0.0 <= self.zero_fraction <= 1.0:
             raise BadInputError(
                 f"layer {self.name!r}: zero_fraction={self.zero_fraction} must lie in [0, 1]")
+        if self.event_density is not None and not 0.0 <= self.event_density <= 1.0:
+            raise BadInputError(
+                f"layer {self.name!r}: event_density={self.event_density} must lie in [0, 1]")
         if self.kind not in ("linear", "embedding", "head"):
             raise BadInputError(
                 f"layer {self.name!r}: kind={self.kind!r}; expected linear, embedding or head")
