@@ -39,9 +39,12 @@ def test_85_percent_zeros_cost_exactly_the_cheaper_legal_format(hw):
         nnz * (2 + p["sparse_index_bits"]) / 8)
     assert _layer(dense)["synaptic_ops_per_step"] == pytest.approx(40 * 256)
     assert _layer(sparse)["synaptic_ops_per_step"] == pytest.approx(40 * 256 * 0.15)
-    syn = lambda r: _layer(r)["synaptic_ops_j_per_token"] + _layer(r)["memory_reads_j_per_token"]
-    cheaper = sparse if syn(sparse) < syn(dense) else dense
+    cheaper = min(dense, sparse, key=lambda r: r.energy_per_token_j)
     assert cheaper is sparse  # 85% zeros: skipping them beats the index bits
+    syn = lambda r: _layer(r)["synaptic_ops_j_per_token"] + _layer(r)["memory_reads_j_per_token"]
+    assert syn(sparse) < syn(dense)
+    # 10 index bits (Loihi): 0.15 x 12 < 2 bits per weight; 13 (Loihi 2): sparse needs more memory
+    assert (sparse.synaptic_memory_bytes < dense.synaptic_memory_bytes) == (hw == "loihi")
     assert _layer(auto)["synapse_format"] == "sparse"
     assert _layer(dense)["synapse_format"] == "dense"
     for column in ("synaptic_memory_bytes", "synaptic_ops_per_step", "synaptic_ops_j_per_token",
@@ -50,6 +53,19 @@ def test_85_percent_zeros_cost_exactly_the_cheaper_legal_format(hw):
     assert auto.synaptic_memory_bytes == cheaper.synaptic_memory_bytes
     assert auto.energy_per_token_j == pytest.approx(cheaper.energy_per_token_j, rel=1e-12)
     assert any("1 sparse" in f for f in auto.flags)
+
+
+def test_auto_weighs_the_static_power_of_the_cores_a_format_needs():
+    # 20% zeros at 4 bits: sparse saves synaptic ops but needs 3.5x the memory, hence cores
+    layer = SynapticLayer("fc", 4096, 1024, weight_bits=4, weight_format="int", zero_fraction=0.2,
+                          source="in", activity=Activity(input_events_per_step=50.0))
+    w = Workload("static", (layer,))
+    reports = {f: estimate(w, "loihi", overrides={"synapse_format": f})
+               for f in ("auto", "dense", "sparse")}
+    assert reports["sparse"].cores > reports["dense"].cores
+    best = min(reports["dense"], reports["sparse"], key=lambda r: r.energy_per_token_j)
+    assert reports["auto"].energy_per_token_j == pytest.approx(best.energy_per_token_j)
+    assert reports["auto"].cores == best.cores
 
 
 def test_without_zeros_dense_is_cheaper_and_chosen():

@@ -15,7 +15,9 @@ Neuromorphic (per synaptic layer, its weights living on the cores of its output 
                          fan_out * event_density * s (event_density: the non-zero share of the
                          rows input events hit; by default 1 - zero_fraction)
     format               synapse_format (0 auto, 1 dense, 2 sparse); auto takes, per layer, the
-                         one whose synaptic energy per input event is lower (ties: dense)
+                         one with the lower energy per step: synaptic energy of its input events
+                         + static energy of the cores it needs (cores x p_static_core x period;
+                         the period comes from a first pass without the static term; ties: dense)
     fan-in split         c_in  = ceil(fan_in / max_axons_in_per_core)
     output split         c_out = max(ceil(fan_out / neurons_per_core),
                                      ceil(M / (c_in * syn_mem_per_core_bytes)),
@@ -64,8 +66,14 @@ class CoreMapping:
     fanout_ok: np.ndarray               # (grid...) no single neuron exceeds the axon-out limit
 
 
-def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params) -> CoreMapping:
-    """Cores, tiles and chips a workload needs; ``pl`` params end in a layer axis, ``pg`` don't."""
+def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params,
+                 period_ns: "np.ndarray | float" = 0.0) -> CoreMapping:
+    """Cores, tiles and chips a workload needs; ``pl`` params end in a layer axis, ``pg`` don't.
+
+    ``period_ns`` (broadcast against the layer axis) prices the static power of the cores each
+    synapse format needs into the ``auto`` choice: per layer and step, synaptic energy of the
+    step's input events + cores x p_static_core_mw x period (mW x ns = pJ).
+    """
     spw = np.ceil(wa.weight_bits / pl["max_weight_bits"])
     bits = np.where(spw > 1, pl["max_weight_bits"], wa.weight_bits) + pl["synapse_overhead_bits"]
     bits_sparse = bits + pl["sparse_index_bits"]
@@ -73,15 +81,27 @@ def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params) -> CoreMapping:
     per_event_sparse = per_event_dense * wa.event_density
     fixed_pj = np.maximum(pl["e_syn_op_pj"] - pl["e_syn_read_pj_per_bit"] * pl["syn_op_ref_bits"],
                           0.0)
-    energy_dense = per_event_dense * (fixed_pj + pl["e_syn_read_pj_per_bit"] * bits)
-    energy_sparse = per_event_sparse * (fixed_pj + pl["e_syn_read_pj_per_bit"] * bits_sparse)
+    events = np.maximum(wa.input_events * (wa.binary_share + (1.0 - wa.binary_share)
+                                           * pl["graded_input_ops"]), 1e-12)
+    energy_dense = events * per_event_dense * (fixed_pj + pl["e_syn_read_pj_per_bit"] * bits)
+    energy_sparse = events * per_event_sparse * (fixed_pj + pl["e_syn_read_pj_per_bit"]
+                                                 * bits_sparse)
+    split_in = np.ceil(wa.fan_in / pl["max_axons_in_per_core"])
+    by_neurons = np.ceil(wa.fan_out / pl["neurons_per_core"])
+    static_pj = pl["p_static_core_mw"] * period_ns * split_in
+    for sparse_format in (False, True):
+        mem = (wa.fan_in * wa.fan_out * spw * (wa.density if sparse_format else 1.0)
+               * (bits_sparse if sparse_format else bits) / 8.0)
+        cores_f = np.maximum(by_neurons, np.ceil(mem / (split_in * pl["syn_mem_per_core_bytes"])))
+        if sparse_format:
+            energy_sparse = energy_sparse + static_pj * cores_f
+        else:
+            energy_dense = energy_dense + static_pj * cores_f
     code = np.asarray(pl["synapse_format"])
     sparse = (code == 2) | ((code == 0) & (energy_sparse < energy_dense))
     per_event = np.where(sparse, per_event_sparse, per_event_dense)
     read_bits = np.where(sparse, bits_sparse, bits)
     mem_bytes = wa.fan_in * wa.fan_out * spw * np.where(sparse, wa.density, 1.0) * read_bits / 8.0
-    split_in = np.ceil(wa.fan_in / pl["max_axons_in_per_core"])
-    by_neurons = np.ceil(wa.fan_out / pl["neurons_per_core"])
     by_memory = np.ceil(mem_bytes / (split_in * pl["syn_mem_per_core_bytes"]))
     split_out = np.maximum(by_neurons, by_memory)
     dests = split_out @ wa.routing.T

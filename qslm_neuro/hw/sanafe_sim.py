@@ -149,6 +149,7 @@ def _simulate_one(sanafe: Any, run: LayerRun, model: HardwareModel, arch: str) -
     return {
         "layer": run.name, "fan_in": fan_in, "fan_out": int(run.weights.shape[1]),
         "weight_bits": run.weight_bits, "zero_fraction": float(np.mean(run.weights == 0)),
+        "event_density": event_density(run.weights, spikes),
         "synapse_format": "sparse" if sparse else "dense", "cores": int(report.cores),
         "layer_cores": int(row["cores"]), "steps": steps, "arch": arch,
         "input_spikes_per_step": float(counts[0]), "output_spikes_per_step": float(counts[1]),

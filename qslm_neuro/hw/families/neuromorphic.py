@@ -28,8 +28,21 @@ TIME_PARTS = ("synaptic cores", "embedded cores", "programmable neurons", "NoC",
 
 def neuromorphic_step(wa: WorkloadArrays, pl: Params, pg: Params,
                       per_layer: bool = False) -> StepCosts:
-    """One time step on a Loihi-like chip: see ``hw_models/README.md`` for the equations."""
-    m = map_to_cores(wa, pl, pg)
+    """One time step on a Loihi-like chip: see ``hw_models/README.md`` for the equations.
+
+    With ``synapse_format = auto`` and static power per core, the mapping runs twice: the
+    period of the first pass prices the static power of each format's cores in the second.
+    """
+    first = _step(wa, pl, pg, False, 0.0)
+    if not (np.any(np.asarray(pl["synapse_format"]) == 0)
+            and np.any(np.asarray(pl["p_static_core_mw"]) > 0)):
+        return _step(wa, pl, pg, per_layer, 0.0) if per_layer else first
+    return _step(wa, pl, pg, per_layer, np.asarray(first.time_ns)[..., None])
+
+
+def _step(wa: WorkloadArrays, pl: Params, pg: Params, per_layer: bool,
+          period_ns: "np.ndarray | float") -> StepCosts:
+    m = map_to_cores(wa, pl, pg, period_ns)
     b = wa.binary_share
     graded_events = wa.input_events * (1.0 - b) * pl["graded_input_ops"]
     events = wa.input_events * b + graded_events            # messages-worth of input per step
