@@ -46,3 +46,23 @@ def test_one_layer_replayed_in_sanafe_as_our_model_maps_it():
         simulate_layers([LayerRun("g", weights, spikes * 0.5)], "loihi")
     with pytest.raises(BadInputError, match="needs a neuromorphic chip"):
         simulate_layers([run], "embedded-soc")
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("QSLM_DATA_DIR"),
+                    reason="needs the SST-2 data (QSLM_DATA_DIR) for real tokens")
+def test_cli_simulate_sanafe_on_a_shipped_layer(tmp_path, capsys):
+    import json
+    from pathlib import Path
+
+    from qslm_neuro.cli.main import main
+
+    model = Path(__file__).resolve().parents[1] / "data" / "slm-small-sst2"
+    out = tmp_path / "sim.json"
+    assert main(["estimate", "--model", str(model), "--plan", "int2", "--hw", "loihi",
+                 "--simulate", "sanafe", "--sim-layers", "blocks.0.ffn.key",
+                 "--sim-tokens", "20", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "blocks.0.ffn.key" in text and "SANA-FE" in text
+    (result,) = json.loads(out.read_text())["chips"]["loihi"]
+    assert result["synapse_format"] == "sparse" and result["steps"] == 20
+    assert abs(result["energy_error"]) < 0.02 and abs(result["latency_error"]) < 0.10

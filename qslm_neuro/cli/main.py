@@ -296,6 +296,8 @@ def _configure_estimate(p: argparse.ArgumentParser) -> None:
                    "in SANA-FE on a chip derived from --hw and print both figures per layer")
     p.add_argument("--sim-tokens", type=int, default=64,
                    help="task tokens replayed (one time step each) for --simulate")
+    p.add_argument("--sim-layers", default=None,
+                   help="comma-separated spike-driven layers for --simulate (default: all)")
 
 
 def _run_estimate(args: argparse.Namespace) -> int:

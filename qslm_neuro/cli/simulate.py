@@ -85,7 +85,10 @@ def run_simulate(args: argparse.Namespace, chips: list[str], overrides: dict[str
     torch_threads()
     loaded = load_checkpoint(args.model)
     plan = load_plan_arg(args.plan, loaded.model)
-    runs, note = record_layer_runs(loaded, plan, args.sim_tokens, args.data_dir)
+    layers = [s.strip() for s in args.sim_layers.split(",")] if args.sim_layers else None
+    if args.sim_tokens < 1:
+        raise BadInputError(f"--sim-tokens {args.sim_tokens}: give a positive number of tokens")
+    runs, note = record_layer_runs(loaded, plan, args.sim_tokens, args.data_dir, layers)
     print(f"recorded {len(runs)} spike-driven layers on {note}")
     everything = {}
     for chip in chips:

@@ -44,6 +44,16 @@ from qslm_neuro.hw.arrays import WorkloadArrays
 Params = Mapping[str, "np.ndarray | float"]
 
 
+def sparse_matmul(values: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``values @ matrix`` for a mostly-zero ``matrix`` (routing, one-hot sources): one
+    broadcast multiply-add per non-zero instead of a dense product over a million-point grid."""
+    values = np.asarray(values, dtype=float)
+    out = np.zeros(values.shape[:-1] + (matrix.shape[1],))
+    for row, col in zip(*np.nonzero(matrix)):
+        out[..., col] += values[..., row] * matrix[row, col]
+    return out
+
+
 @dataclass
 class CoreMapping:
     """Result of the neuromorphic mapping; arrays broadcast over (grid..., layers)."""
@@ -104,9 +114,9 @@ def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params,
     mem_bytes = wa.fan_in * wa.fan_out * spw * np.where(sparse, wa.density, 1.0) * read_bits / 8.0
     by_memory = np.ceil(mem_bytes / (split_in * pl["syn_mem_per_core_bytes"]))
     split_out = np.maximum(by_neurons, by_memory)
-    dests = split_out @ wa.routing.T
+    dests = sparse_matmul(split_out, wa.routing.T)
     split_out = np.maximum(split_out, np.ceil(wa.fan_out * dests / pl["max_axons_out_per_core"]))
-    dests = split_out @ wa.routing.T
+    dests = sparse_matmul(split_out, wa.routing.T)
     cores = split_in * split_out
 
     # sources without a driving layer: pure inputs get spike-generator cores, LIF ones real cores

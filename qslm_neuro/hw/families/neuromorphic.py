@@ -16,7 +16,7 @@ import numpy as np
 
 from qslm_neuro.hw.arrays import WorkloadArrays
 from qslm_neuro.hw.families.common import StepCosts, max_last
-from qslm_neuro.hw.mapping import map_to_cores
+from qslm_neuro.hw.mapping import map_to_cores, sparse_matmul
 from qslm_neuro.hw.schema import NONSYN_KINDS
 
 Params = Mapping[str, "np.ndarray | float"]
@@ -90,7 +90,7 @@ def _step(wa: WorkloadArrays, pl: Params, pg: Params, per_layer: bool,
                + wa.target_spikes / m.cores * pl["t_spike_out_ns"]
                + wa.target_spikes * m.dest_cores_per_spike / m.cores * pl["t_msg_out_ns"])
     layer_ns = np.maximum(receive_ns, send_ns)
-    source_msgs = msgs_in @ wa.source_onehot
+    source_msgs = sparse_matmul(msgs_in, wa.source_onehot)
     source_ns = (source_msgs * pl["t_msg_out_ns"]
                  + wa.source_is_lif * (wa.source_sizes * (pl["t_neuron_access_ns"]
                                                           + pl["t_neuron_active_ns"])
