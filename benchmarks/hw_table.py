@@ -112,8 +112,9 @@ def main() -> None:
                   "mean fewer synapses per weight above 8 bits, fewer bits read per op and fewer "
                   "cores (less static power), so energy falls with memory",
                   "cost model v2: each layer is stored dense (zeros stored and processed) or "
-                  "sparse (non-zeros plus index bits), whichever costs less synaptic energy "
-                  "(sparse_layers counts the sparse ones); weights wider than 8 bits fill every "
+                  "sparse (non-zeros plus index bits), whichever costs less energy: its synaptic "
+                  "ops plus the static power of the cores it needs (sparse_layers counts the "
+                  "sparse ones); weights wider than 8 bits fill every "
                   "synapse they occupy; tokens_per_s is the sustained (pipelined) rate at which "
                   "energy and power are given, latency_us the time one token takes to cross the "
                   "18 pipeline stages (throughput_bound names what limits the rate)"]})
