@@ -42,8 +42,8 @@ def test_one_layer_replayed_in_sanafe_as_our_model_maps_it():
     assert result["input_spikes_per_step"] == pytest.approx(spikes.sum() / 30)
     assert result["output_spikes_per_step"] > 0
     assert abs(result["energy_error"]) < 0.02 and abs(result["latency_error"]) < 0.10
-    with pytest.raises(BadInputError, match="graded"):
-        simulate_layers([LayerRun("g", weights, spikes * 0.5)], "loihi")
+    (graded,) = simulate_layers([LayerRun("g", weights, spikes * 0.5)], "loihi")
+    assert "graded" in graded["unsupported"]
     with pytest.raises(BadInputError, match="needs a neuromorphic chip"):
         simulate_layers([run], "embedded-soc")
 

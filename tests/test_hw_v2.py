@@ -239,3 +239,15 @@ def test_sweep_plot_marks_infeasible_and_uses_log_axes():
     assert "m" in fig._suptitle.get_text() and "loihi" in fig._suptitle.get_text()
     line = plot_sweep(table[table.neurons_per_core == 256], ["syn_mem_per_core_bytes"])
     assert any("infeasible" in t.get_text() for t in line.axes[0].get_legend().get_texts())
+
+
+def test_new_hardware_modules_import_neither_torch_nor_lava():
+    import subprocess
+    import sys
+
+    code = ("import sys, qslm_neuro.hw.sanafe_sim, qslm_neuro.hw.table, qslm_neuro.hw.checks, "
+            "qslm_neuro.hw.families.mcu, qslm_neuro.hw.families.neuromorphic; "
+            "bad = [m for m in ('torch', 'lava', 'snntorch', 'qslm_neuro.measure', "
+            "'qslm_neuro.models', 'qslm_neuro.quantsearch') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -28,7 +28,11 @@ def record_layer_runs(loaded: Any, plan: Any, n_tokens: int, data_dir: Any = Non
             raise BadInputError(f"not spike-driven layers: {sorted(unknown)}; choose from "
                                 f"{[s.layer for s in chosen]}")
         chosen = [s for s in chosen if s.layer in layers]
+    graded = [s.layer for s in model.synapses() if not (s.kind == "linear" and s.source)]
     tokens, note = task_token_stream(loaded, n_tokens, data_dir)
+    if graded and layers is None:
+        note += (f"; not simulated (graded or token inputs, not spike-driven): "
+                 f"{', '.join(graded)}")
     targets = {s.layer: s.target for s in chosen if s.target}
     traces = record_traces(model, plan, tokens, [s.layer for s in chosen], targets=targets)
     populations = model.populations()
@@ -59,13 +63,16 @@ def format_results(results: list[dict[str, Any]], chip: str) -> str:
              f"{'SANA-FE nJ':>12}{'ours nJ':>10}{'E err':>8}{'SANA-FE us':>11}{'ours us':>9}"
              f"{'t err':>8}"]
     for r in results:
+        if "unsupported" in r:
+            lines.append(f"{r['layer']:<26} not simulated: {r['unsupported']}")
+            continue
         s, o = r["sanafe"], r["ours"]
         lines.append(f"{r['layer']:<26}{r['synapse_format']:>7}{r['cores']:>6}"
                      f"{r['input_spikes_per_step']:>8.1f}{r['output_spikes_per_step']:>9.1f}"
                      f"{s['energy_per_step_j'] * 1e9:>12.2f}{o['energy_per_step_j'] * 1e9:>10.2f}"
                      f"{r['energy_error']:>+8.2%}{s['latency_per_step_s'] * 1e6:>11.3f}"
                      f"{o['latency_per_step_s'] * 1e6:>9.3f}{r['latency_error']:>+8.2%}")
-    skipped = sorted({r["not_simulated"] for r in results if r["not_simulated"]})
+    skipped = sorted({r["not_simulated"] for r in results if r.get("not_simulated")})
     for text in skipped:
         lines.append(f"not simulated by SANA-FE (excluded on both sides): {text}")
     return "\n".join(lines)

@@ -11,8 +11,9 @@ SANA-FE observes are costed by :func:`qslm_neuro.hw.estimate` and both figures a
 Compared: dynamic energy per step without the non-synaptic part, and the step time without the
 embedded-core and programmable-neuron parts: SANA-FE has no embedded processors, so the graded
 read-out of a layer without neurons (e_io_value_pj) and static power are named as not simulated.
-Unsupported cases (graded inputs, a fan-in wider than one core, several chips) raise
-:class:`~qslm_neuro.errors.BadInputError` naming the layer. numpy only; sanafe imported on use.
+Unsupported cases (graded inputs, a fan-in wider than one core, several chips) are named: the
+layer's result holds ``unsupported`` (the reason) instead of figures. numpy only; sanafe
+imported on use.
 """
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ from qslm_neuro.workload import Activity, NeuronPopulation, SynapticLayer, Workl
 
 #: a threshold no membrane reaches: output neurons of a layer whose outputs are graded
 NEVER_FIRES = 1e30
+
+
+class UnsupportedLayer(BadInputError):
+    """A layer the SANA-FE run cannot replay; its result names why instead of a figure."""
 
 
 @dataclass
@@ -98,7 +103,10 @@ def simulate_layers(runs: Sequence[LayerRun], hw: "str | os.PathLike[str] | Hard
 
         iterator = tqdm(runs, desc="SANA-FE layers", unit="layer")
     for run in iterator:
-        results.append(_simulate_one(sanafe, run, model, arch))
+        try:
+            results.append(_simulate_one(sanafe, run, model, arch))
+        except UnsupportedLayer as exc:
+            results.append({"layer": run.name, "unsupported": str(exc)})
     return results
 
 
@@ -110,8 +118,8 @@ def _simulate_one(sanafe: Any, run: LayerRun, model: HardwareModel, arch: str) -
     if run.weights.shape[0] != fan_in:
         raise BadInputError(f"{run.name}: weights {run.weights.shape} do not match {fan_in} inputs")
     if not np.isin(np.asarray(run.input_spikes), (0, 1)).all():
-        raise BadInputError(f"{run.name}: graded (non-binary) inputs are not supported by the "
-                            f"SANA-FE run; only spike-driven layers are simulated")
+        raise UnsupportedLayer(f"{run.name}: graded (non-binary) inputs are not supported by the "
+                               f"SANA-FE run; only spike-driven layers are simulated")
     rate = float(spikes.sum() / steps)
     planned = estimate(layer_workload(run, rate, 0.0), model)
     row = planned.layer_rows.iloc[0]
@@ -121,7 +129,8 @@ def _simulate_one(sanafe: Any, run: LayerRun, model: HardwareModel, arch: str) -
     if planned.chips > 1:
         problems.append(f"it needs {planned.chips} chips")
     if problems:
-        raise BadInputError(f"{run.name}: not supported by the SANA-FE run: {'; '.join(problems)}")
+        raise UnsupportedLayer(f"{run.name}: not supported by the SANA-FE run: "
+                               f"{'; '.join(problems)}")
     sparse = row["synapse_format"] == "sparse"
     split = int(row["fan_out_split"])
     p = model.values()
@@ -174,8 +183,8 @@ def _network(sanafe: Any, arch: Any, run: LayerRun, spikes: np.ndarray, sparse: 
     cores = arch.cores()
     fan_in, fan_out = run.weights.shape
     if input_cores + split > len(cores):
-        raise BadInputError(f"{run.name}: needs {input_cores + split} cores; the SANA-FE chip "
-                            f"has {len(cores)}")
+        raise UnsupportedLayer(f"{run.name}: needs {input_cores + split} cores; the SANA-FE "
+                               f"chip has {len(cores)}")
     group = net.create_neuron_group("input", fan_in, log_spikes=True)
     trains = spikes.T
     for i in range(fan_in):
