@@ -251,3 +251,23 @@ def test_new_hardware_modules_import_neither_torch_nor_lava():
             "'qslm_neuro.models', 'qslm_neuro.quantsearch') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_sweep_rows_where_static_power_flips_the_format_equal_estimate():
+    layers = tuple(SynapticLayer(f"fc{i}", 2048, 1024, weight_bits=4, weight_format="int",
+                                 zero_fraction=z, source=f"in{i}",
+                                 activity=Activity(input_events_per_step=e))
+                   for i, (z, e) in enumerate(((0.2, 40.0), (0.5, 5.0), (0.9, 60.0))))
+    w = Workload("flip", layers)
+    grid = {"p_static_core_mw": [0.0, 0.5, 20.0], "syn_mem_per_core_bytes": [65536, 262144],
+            "t_syn_op_ns": [1.0, 10.0]}
+    table = sweep(w, "loihi", **grid)
+    formats = set()
+    for _, row in table.iterrows():
+        point = {k: row[k] for k in grid}
+        report = estimate(w, "loihi", overrides=point)
+        formats.add(tuple(report.layer_rows["synapse_format"]))
+        assert row["energy_per_token_j"] == pytest.approx(report.energy_per_token_j, rel=1e-12)
+        assert row["cores"] == report.cores
+        assert row["latency_per_token_s"] == pytest.approx(report.latency_per_token_s, rel=1e-12)
+    assert len(formats) > 1  # static power changes the choice somewhere in this grid

@@ -76,13 +76,13 @@ class CoreMapping:
     fanout_ok: np.ndarray               # (grid...) no single neuron exceeds the axon-out limit
 
 
-def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params,
-                 period_ns: "np.ndarray | float" = 0.0) -> CoreMapping:
-    """Cores, tiles and chips a workload needs; ``pl`` params end in a layer axis, ``pg`` don't.
+def choose_format(wa: WorkloadArrays, pl: Params,
+                  period_ns: "np.ndarray | float" = 0.0) -> dict[str, np.ndarray]:
+    """Synapses per weight, bits per synapse of each format, and where sparse is used.
 
     ``period_ns`` (broadcast against the layer axis) prices the static power of the cores each
-    synapse format needs into the ``auto`` choice: per layer and step, synaptic energy of the
-    step's input events + cores x p_static_core_mw x period (mW x ns = pJ).
+    format needs into the ``auto`` choice: per layer and step, synaptic energy of the step's
+    input events + cores x p_static_core_mw x period (mW x ns = pJ).
     """
     spw = np.ceil(wa.weight_bits / pl["max_weight_bits"])
     bits = np.where(spw > 1, pl["max_weight_bits"], wa.weight_bits) + pl["synapse_overhead_bits"]
@@ -98,17 +98,37 @@ def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params,
                                                  * bits_sparse)
     split_in = np.ceil(wa.fan_in / pl["max_axons_in_per_core"])
     by_neurons = np.ceil(wa.fan_out / pl["neurons_per_core"])
-    static_pj = pl["p_static_core_mw"] * period_ns * split_in
-    for sparse_format in (False, True):
-        mem = (wa.fan_in * wa.fan_out * spw * (wa.density if sparse_format else 1.0)
-               * (bits_sparse if sparse_format else bits) / 8.0)
-        cores_f = np.maximum(by_neurons, np.ceil(mem / (split_in * pl["syn_mem_per_core_bytes"])))
-        if sparse_format:
-            energy_sparse = energy_sparse + static_pj * cores_f
-        else:
-            energy_dense = energy_dense + static_pj * cores_f
+    cores = {}
+    for is_sparse in (False, True):
+        mem = (wa.fan_in * wa.fan_out * spw * (wa.density if is_sparse else 1.0)
+               * (bits_sparse if is_sparse else bits) / 8.0)
+        cores[is_sparse] = split_in * np.maximum(
+            by_neurons, np.ceil(mem / (split_in * pl["syn_mem_per_core_bytes"])))
+    # sparse wins when it saves more synaptic energy than its extra cores burn in one period
+    saving_pj = energy_dense - energy_sparse
+    extra_static_mw = pl["p_static_core_mw"] * (cores[True] - cores[False])
     code = np.asarray(pl["synapse_format"])
-    sparse = (code == 2) | ((code == 0) & (energy_sparse < energy_dense))
+    if np.any(np.asarray(period_ns) != 0):
+        wins = saving_pj > extra_static_mw * period_ns
+    else:
+        wins = saving_pj > 0
+    sparse = (code == 2) | ((code == 0) & wins)
+    return {"sparse": sparse, "saving_pj": saving_pj, "extra_static_mw": extra_static_mw,
+            "spw": spw, "bits": bits, "bits_sparse": bits_sparse,
+            "per_event_dense": per_event_dense, "per_event_sparse": per_event_sparse,
+            "split_in": split_in, "by_neurons": by_neurons}
+
+
+def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params,
+                 period_ns: "np.ndarray | float" = 0.0) -> CoreMapping:
+    """Cores, tiles and chips a workload needs; ``pl`` params end in a layer axis, ``pg`` don't.
+
+    ``period_ns``: see :func:`choose_format`.
+    """
+    f = choose_format(wa, pl, period_ns)
+    sparse, spw, bits, bits_sparse = f["sparse"], f["spw"], f["bits"], f["bits_sparse"]
+    per_event_dense, per_event_sparse = f["per_event_dense"], f["per_event_sparse"]
+    split_in, by_neurons = f["split_in"], f["by_neurons"]
     per_event = np.where(sparse, per_event_sparse, per_event_dense)
     read_bits = np.where(sparse, bits_sparse, bits)
     mem_bytes = wa.fan_in * wa.fan_out * spw * np.where(sparse, wa.density, 1.0) * read_bits / 8.0

@@ -10,13 +10,13 @@ figure never multiplies a (grid x layers) array. Parts and time: :mod:`.common`;
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
 from qslm_neuro.hw.arrays import WorkloadArrays
 from qslm_neuro.hw.families.common import StepCosts, max_last
-from qslm_neuro.hw.mapping import map_to_cores, sparse_matmul
+from qslm_neuro.hw.mapping import choose_format, map_to_cores, sparse_matmul
 from qslm_neuro.hw.schema import NONSYN_KINDS
 
 Params = Mapping[str, "np.ndarray | float"]
@@ -30,14 +30,54 @@ def neuromorphic_step(wa: WorkloadArrays, pl: Params, pg: Params,
                       per_layer: bool = False) -> StepCosts:
     """One time step on a Loihi-like chip: see ``hw_models/README.md`` for the equations.
 
-    With ``synapse_format = auto`` and static power per core, the mapping runs twice: the
-    period of the first pass prices the static power of each format's cores in the second.
+    With ``synapse_format = auto`` and static power per core the format choice needs the step's
+    period: a first pass chooses by synaptic energy alone and gives the period, which then prices
+    each format's cores. Only the grid points where that changes a layer's format are evaluated
+    again (gathered as a flat list), so a sweep costs little more than one pass.
     """
-    first = _step(wa, pl, pg, False, 0.0)
     if not (np.any(np.asarray(pl["synapse_format"]) == 0)
             and np.any(np.asarray(pl["p_static_core_mw"]) > 0)):
-        return _step(wa, pl, pg, per_layer, 0.0) if per_layer else first
-    return _step(wa, pl, pg, per_layer, np.asarray(first.time_ns)[..., None])
+        return _step(wa, pl, pg, per_layer, 0.0)
+    first = _step(wa, pl, pg, False, 0.0)
+    period = np.asarray(first.time_ns)[..., None]
+    if per_layer:
+        return _step(wa, pl, pg, True, period)
+    # only layers whose formats need different core counts can change, and only for auto
+    f = choose_format(wa, pl, 0.0)
+    auto = np.asarray(pl["synapse_format"]) == 0
+    extra, saving = np.asarray(f["extra_static_mw"]), np.asarray(f["saving_pj"])
+    # the static term can only overturn a saving (extra cores) or a loss (fewer cores)
+    can_flip = auto & (((saving > 0) & (extra > 0)) | ((saving <= 0) & (extra < 0)))
+    cols = np.nonzero(np.any(can_flip, axis=tuple(range(can_flip.ndim - 1)))
+                      if can_flip.ndim > 1 else np.atleast_1d(can_flip))[0]
+    if not cols.size:
+        return first
+
+    def take(a: np.ndarray) -> np.ndarray:
+        return a[..., cols] if a.ndim and a.shape[-1] > 1 else a
+
+    flipped = (take(saving) > take(extra) * period) != (take(saving) > 0)
+    changed = np.any(flipped & take(auto.astype(bool) * np.ones(1, bool)), axis=-1)
+    if not np.any(changed):
+        return first
+    shape = np.broadcast_shapes(np.shape(changed), np.shape(first.time_ns),
+                                *(np.shape(v) for v in pg.values()))
+    where = np.nonzero(np.broadcast_to(changed, shape))
+    pg_sub = {k: (np.broadcast_to(v, shape)[where] if np.ndim(v) else v) for k, v in pg.items()}
+    pl_sub = {k: (v[:, None] if np.ndim(v) else v) for k, v in pg_sub.items()}
+    again = _step(wa, pl_sub, pg_sub, False, np.broadcast_to(period[..., 0], shape)[where][:, None])
+
+    def merged(full: Any, part: Any) -> np.ndarray:
+        out = np.array(np.broadcast_to(np.asarray(full), shape))
+        out[where] = part
+        return out
+
+    for name in ("time_ns", "static_mw", "cores", "chips", "synaptic_memory_bytes", "feasible"):
+        setattr(first, name, merged(getattr(first, name), getattr(again, name)))
+    for table in ("energy_pj", "time_parts_ns", "extra"):
+        full, part = getattr(first, table), getattr(again, table)
+        setattr(first, table, {k: merged(full[k], part[k]) for k in full})
+    return first
 
 
 def _step(wa: WorkloadArrays, pl: Params, pg: Params, per_layer: bool,
