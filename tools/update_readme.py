@@ -214,7 +214,9 @@ def section_validation(sanafe: dict | None, sweep: dict | None, lava: dict | Non
                      f"{r['sanafe']['energy_per_step_j'] * 1e9:.2f}",
                      f"{r['ours']['energy_per_step_j'] * 1e9:.2f}", f"{r['energy_error']:+.2%}",
                      f"{r['sanafe']['latency_per_step_s'] * 1e6:.3f}",
-                     f"{r['ours']['latency_per_step_s'] * 1e6:.3f}", f"{r['latency_error']:+.2%}"]
+                     f"{r['ours']['latency_per_step_s'] * 1e6:.3f}", f"{r['latency_error']:+.2%}",
+                     f"{r['latency_error_vs_simple_model']:+.2%}"
+                     if "latency_error_vs_simple_model" in r else "-"]
                     for r in slm["layers"]]
             parts.append(
                 f"Spike-driven layers of `{slm['model']}` with the plan from `{slm['plan_from']}` "
@@ -226,7 +228,7 @@ def section_validation(sanafe: dict | None, sweep: dict | None, lava: dict | Non
                          "non-zero share hit by spikes / mean", "format", "cores",
                          "input spikes/step",
                          "SANA-FE nJ/step", "ours nJ/step", "energy error", "SANA-FE us/step",
-                         "ours us/step", "latency error"], rows))
+                         "ours us/step", "latency error", "vs SANA-FE's simple model"], rows))
     if sweep:
         rows = [[r["grid"], f"{r['points']:,}", f"{r['sweep_median_s']:.3f} s",
                  f"{r['loop_variants']:,} in {r['loop_s']:.2f} s",
