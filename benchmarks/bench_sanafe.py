@@ -1,13 +1,20 @@
-"""Our Loihi cost model side by side with SANA-FE on small layered spiking networks.
+"""Our Loihi cost model side by side with SANA-FE: small layered networks and the shipped model.
 
-Each network runs in SANA-FE (its shipped Loihi description, detailed timing model) driven by
-fixed random input spikes; the spike counts SANA-FE observes become a Workload that
-``qslm_neuro.estimate(..., hw="loihi")`` costs with loihi.toml overridden to SANA-FE's per-event
-figures. Targets: energy per time step within 10%, latency per time step within 25%.
+Part 1: each small network runs in SANA-FE (its shipped Loihi description, detailed timing
+model) driven by fixed random input spikes; the spike counts SANA-FE observes become a Workload
+that ``qslm_neuro.estimate(..., hw="loihi")`` costs with loihi.toml overridden to SANA-FE's
+per-event figures. Targets: energy per time step within 10%, latency per step within 25%.
 
-    python benchmarks/bench_sanafe.py [--steps 200] [--out benchmarks/results/sanafe_validation.json]
+Part 2: spike-driven layers of ``data/slm-small-sst2`` with the plan the SST-2 search chose
+(benchmarks/results/search_sst2.json): weights with the plan applied, input spikes recorded from
+the torch model on SST-2 dev tokens, each layer placed as our model maps it (cores, dense or
+sparse synapses) on SANA-FE's shipped Loihi description (:mod:`qslm_neuro.hw.sanafe_sim`).
+Targets: energy within 2% and latency within 10% for every layer.
 
-Prints the table and writes JSON (takes about half a minute on 2 cores).
+    QSLM_DATA_DIR=../shared/data python benchmarks/bench_sanafe.py [--steps 200] [--tokens 200]
+        [--out benchmarks/results/sanafe_validation.json]
+
+Prints the tables and writes JSON (a few minutes on 2 cores).
 """
 from __future__ import annotations
 
@@ -21,6 +28,11 @@ from qslm_neuro.hw.validation import SpikingNetSpec, compare_with_sanafe
 
 ENERGY_TARGET = 0.10
 LATENCY_TARGET = 0.25
+SLM_ENERGY_TARGET = 0.02
+SLM_LATENCY_TARGET = 0.10
+ROOT = Path(__file__).resolve().parents[1]
+SLM_LAYERS = ("blocks.0.att.key", "blocks.0.ffn.key", "blocks.0.ffn.value",
+              "blocks.3.att.receptance", "blocks.3.ffn.value")
 
 NETWORKS = (
     # dense 3-layer net whose hidden layer needs 2 cores (153.6 KB of 8-bit weights > 128 KB)
@@ -38,6 +50,11 @@ NETWORKS = (
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200, help="time steps per network")
+    parser.add_argument("--tokens", type=int, default=200,
+                        help="SST-2 dev tokens (time steps) replayed for the shipped model")
+    parser.add_argument("--report", default=str(ROOT / "benchmarks/results/search_sst2.json"),
+                        help="search report whose chosen plan sets the layers' weights")
+    parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", default="benchmarks/results/sanafe_validation.json")
     args = parser.parse_args()
 
@@ -73,6 +90,12 @@ def main() -> int:
     print(f"\nenergy within {ENERGY_TARGET:.0%}: {'yes' if energy_ok else 'NO'}; "
           f"latency within {LATENCY_TARGET:.0%}: {'yes' if latency_ok else 'NO'}")
 
+    slm = shipped_model_layers(args)
+    slm_ok = all("unsupported" not in r and abs(r["energy_error"]) <= SLM_ENERGY_TARGET
+                 and abs(r["latency_error"]) <= SLM_LATENCY_TARGET for r in slm["layers"])
+    print(f"slm-small-sst2 layers: energy within {SLM_ENERGY_TARGET:.0%} and latency within "
+          f"{SLM_LATENCY_TARGET:.0%} for each: {'yes' if slm_ok else 'NO'}")
+
     import sanafe  # for the version only
 
     write_json_atomic(Path(args.out), {
@@ -83,9 +106,46 @@ def main() -> int:
         "energy_within_target": energy_ok, "latency_within_target": latency_ok,
         "machine": {"python": platform.python_version(), "processor": platform.machine()},
         "networks": rows,
+        "shipped_model": {**slm, "targets": {"energy": SLM_ENERGY_TARGET,
+                                             "latency": SLM_LATENCY_TARGET},
+                          "within_target": slm_ok},
     })
     print(f"wrote {args.out}")
-    return 0 if energy_ok and latency_ok else 1
+    return 0 if energy_ok and latency_ok and slm_ok else 1
+
+
+def shipped_model_layers(args: argparse.Namespace) -> dict:
+    """Part 2: recorded spikes and the chosen plan's weights of slm-small-sst2 in SANA-FE."""
+    import hashlib
+
+    import torch
+
+    from qslm_neuro.cli.simulate import format_results, record_layer_runs
+    from qslm_neuro.hw.sanafe_sim import simulate_layers
+    from qslm_neuro.hw.validation import sanafe_loihi_figures
+    from qslm_neuro.models.checkpoint import load_checkpoint
+    from qslm_neuro.quant import load_plan
+
+    torch.set_num_threads(1)
+    model_dir = ROOT / "data" / "slm-small-sst2"
+    loaded = load_checkpoint(model_dir)
+    plan = load_plan(args.report)
+    start = time.perf_counter()
+    runs, note = record_layer_runs(loaded, plan, args.tokens, args.data_dir, layers=SLM_LAYERS)
+    results = simulate_layers(runs, "loihi", overrides=sanafe_loihi_figures(),
+                              arch="sanafe-loihi", progress=True)
+    print(f"\nslm-small-sst2, plan chosen by the SST-2 search, {note}")
+    print(format_results(results, "SANA-FE's shipped Loihi (ours: loihi.toml at SANA-FE's figures)"))
+    weights = sorted(model_dir.glob("*.safetensors")) or sorted(model_dir.glob("*.pt"))
+    return {
+        "model": "slm-small-sst2", "plan_from": str(Path(args.report).relative_to(ROOT))
+        if Path(args.report).is_relative_to(ROOT) else args.report,
+        "plan_precisions": {r["layer"]: str(plan.precision_of(r["layer"])) for r in results},
+        "checkpoint_sha256": {w.name: hashlib.sha256(w.read_bytes()).hexdigest()
+                              for w in weights},
+        "tokens": note, "arch": "sanafe-loihi", "wall_s": time.perf_counter() - start,
+        "layers": results,
+    }
 
 
 def _dist_version(name: str) -> str:

@@ -44,6 +44,9 @@ def rows_for(label: str, workloads: dict[str, object]) -> list[dict]:
                 "energy_uJ_per_token": report.energy_per_token_j * 1e6,
                 "power_mW": report.power_w * 1e3,
                 "tokens_per_s": report.tokens_per_s,
+                "latency_us": report.latency_per_token_s * 1e6,
+                "throughput_bound": report.throughput_bound,
+                "sparse_layers": int((report.layer_rows["synapse_format"] == "sparse").sum()),
                 "cores": report.cores, "chips": report.chips, "feasible": report.feasible,
                 "activity": workload.activity_source})
     return rows
@@ -91,7 +94,8 @@ def main() -> None:
                  for name, plan in plans.items()}
     rows += rows_for("spikegpt-216m", workloads)
     columns = ["model", "plan", "hw", "model_MB", "syn_mem_MB", "energy_uJ_per_token",
-               "power_mW", "cores", "chips", "feasible"]
+               "power_mW", "tokens_per_s", "latency_us", "throughput_bound", "sparse_layers",
+               "cores", "chips", "feasible"]
     print(format_table(rows, columns))
     out = ROOT / "benchmarks/results/hw_table.json"
     write_json_atomic(out, {
@@ -106,7 +110,14 @@ def main() -> None:
                   "(cycles_ac_int4 > cycles_ac_int8 in hw_models/embedded-soc.toml), so its energy "
                   "per token rises below int8 while its memory keeps falling; on Loihi fewer bits "
                   "mean fewer synapses per weight above 8 bits, fewer bits read per op and fewer "
-                  "cores (less static power), so energy falls with memory"]})
+                  "cores (less static power), so energy falls with memory",
+                  "cost model v2: each layer is stored dense (zeros stored and processed) or "
+                  "sparse (non-zeros plus index bits), whichever costs less energy: its synaptic "
+                  "ops plus the static power of the cores it needs (sparse_layers counts the "
+                  "sparse ones); weights wider than 8 bits fill every "
+                  "synapse they occupy; tokens_per_s is the sustained (pipelined) rate at which "
+                  "energy and power are given, latency_us the time one token takes to cross the "
+                  "18 pipeline stages (throughput_bound names what limits the rate)"]})
     print(f"written {out} ({time.time() - start:.0f} s)")
 
 

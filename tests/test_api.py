@@ -129,7 +129,7 @@ def test_a_model_not_loaded_from_a_checkpoint_borrows_the_shipped_profile_by_rol
     assert report.activity_source == "profile:activity-slm-small-sst2.json"
     assert "tokenizer is unknown" in report.activity_note
     assert "borrowed by layer role" in report.activity_note
-    assert report.energy_per_token_j > 0 and len(report.layers) == len(model.synapses())
+    assert report.energy_per_token_j > 0 and len(report.layer_rows) == len(model.synapses())
 
 
 def test_sweep_and_candidates_through_the_front_door(shipped, monkeypatch):

@@ -24,7 +24,7 @@ def _raw(name: str) -> dict:
 def test_built_in_models_load_with_units_and_sources(name):
     model = load_hardware(name)
     schema = FAMILIES[model.family]
-    assert set(model.params) == set(schema)
+    assert set(model.params) == set(schema)  # non-synaptic costs from the file or defaults
     for key, param in model.params.items():
         assert param.unit == schema[key].unit
         assert param.source.strip()
@@ -96,7 +96,7 @@ def test_integer_parameter_rejects_fractions_and_shares_reject_above_one():
     data["params"]["neurons_per_core"]["value"] = 1024.5
     assert "not a whole number" in _error(data)
     data = _raw("loihi2")
-    data["params"]["prog_share_gate"]["value"] = 1.5
+    data["nonsynaptic"]["prog_share_gate"]["value"] = 1.5
     assert "[0, 1]" in _error(data)
 
 
@@ -115,7 +115,8 @@ def test_unknown_family_is_rejected():
 def test_overrides_replace_values_and_are_validated():
     model = load_hardware("loihi2", overrides={"e_syn_op_pj": 30})
     assert model.value("e_syn_op_pj") == 30.0
-    assert model.params["e_syn_op_pj"].source == "user override"
+    assert model.params["e_syn_op_pj"].source.startswith("user override (was 12.3 pJ")
+    assert model.params["e_syn_op_pj"].assumed  # a what-if, not a published figure
     assert model.overridden == ("e_syn_op_pj",)
     with pytest.raises(HardwareModelError, match="unknown parameter 'e_synop_pj'"):
         load_hardware("loihi2", overrides={"e_synop_pj": 30})

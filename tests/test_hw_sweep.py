@@ -14,7 +14,7 @@ GRIDS = {
     "loihi2": {"e_syn_op_pj": [5.0, 12.3, 30.0], "syn_mem_per_core_bytes": [16384, 65536, 131072],
                "neurons_per_core": [128, 1024], "t_syn_op_ns": [0.5, 3.0],
                "max_weight_bits": [4, 8], "max_chips": [1, 8]},
-    "loihi": {"t_msg_in_ns": [1.0, 40.0], "prog_share_wkv": [0.0, 1.0],
+    "loihi": {"t_msg_in_ns": [1.0, 40.0], "e_embedded_cycle_pj": [10.0, 30.0],
               "embedded_cores_per_chip": [1, 6], "cores_per_tile": [1, 4]},
     "embedded-soc": {"sram_bytes": [262144, 1015808, 4194304], "e_dram_pj_per_byte": [100, 400],
                      "clock_hz": [2e8, 4.8e8], "cycles_ac_int8": [0.5, 2.0]},
@@ -27,7 +27,8 @@ def test_every_row_equals_estimate_at_that_point(hw):
     table = sweep(WORKLOAD, hw, **grid)
     assert len(table) == int(np.prod([len(v) for v in grid.values()]))
     expected_columns = list(grid) + ["energy_per_token_j"] + [f"energy_{p}_j" for p in PARTS] + [
-        "latency_per_token_s", "power_w", "tokens_per_s", "cores", "chips",
+        "latency_per_token_s", "step_s", "power_w", "tokens_per_s", "throughput_bound", "cores",
+        "chips",
         "synaptic_memory_bytes", "feasible"]
     assert list(table.columns) == expected_columns
     rows = np.random.default_rng(0).choice(len(table), size=min(12, len(table)), replace=False)

@@ -231,14 +231,18 @@ def section_search_hw(hw: dict | None) -> str:
 def section_hw(hw: dict | None) -> str:
     if not hw:
         return ""
+    v2 = "latency_us" in hw["rows"][0]
     rows = [[r["model"], r["plan"], r["hw"], f"{r['model_MB']:.2f}",
              f"{r['energy_uJ_per_token']:.2f}", f"{r['power_mW']:.1f}",
+             *([f"{r['tokens_per_s']:,.0f} ({r['throughput_bound']})",
+                f"{r['latency_us']:,.0f}", r["sparse_layers"]] if v2 else []),
              f"{r['cores']}/{r['chips']}", "yes" if r["feasible"] else "no"]
             for r in hw["rows"]]
     return ("### Precision x hardware (`benchmarks/hw_table.py`)\n\n"
             "Energy per token and power at the fastest sustainable token rate; "
             + "; ".join(hw["notes"]) + ".\n\n"
             + table(["model", "plan", "hardware", "model MB", "uJ/token", "power mW",
+                     *(["tokens/s (bound)", "latency us", "sparse layers"] if v2 else []),
                      "cores/chips", "feasible"], rows))
 
 
@@ -291,6 +295,32 @@ def section_gpu216(data: dict | None) -> str:
             f"{data['note'].capitalize()}.")
 
 
+def section_v1_v2(v1: dict | None, v2: dict | None) -> str:
+    """Headline rows of hw_table under cost model v1 (kept JSON) and v2 (current)."""
+    if not v1 or not v2 or "latency_us" not in v2["rows"][0]:
+        return ""
+    old = {(r["model"], r["plan"], r["hw"]): r for r in v1["rows"]}
+    rows = []
+    for r in v2["rows"]:
+        key = (r["model"], r["plan"], r["hw"])
+        if r["model"] != "slm-small-sst2" or r["plan"] not in ("int4", "qslm-chosen") \
+                or key not in old:
+            continue
+        o = old[key]
+        rows.append([r["plan"], r["hw"],
+                     f"{o['energy_uJ_per_token']:.2f} -> **{r['energy_uJ_per_token']:.2f}**",
+                     f"{o['syn_mem_MB']:.2f} -> {r['syn_mem_MB']:.2f}",
+                     f"{o['cores']} -> {r['cores']}",
+                     f"{1e6 / o['tokens_per_s']:,.0f} -> {r['latency_us']:,.0f}",
+                     f"{o['tokens_per_s']:,.0f} -> {r['tokens_per_s']:,.0f}",
+                     r["sparse_layers"]])
+    return ("### Cost model v1 -> v2 (`benchmarks/results/hw_table_v1.json` -> `hw_table.json`)\n\n"
+            "`slm-small-sst2`; v1 reported 1 / token rate as latency, v2 the time a token "
+            "takes through the pipeline.\n\n"
+            + table(["plan", "hardware", "uJ/token", "synaptic memory MB", "cores",
+                     "latency us", "tokens/s", "sparse layers (v2)"], rows))
+
+
 def section_validation(sanafe: dict | None, sweep: dict | None, lava: dict | None) -> str:
     parts = []
     if sanafe:
@@ -304,6 +334,31 @@ def section_validation(sanafe: dict | None, sweep: dict | None, lava: dict | Non
                      f"{sanafe['hardware_model']}; same input spikes.\n\n"
                      + table(["network", "SANA-FE uJ/step", "ours uJ/step", "energy error",
                               "SANA-FE us/step", "ours us/step", "latency error"], rows))
+        slm = sanafe.get("shipped_model")
+        if slm:
+            rows = [[r["layer"], slm["plan_precisions"].get(r["layer"], ""),
+                     f"{r['zero_fraction']:.0%}",
+                     f"{r['event_density']:.1%} / {1 - r['zero_fraction']:.1%}",
+                     r["synapse_format"], r["cores"],
+                     f"{r['input_spikes_per_step']:.1f}",
+                     f"{r['sanafe']['energy_per_step_j'] * 1e9:.2f}",
+                     f"{r['ours']['energy_per_step_j'] * 1e9:.2f}", f"{r['energy_error']:+.2%}",
+                     f"{r['sanafe']['latency_per_step_s'] * 1e6:.3f}",
+                     f"{r['ours']['latency_per_step_s'] * 1e6:.3f}", f"{r['latency_error']:+.2%}",
+                     f"{r['latency_error_vs_simple_model']:+.2%}"
+                     if "latency_error_vs_simple_model" in r else "-"]
+                    for r in slm["layers"]]
+            parts.append(
+                f"Spike-driven layers of `{slm['model']}` with the plan from `{slm['plan_from']}` "
+                f"({slm['tokens']}; recorded input spikes, quantized weights, our cores and "
+                f"synapse format), each on SANA-FE's shipped Loihi; targets energy within "
+                f"{slm['targets']['energy']:.0%}, latency within {slm['targets']['latency']:.0%}: "
+                f"{'met' if slm['within_target'] else 'NOT met'} for every layer.\n\n"
+                + table(["layer", "precision", "zeros",
+                         "non-zero share hit by spikes / mean", "format", "cores",
+                         "input spikes/step",
+                         "SANA-FE nJ/step", "ours nJ/step", "energy error", "SANA-FE us/step",
+                         "ours us/step", "latency error", "vs SANA-FE's simple model"], rows))
     if sweep:
         rows = [[r["grid"], f"{r['points']:,}", f"{r['sweep_median_s']:.3f} s",
                  f"{r['loop_variants']:,} in {r['loop_s']:.2f} s",
@@ -346,6 +401,9 @@ def render() -> str:
         lambda: section_hw(load("hw_table")),
         lambda: section_spikegpt(load("spikegpt_architectures")),
         lambda: section_gpu216(load("gpu_spikegpt216")),
+
+
+        lambda: section_v1_v2(load("hw_table_v1"), load("hw_table")),
         lambda: section_validation(load("sanafe_validation"), load("sweep_speed"),
                                    load("lava_block")),
     ]

@@ -89,7 +89,10 @@ def add_candidate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default=None,
                    help="activity profile JSON (default for --config: the SST-2 model's)")
     add_data_dir(p)
-    p.add_argument("--hw", default="loihi2", help="loihi, loihi2, embedded-soc or a .toml path")
+    p.add_argument("--hw", action="append", default=None,
+                   help="loihi, loihi2, embedded-soc or a .toml path (default loihi2); several "
+                   "as --hw loihi,loihi2,my.toml: one comparison table (estimate) or one more "
+                   "sweep axis")
     p.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
                    help="override a hardware parameter, e.g. --set e_syn_op_pj=30")
     p.add_argument("--tokens-per-s", type=float, default=None,

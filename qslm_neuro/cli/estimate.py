@@ -19,15 +19,39 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers-csv", default=None, help="write the per-layer table as CSV here")
     p.add_argument("--save-workload", default=None,
                    help="write the workload as JSON (reusable with --workload, sweep, notebooks)")
+    p.add_argument("--simulate", choices=["sanafe"], default=None,
+                   help="also run the spike-driven layers (our mapping, recorded input spikes) "
+                   "in SANA-FE on a chip derived from --hw and print both figures per layer")
+    p.add_argument("--sim-tokens", type=int, default=64,
+                   help="task tokens replayed (one time step each) for --simulate")
+    p.add_argument("--sim-layers", default=None,
+                   help="comma-separated spike-driven layers for --simulate (default: all)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from qslm_neuro.cli.hw_options import hw_list, print_side_by_side
+    from qslm_neuro.errors import BadInputError
     from qslm_neuro.fileio import atomic_path, write_json_atomic
     from qslm_neuro.hw import estimate
 
+    chips = hw_list(args.hw)
+    args.hw = chips[0]
+    if args.simulate:
+        from qslm_neuro.cli.simulate import run_simulate
+
+        return run_simulate(args, chips, parse_overrides(args.set))
     sources = ["snntorch", "lava"] if args.activity == BOTH_SOURCES else [args.activity]
     workloads = candidate_workloads(args, sources)
     overrides = parse_overrides(args.set)
+    if len(chips) > 1:
+        (source, (workload, note)), *rest = workloads.items()
+        if rest:
+            raise BadInputError("--activity both compares two activity sources on one chip; "
+                                "with several --hw chips pick one activity source")
+        if args.save_workload:
+            workload.save(args.save_workload)
+            print(f"written {args.save_workload}")
+        return print_side_by_side(workload, chips, args, overrides, f"[{source}] {note}")
     reports = {}
     for source, (workload, note) in workloads.items():
         report = estimate(workload, hw=args.hw, tokens_per_s=args.tokens_per_s,

@@ -19,6 +19,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="CSV file for the grid")
     p.add_argument("--plot", default=None, help="PNG: a line (1 parameter) or heat map (2+)")
     p.add_argument("--value", default="energy_per_token_j", help="column to plot")
+    p.add_argument("--unit", default=None, help="unit of the plotted column (default: uJ for "
+                   "energies, us for times, mW for power)")
 
 
 def parse_sweep_values(text: str) -> tuple[str, list[float]]:
@@ -44,24 +46,26 @@ def parse_sweep_values(text: str) -> tuple[str, list[float]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from qslm_neuro.cli.hw_options import hw_list, save_sweep_plot, sweep_grid
     from qslm_neuro.fileio import atomic_path
     from qslm_neuro.hw import sweep
 
+    chips = hw_list(args.hw)
+    grid, notes = sweep_grid(args.param, chips, parse_sweep_values)
     (source, (workload, note)), = candidate_workloads(args, [args.activity]).items()
-    grid = dict(parse_sweep_values(text) for text in args.param)
-    table = sweep(workload, args.hw, tokens_per_s=args.tokens_per_s,
-                  overrides=parse_overrides(args.set), **grid)
+    table = sweep(workload, chips if len(chips) > 1 else chips[0],
+                  tokens_per_s=args.tokens_per_s, overrides=parse_overrides(args.set), **grid)
+    if args.plot and args.value not in table.columns:
+        raise BadInputError(f"--value {args.value!r} is not a column of the sweep; choose one "
+                            f"of {', '.join(c for c in table.columns if c not in grid)}")
     with atomic_path(args.out) as tmp:
         table.to_csv(tmp, index=False)
     print(f"[{source}] {note}")
-    print(f"{len(table)} hardware variants of {workload.name} on {args.hw}; written {args.out}")
+    for line in notes:
+        print(f"note: {line}")
+    print(f"{len(table)} hardware variants of {workload.name} on {', '.join(chips)}; "
+          f"written {args.out}")
     print(table.describe().loc[["min", "max"]].T.to_string())
     if args.plot:
-        from qslm_neuro.viz import plot_sweep_heatmap, plot_sweep_lines, save_figure
-
-        names = list(grid)
-        fig = (plot_sweep_lines(table, names[0], args.value) if len(names) == 1 else
-               plot_sweep_heatmap(table, names[0], names[1], args.value))
-        save_figure(fig, args.plot)
-        print(f"written {args.plot}")
+        save_sweep_plot(table, grid, args, workload, chips)
     return EXIT_OK

@@ -1,6 +1,6 @@
 """``estimate`` (one hardware model, one report) and ``sweep`` (a grid of hardware variants).
 
-Both call the same cost functions (:mod:`qslm_neuro.hw.families.neuromorphic`); ``sweep`` only changes the
+Both call the same cost functions (:mod:`qslm_neuro.hw.families`); ``sweep`` only changes the
 parameters from scalars into open-grid arrays, one axis per swept parameter, so the whole grid is
 evaluated by numpy broadcasting with no Python loop over grid points.
 """
@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Union
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
 
 import numpy as np
 
 from qslm_neuro.errors import BadInputError, HardwareModelError
 from qslm_neuro.hw.arrays import WorkloadArrays, workload_arrays
-from qslm_neuro.hw.families.neuromorphic import DYNAMIC_PARTS, PARTS, STEP_FUNCTIONS, StepCosts, per_token
-from qslm_neuro.hw.params import HardwareModel, check_value, load_hardware
+from qslm_neuro.hw.checks import check_array, check_consistency, check_value
+from qslm_neuro.hw.families import DYNAMIC_PARTS, PARTS, STEP_FUNCTIONS, StepCosts, per_token
+from qslm_neuro.hw.families.common import bound_index
+from qslm_neuro.hw.params import HardwareModel, load_hardware
 from qslm_neuro.hw.report import CostReport
 from qslm_neuro.hw.schema import FAMILIES
+from qslm_neuro.hw.table import layer_table
 from qslm_neuro.workload import NONSYNAPTIC_KINDS, Workload
 
 if TYPE_CHECKING:  # pandas is imported when a table is built: `import qslm_neuro.hw` stays fast
@@ -57,12 +60,27 @@ def as_workload(candidate: Any) -> Workload:
         f"or a loaded checkpoint use qslm_neuro.estimate)")
 
 
-def estimate(candidate: Any, hw: HardwareLike = "loihi2", tokens_per_s: float | None = None,
-             overrides: Mapping[str, Any] | None = None) -> CostReport:
+def estimate(candidate: Any, hw: "HardwareLike | Sequence[HardwareLike]" = "loihi2",
+             tokens_per_s: float | None = None,
+             overrides: Mapping[str, Any] | None = None) -> "CostReport | pd.DataFrame":
     """Energy, latency, power, memory, cores/chips and feasibility of ``candidate`` on ``hw``.
 
-    ``tokens_per_s=None`` reports power at the fastest token rate the hardware sustains.
+    ``tokens_per_s=None`` reports power at the fastest token rate the hardware sustains. With a
+    list of chips (``hw=["loihi", "loihi2", "my.toml"]``) the result is a comparison table, one
+    row per chip (:meth:`CostReport.to_frame`); the reports are in ``table.attrs["reports"]``.
     """
+    if isinstance(hw, (list, tuple)):
+        import pandas as pd
+
+        if not hw:
+            raise BadInputError("hw=[] names no chip; give at least one, e.g. ['loihi2']")
+        reports = [estimate(candidate, one, tokens_per_s, overrides) for one in hw]
+        frame = pd.concat([r.to_frame() for r in reports], ignore_index=True)
+        frame.attrs["reports"] = reports
+        return frame
+    if not isinstance(hw, (str, os.PathLike, HardwareModel)):
+        raise BadInputError(f"hw={hw!r}: expected a chip name ('loihi2'), a .toml path, a "
+                            f"HardwareModel or a list of them")
     workload = as_workload(candidate)
     _check_workload(workload)
     _check_rate(tokens_per_s)
@@ -73,6 +91,9 @@ def estimate(candidate: Any, hw: HardwareLike = "loihi2", tokens_per_s: float | 
     tok = per_token(step, wa.time_steps_per_token, tokens_per_s)
     flags = _flags(model, wa, step, tok, tokens_per_s)
     feasible = bool(step.feasible) and bool(tok.rate_ok)
+    names, index = bound_index(step)
+    bound = names[int(index)]
+    depth = int(round(step.latency_steps - wa.time_steps_per_token + 1))
     return CostReport(
         workload=workload.name, hardware=model.name, family=model.family,
         energy_per_token_j=float(tok.energy_per_token_j),
@@ -81,22 +102,40 @@ def estimate(candidate: Any, hw: HardwareLike = "loihi2", tokens_per_s: float | 
         tokens_per_s=float(tok.tokens_per_s), max_tokens_per_s=float(tok.max_tokens_per_s),
         synaptic_memory_bytes=float(step.synaptic_memory_bytes), cores=int(step.cores),
         chips=int(step.chips), feasible=feasible, flags=flags, params=values,
-        assumed_params=model.assumed_keys, layers=_layer_table(wa, step),
+        assumed_params=model.assumed_keys,
+        layers=layer_table(wa, step, tok, values, model.family),
         details={key: float(np.asarray(value)) for key, value in step.extra.items()},
+        step_s=float(tok.step_s), pipeline_depth=depth,
+        time_parts_s={k: float(np.asarray(v)) * 1e-9 for k, v in step.time_parts_ns.items()},
+        throughput_bound=bound,
+        latency_bound=(f"pipeline depth {depth} x step ({bound})" if depth > 1 else bound),
         activity_source=workload.activity_source,
         activity_note=str(workload.meta.get("activity_note", "")))
 
 
-def sweep(candidate: Any, hw: HardwareLike = "loihi2", *, tokens_per_s: float | None = None,
-          overrides: Mapping[str, Any] | None = None,
+def sweep(candidate: Any, hw: "HardwareLike | Sequence[HardwareLike]" = "loihi2", *,
+          tokens_per_s: float | None = None, overrides: Mapping[str, Any] | None = None,
           **grid: Iterable[float]) -> "pd.DataFrame":
     """Cost ``candidate`` on every combination of the given parameter values (a full grid).
 
     ``sweep(w, "loihi2", syn_mem_per_core_bytes=[64e3, 128e3], e_syn_op_pj=np.linspace(5, 30, 50))``
     returns one row per grid point: the swept parameters, then ``energy_per_token_j``, its parts
-    (``energy_<part>_j``), ``latency_per_token_s``, ``power_w``, ``tokens_per_s``, ``cores``,
-    ``chips``, ``synaptic_memory_bytes`` and ``feasible``.
+    (``energy_<part>_j``), ``latency_per_token_s``, ``step_s``, ``power_w``, ``tokens_per_s``,
+    ``throughput_bound``, ``cores``, ``chips``, ``synaptic_memory_bytes`` and ``feasible``.
+    Several chips (``hw=["loihi", "loihi2"]``) are one more axis: a ``hardware`` column comes
+    first and each chip's grid follows the previous one.
     """
+    if isinstance(hw, (list, tuple)):
+        import pandas as pd
+
+        if not hw:
+            raise BadInputError("hw=[] names no chip; give at least one, e.g. ['loihi2']")
+        pieces = []
+        for one in hw:
+            table = sweep(candidate, one, tokens_per_s=tokens_per_s, overrides=overrides, **grid)
+            table.insert(0, "hardware", load_hardware(one).name)
+            pieces.append(table)
+        return pd.concat(pieces, ignore_index=True)
     workload = as_workload(candidate)
     _check_workload(workload)
     _check_rate(tokens_per_s)
@@ -105,6 +144,7 @@ def sweep(candidate: Any, hw: HardwareLike = "loihi2", *, tokens_per_s: float | 
         raise BadInputError("sweep needs at least one parameter=values pair, e.g. e_syn_op_pj=[10, 20]")
     wa = workload_arrays(workload)
     axes = {key: _grid_values(model, key, values) for key, values in grid.items()}
+    _check_grid(model, axes)
     return evaluate_grid(wa, model, axes, tokens_per_s)
 
 
@@ -149,8 +189,11 @@ def evaluate_grid(wa: WorkloadArrays, model: HardwareModel, axes: Mapping[str, n
     for name in PARTS:
         columns[f"energy_{name}_j"] = column(tok.parts_j[name])
     columns["latency_per_token_s"] = column(tok.latency_per_token_s)
+    columns["step_s"] = column(tok.step_s)
     columns["power_w"] = column(tok.power_w)
     columns["tokens_per_s"] = column(tok.tokens_per_s)
+    names, index = bound_index(step)
+    columns["throughput_bound"] = np.asarray(names, dtype=object)[column(index)]
     columns["cores"] = column(step.cores).astype(np.int64)
     columns["chips"] = column(step.chips).astype(np.int64)
     columns["synaptic_memory_bytes"] = column(step.synaptic_memory_bytes)
@@ -162,7 +205,7 @@ def evaluate_grid(wa: WorkloadArrays, model: HardwareModel, axes: Mapping[str, n
 
 # -- helpers ---------------------------------------------------------------------------------
 
-def _grid_values(model: HardwareModel, key: str, values: Iterable[float]) -> np.ndarray:
+def _grid_values(model: HardwareModel, key: str, values: Iterable[Any]) -> np.ndarray:
     """Validate one swept parameter's values like file values (unit-aware message)."""
     schema = FAMILIES[model.family]
     where = f"sweep over hardware model {model.name!r}"
@@ -170,22 +213,28 @@ def _grid_values(model: HardwareModel, key: str, values: Iterable[float]) -> np.
         raise HardwareModelError(
             f"{where}: unknown parameter '{key}' for a {model.family} model; "
             f"known: {sorted(schema)}")
-    array = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float)
+    spec = schema[key]
+    if isinstance(values, (str, bytes)) or np.isscalar(values):
+        values = [values]  # one value is a grid of one point (a string is not a list of chars)
+    if not isinstance(values, np.ndarray):
+        values = [check_value(v, spec, key, where) if isinstance(v, str) else v for v in values]
+    array = np.asarray(values, dtype=float)
     if array.ndim != 1 or array.size == 0:
         raise HardwareModelError(
             f"{where}: parameter '{key}' needs a non-empty 1-D list of values "
-            f"(unit '{schema[key].unit}'), got shape {array.shape}")
-    spec = schema[key]
-    bad = ~np.isfinite(array) | (array < 0)
-    if spec.integer:
-        bad |= array != np.round(array)
-    if spec.positive:
-        bad |= array == 0
-    if spec.at_most_one:
-        bad |= array > 1
-    if bad.any():
-        check_value(float(array[np.argmax(bad)]), spec, key, where)  # raises with the reason
+            f"(unit '{spec.unit}'), got shape {array.shape}")
+    check_array(array, spec, key, where)
     return array
+
+
+def _check_grid(model: HardwareModel, axes: Mapping[str, np.ndarray]) -> None:
+    """Cross-field rules over the whole grid (open axes broadcast against each other)."""
+    values: dict[str, Any] = model.values()
+    for axis, (key, array) in enumerate(axes.items()):
+        shape = [1] * len(axes)
+        shape[axis] = len(array)
+        values[key] = array.reshape(shape)
+    check_consistency(values, model.family, f"sweep over hardware model {model.name!r}")
 
 
 def _check_workload(workload: Workload) -> None:
@@ -200,29 +249,6 @@ def _check_rate(tokens_per_s: float | None) -> None:
         raise BadInputError(
             f"tokens_per_s={tokens_per_s!r} must be a positive number (or None for the fastest "
             f"rate the hardware sustains)")
-
-
-def _layer_table(wa: WorkloadArrays, step: StepCosts) -> "pd.DataFrame":
-    import pandas as pd
-
-    steps = wa.time_steps_per_token
-    table: dict[str, Any] = {
-        "name": list(wa.layer_names), "kind": list(wa.layer_kinds), "fan_in": wa.fan_in.astype(int),
-        "fan_out": wa.fan_out.astype(int), "weight_bits": wa.weight_bits.astype(int),
-        "weight_format": list(wa.weight_formats), "input_events_per_step": wa.input_events,
-        "binary_share": wa.binary_share,
-    }
-    for key, values in step.layers.items():
-        values = np.broadcast_to(np.asarray(values, dtype=float), wa.fan_in.shape)
-        if key.endswith("_pj"):
-            table[key[:-3] + "_j_per_token"] = values * steps * 1e-12
-        elif key.endswith("_ns"):
-            table[key[:-3] + "_s"] = values * 1e-9
-        elif key in ("cores", "synapses_per_weight", "fan_in_split", "fan_out_split"):
-            table[key] = values.astype(int)
-        else:
-            table[key] = values
-    return pd.DataFrame(table)
 
 
 def _flags(model: HardwareModel, wa: WorkloadArrays, step: StepCosts, tok: Any,
@@ -243,9 +269,15 @@ def _flags(model: HardwareModel, wa: WorkloadArrays, step: StepCosts, tok: Any,
             flags.append(f"{fmt} weights costed as {bits}-bit fixed point (the chip has no "
                          f"floating-point synapses): {_names(names)}")
         for (bits, count), names in splits.items():
-            flags.append(f"{bits}-bit weights exceed the {int(p['max_weight_bits'])}-bit synapse; "
-                         f"split over {count} synapses per weight ({count}x synaptic memory "
-                         f"entries and synaptic ops): {_names(names)}")
+            width = int(p['max_weight_bits'])
+            flags.append(f"{bits}-bit weights exceed the {width}-bit synapse; split over {count} "
+                         f"synapses per weight ({count} x {width} = {count * width} bits occupied "
+                         f"per weight, {count}x synaptic ops): {_names(names)}")
+        formats = list(np.asarray(step.layers["synapse_format"]))
+        chosen = {0: "cheaper per layer", 1: "forced by the chip", 2: "forced by the chip"}
+        flags.append(f"synapse formats ({chosen[int(p['synapse_format'])]}): "
+                     f"{formats.count('dense')} layer(s) dense, {formats.count('sparse')} sparse "
+                     f"({int(p['sparse_index_bits'])} index bits per synapse)")
         graded = [n for n, b in zip(wa.layer_names, wa.binary_share) if b < 1.0]
         if graded and p["graded_input_ops"] > 1:
             flags.append(f"{len(graded)} layer(s) take non-binary inputs; each graded event costs "

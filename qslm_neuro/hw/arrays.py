@@ -13,6 +13,7 @@ import numpy as np
 from qslm_neuro.hw.schema import MCU_WEIGHT_CLASSES
 from qslm_neuro.workload.types import NONSYNAPTIC_KINDS
 from qslm_neuro.workload import Workload
+from qslm_neuro.workload.types import pipeline_stages
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class WorkloadArrays:
     fan_out: np.ndarray           # (L,)
     weight_bits: np.ndarray       # (L,) stored width of one weight
     density: np.ndarray           # (L,) share of non-zero weights (1 - zero_fraction)
+    event_density: np.ndarray     # (L,) share of non-zero weights in the rows events hit
     scale_bytes: np.ndarray       # (L,) per-channel scales
     calls: np.ndarray             # (L,) calls per time step (< 1: once per sequence)
     input_events: np.ndarray      # (L,) non-zero inputs per step (embedding: 1 row per call)
@@ -41,6 +43,14 @@ class WorkloadArrays:
     source_spikes: np.ndarray     # (S,) spikes per step of the source, if it is a LIF population
     source_is_lif: np.ndarray     # (S,) bool: the source is a LIF population (updated per step)
     free_pop_sizes: np.ndarray    # (Q,) LIF populations no layer drives (need cores of their own)
+    free_pop_spikes: np.ndarray   # (Q,) their spikes per step
+    free_pop_names: tuple[str, ...]
+    source_names: tuple[str, ...]  # (S,) external sources (inputs or undriven LIF populations)
+    pop_names: tuple[str, ...]     # (P,) every LIF population
+    pop_sizes: np.ndarray          # (P,)
+    pop_spikes: np.ndarray         # (P,) spikes per step
+    pop_state_bytes_each: np.ndarray  # (P,)
+    pipeline_depth: int            # pipeline stages a token crosses (workload.pipeline_stages)
     pop_spikes_total: float       # all LIF output spikes per step
     pop_neurons_total: float      # all LIF neurons
     pop_state_bytes: float        # LIF membrane state in bytes
@@ -120,11 +130,20 @@ def workload_arrays(workload: Workload) -> WorkloadArrays:
         weight_formats=tuple(l.weight_format for l in layers),
         fan_in=fan_in, fan_out=fan_out, weight_bits=bits,
         density=np.array([1.0 - l.zero_fraction for l in layers]), scale_bytes=scale_bytes,
+        event_density=np.array([1.0 - l.zero_fraction if l.event_density is None
+                                else l.event_density for l in layers]),
         input_events=events, binary_share=binary, active_share=active,
         target_spikes=target_spikes, has_target=has_target, routing=routing,
         source_onehot=source_onehot, source_sizes=source_sizes, source_spikes=source_spikes,
         source_is_lif=source_is_lif, calls=calls,
         free_pop_sizes=np.array([p.size for p in free_pops], dtype=float),
+        free_pop_spikes=np.array([p.output_spikes_per_step for p in free_pops], dtype=float),
+        free_pop_names=tuple(p.name for p in free_pops), source_names=tuple(external),
+        pop_names=tuple(pops), pop_sizes=np.array([p.size for p in pops.values()], dtype=float),
+        pop_spikes=np.array([p.output_spikes_per_step for p in pops.values()], dtype=float),
+        pop_state_bytes_each=np.array([p.size * p.state_bits / 8.0 for p in pops.values()],
+                                      dtype=float),
+        pipeline_depth=max(pipeline_stages(workload.layers), default=-1) + 1,
         pop_spikes_total=float(sum(p.output_spikes_per_step for p in pops.values())),
         pop_neurons_total=float(sum(p.size for p in pops.values())),
         pop_state_bytes=float(sum(p.size * p.state_bits / 8.0 for p in pops.values())),

@@ -6,9 +6,18 @@ deliberately simple and stated here so a reader can check them by hand:
 
 Neuromorphic (per synaptic layer, its weights living on the cores of its output neurons)
     synapses per weight  s   = ceil(weight_bits / max_weight_bits)   (wider weights are split)
-    synaptic memory      M   = nnz * (weight_bits + s * synapse_overhead_bits) / 8
-                               (nnz = fan_in * fan_out * (1 - zero_fraction): zero weights are
-                                not stored, as in Loihi's sparse synapse encodings)
+    bits per synapse     b   = weight_bits if s == 1 else max_weight_bits (a split weight fills
+                               every synapse it occupies) + synapse_overhead_bits
+    dense format         every weight stored and processed, zeros included:
+                         M_d = fan_in * fan_out * s * b / 8,  synapses per input event fan_out * s
+    sparse format        non-zeros only, each with sparse_index_bits more:
+                         M_s = nnz * s * (b + index) / 8,  synapses per input event
+                         fan_out * event_density * s (event_density: the non-zero share of the
+                         rows input events hit; by default 1 - zero_fraction)
+    format               synapse_format (0 auto, 1 dense, 2 sparse); auto takes, per layer, the
+                         one with the lower energy per step: synaptic energy of its input events
+                         + static energy of the cores it needs (cores x p_static_core x period;
+                         the period comes from a first pass without the static term; ties: dense)
     fan-in split         c_in  = ceil(fan_in / max_axons_in_per_core)
     output split         c_out = max(ceil(fan_out / neurons_per_core),
                                      ceil(M / (c_in * syn_mem_per_core_bytes)),
@@ -35,11 +44,24 @@ from qslm_neuro.hw.arrays import WorkloadArrays
 Params = Mapping[str, "np.ndarray | float"]
 
 
+def sparse_matmul(values: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``values @ matrix`` for a mostly-zero ``matrix`` (routing, one-hot sources): one
+    broadcast multiply-add per non-zero instead of a dense product over a million-point grid."""
+    values = np.asarray(values, dtype=float)
+    out = np.zeros(values.shape[:-1] + (matrix.shape[1],))
+    for row, col in zip(*np.nonzero(matrix)):
+        out[..., col] += values[..., row] * matrix[row, col]
+    return out
+
+
 @dataclass
 class CoreMapping:
     """Result of the neuromorphic mapping; arrays broadcast over (grid..., layers)."""
 
     synapses_per_weight: np.ndarray
+    sparse: np.ndarray                  # per layer: True where the sparse format is used
+    synapses_per_event: np.ndarray      # per layer: synapses one input event touches
+    read_bits: np.ndarray               # per layer: stored bits read per synaptic op
     synaptic_memory_bytes: np.ndarray   # per layer
     split_in: np.ndarray                # c_in per layer
     split_out: np.ndarray               # c_out per layer
@@ -54,18 +76,67 @@ class CoreMapping:
     fanout_ok: np.ndarray               # (grid...) no single neuron exceeds the axon-out limit
 
 
-def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params) -> CoreMapping:
-    """Cores, tiles and chips a workload needs; ``pl`` params end in a layer axis, ``pg`` don't."""
+def choose_format(wa: WorkloadArrays, pl: Params,
+                  period_ns: "np.ndarray | float" = 0.0) -> dict[str, np.ndarray]:
+    """Synapses per weight, bits per synapse of each format, and where sparse is used.
+
+    ``period_ns`` (broadcast against the layer axis) prices the static power of the cores each
+    format needs into the ``auto`` choice: per layer and step, synaptic energy of the step's
+    input events + cores x p_static_core_mw x period (mW x ns = pJ).
+    """
     spw = np.ceil(wa.weight_bits / pl["max_weight_bits"])
-    nonzero = wa.fan_in * wa.fan_out * wa.density
-    mem_bytes = nonzero * (wa.weight_bits + spw * pl["synapse_overhead_bits"]) / 8.0
+    bits = np.where(spw > 1, pl["max_weight_bits"], wa.weight_bits) + pl["synapse_overhead_bits"]
+    bits_sparse = bits + pl["sparse_index_bits"]
+    per_event_dense = wa.fan_out * spw
+    per_event_sparse = per_event_dense * wa.event_density
+    fixed_pj = np.maximum(pl["e_syn_op_pj"] - pl["e_syn_read_pj_per_bit"] * pl["syn_op_ref_bits"],
+                          0.0)
+    events = np.maximum(wa.input_events * (wa.binary_share + (1.0 - wa.binary_share)
+                                           * pl["graded_input_ops"]), 1e-12)
+    energy_dense = events * per_event_dense * (fixed_pj + pl["e_syn_read_pj_per_bit"] * bits)
+    energy_sparse = events * per_event_sparse * (fixed_pj + pl["e_syn_read_pj_per_bit"]
+                                                 * bits_sparse)
     split_in = np.ceil(wa.fan_in / pl["max_axons_in_per_core"])
     by_neurons = np.ceil(wa.fan_out / pl["neurons_per_core"])
+    cores = {}
+    for is_sparse in (False, True):
+        mem = (wa.fan_in * wa.fan_out * spw * (wa.density if is_sparse else 1.0)
+               * (bits_sparse if is_sparse else bits) / 8.0)
+        cores[is_sparse] = split_in * np.maximum(
+            by_neurons, np.ceil(mem / (split_in * pl["syn_mem_per_core_bytes"])))
+    # sparse wins when it saves more synaptic energy than its extra cores burn in one period
+    saving_pj = energy_dense - energy_sparse
+    extra_static_mw = pl["p_static_core_mw"] * (cores[True] - cores[False])
+    code = np.asarray(pl["synapse_format"])
+    if np.any(np.asarray(period_ns) != 0):
+        wins = saving_pj > extra_static_mw * period_ns
+    else:
+        wins = saving_pj > 0
+    sparse = (code == 2) | ((code == 0) & wins)
+    return {"sparse": sparse, "saving_pj": saving_pj, "extra_static_mw": extra_static_mw,
+            "spw": spw, "bits": bits, "bits_sparse": bits_sparse,
+            "per_event_dense": per_event_dense, "per_event_sparse": per_event_sparse,
+            "split_in": split_in, "by_neurons": by_neurons}
+
+
+def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params,
+                 period_ns: "np.ndarray | float" = 0.0) -> CoreMapping:
+    """Cores, tiles and chips a workload needs; ``pl`` params end in a layer axis, ``pg`` don't.
+
+    ``period_ns``: see :func:`choose_format`.
+    """
+    f = choose_format(wa, pl, period_ns)
+    sparse, spw, bits, bits_sparse = f["sparse"], f["spw"], f["bits"], f["bits_sparse"]
+    per_event_dense, per_event_sparse = f["per_event_dense"], f["per_event_sparse"]
+    split_in, by_neurons = f["split_in"], f["by_neurons"]
+    per_event = np.where(sparse, per_event_sparse, per_event_dense)
+    read_bits = np.where(sparse, bits_sparse, bits)
+    mem_bytes = wa.fan_in * wa.fan_out * spw * np.where(sparse, wa.density, 1.0) * read_bits / 8.0
     by_memory = np.ceil(mem_bytes / (split_in * pl["syn_mem_per_core_bytes"]))
     split_out = np.maximum(by_neurons, by_memory)
-    dests = split_out @ wa.routing.T
+    dests = sparse_matmul(split_out, wa.routing.T)
     split_out = np.maximum(split_out, np.ceil(wa.fan_out * dests / pl["max_axons_out_per_core"]))
-    dests = split_out @ wa.routing.T
+    dests = sparse_matmul(split_out, wa.routing.T)
     cores = split_in * split_out
 
     # sources without a driving layer: pure inputs get spike-generator cores, LIF ones real cores
@@ -77,7 +148,8 @@ def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params) -> CoreMapping:
     chips = np.ceil(cores_total / pg["cores_per_chip"])
     fanout_ok = (dests <= pl["max_axons_out_per_core"]).all(-1) if dests.size else np.True_
     return CoreMapping(
-        synapses_per_weight=spw, synaptic_memory_bytes=mem_bytes, split_in=split_in,
+        synapses_per_weight=spw, sparse=sparse, synapses_per_event=per_event,
+        read_bits=read_bits, synaptic_memory_bytes=mem_bytes, split_in=split_in,
         split_out=split_out, cores=cores, compartments=wa.fan_out * split_in,
         dest_cores_per_spike=dests, source_cores=source_cores, free_cores=free_cores,
         cores_total=cores_total, tiles=tiles, chips=chips, fanout_ok=fanout_ok)

@@ -1,14 +1,19 @@
-"""Load and validate hardware-model TOML files; apply user overrides.
+"""Load and validate hardware-model TOML files; derive chips from a base; apply user overrides.
 
 A hardware model is data (``hw_models/*.toml``), not code: every parameter carries its value, its
 unit and where the number comes from, and figures nobody has published say ``assumed = true`` with
 the derivation in ``note``. Validation happens on load so that a typo fails loudly, naming the
 file, the key and the unit expected, instead of producing a plausible wrong cost.
+
+A chip may be written as a difference from another (``base = "loihi2"`` in ``[hardware]``):
+``[technology] energy = 0.5, time = 0.8, static = 0.5`` scales whole groups of parameters, and
+``[params]`` replaces single values (a full table, or a bare number for a design value). Every
+changed value records where it came from ("derived from loihi2 ... x 0.5") and is ``assumed``:
+a scaled or chosen figure is not a published one.
 """
 from __future__ import annotations
 
 import difflib
-import math
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -16,10 +21,16 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from qslm_neuro.errors import HardwareModelError
-from qslm_neuro.hw.schema import FAMILIES, ParamSpec
+from qslm_neuro.hw.checks import check_consistency, check_value
+from qslm_neuro.hw.schema import FAMILIES, NONSYN_DEFAULTS, TECHNOLOGY_GROUPS, ParamSpec
 
 _ENTRY_KEYS = {"value", "unit", "source", "assumed", "note"}
 _HEADER_KEYS = {"name", "family", "description"}
+_SECTIONS = {"hardware", "params", "nonsynaptic", "technology"}
+_TECH_KEYS = ("energy", "time", "static")
+
+__all__ = ["Param", "HardwareModel", "load_hardware", "parse_hardware", "check_value",
+           "available_hardware", "hw_models_dir"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,7 @@ class HardwareModel:
     params: Mapping[str, Param]
     path: str = ""
     overridden: tuple[str, ...] = field(default=())
+    base: str = ""
 
     def value(self, key: str) -> float:
         return self.params[key].value
@@ -56,22 +68,31 @@ class HardwareModel:
         return [key for key, param in self.params.items() if param.assumed]
 
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> "HardwareModel":
-        """A copy with some values replaced; each override is validated like a file value."""
+        """A copy with some values replaced; each override is validated like a file value.
+
+        An override is a what-if: it is marked ``assumed`` and its source keeps the value and
+        source it replaced.
+        """
         if not overrides:
             return self
         params = dict(self.params)
         where = f"overrides for hardware model {self.name!r}"
         for key, raw in overrides.items():
             spec = _spec_for(self.family, key, where)
-            params[key] = replace(params[key], value=check_value(raw, spec, key, where),
-                                  source="user override", assumed=False, note="")
+            old = params[key]
+            value = check_value(raw, spec, key, where)
+            params[key] = Param(
+                value=value, unit=spec.unit,
+                source=f"user override (was {old.value:g} {old.unit}: {old.source})",
+                assumed=True, note="what-if value given as an override")
+        check_consistency({k: p.value for k, p in params.items()}, self.family, where)
         return replace(self, params=params,
                        overridden=tuple(sorted(set(self.overridden) | set(overrides))))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "family": self.family, "description": self.description,
-            "path": self.path, "overridden": list(self.overridden),
+            "path": self.path, "base": self.base, "overridden": list(self.overridden),
             "params": {key: {"value": p.value, "unit": p.unit, "source": p.source,
                              "assumed": p.assumed, **({"note": p.note} if p.note else {})}
                        for key, p in self.params.items()},
@@ -95,86 +116,168 @@ def available_hardware() -> list[str]:
 
 
 def load_hardware(hw: "str | os.PathLike[str] | HardwareModel" = "loihi2",
-                  overrides: Mapping[str, Any] | None = None) -> HardwareModel:
+                  overrides: Mapping[str, Any] | None = None,
+                  _chain: tuple[str, ...] = ()) -> HardwareModel:
     """Load a hardware model by built-in name (``"loihi2"``), TOML path, or pass one through.
 
     ``overrides`` replaces parameter values, e.g. ``{"e_syn_op_pj": 30}``; unknown keys,
-    negative or wrongly typed values raise :class:`HardwareModelError`.
+    negative, implausible, inconsistent or wrongly typed values raise
+    :class:`HardwareModelError`.
     """
     if isinstance(hw, HardwareModel):
         return hw.with_overrides(overrides)
     path = _resolve_path(hw)
+    if str(path.resolve()) in _chain:
+        raise HardwareModelError(
+            f"{path}: base chain loops ({' -> '.join(_chain)} -> {path}); remove one 'base ='")
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise HardwareModelError(f"{path}: not valid TOML ({exc}); fix the syntax") from exc
-    return parse_hardware(data, str(path)).with_overrides(overrides)
+    model = parse_hardware(data, str(path), base_dir=path.parent,
+                           _chain=_chain + (str(path.resolve()),))
+    return model.with_overrides(overrides)
 
 
-def parse_hardware(data: Mapping[str, Any], where: str) -> HardwareModel:
-    """Validate a parsed TOML document (``[hardware]`` header + ``[params.*]`` tables)."""
+def parse_hardware(data: Mapping[str, Any], where: str, base_dir: Path | None = None,
+                   _chain: tuple[str, ...] = ()) -> HardwareModel:
+    """Validate a parsed TOML document: ``[hardware]``, ``[params]``, ``[nonsynaptic]`` and,
+    for a derived chip, ``base`` and ``[technology]``."""
     header = data.get("hardware")
     if not isinstance(header, Mapping):
         raise HardwareModelError(
             f"{where}: missing [hardware] table with name, family and description")
-    unknown_sections = set(data) - {"hardware", "params"}
+    unknown_sections = set(data) - _SECTIONS
     if unknown_sections:
         raise HardwareModelError(
             f"{where}: unknown top-level section(s) {sorted(unknown_sections)}; "
-            f"expected only [hardware] and [params.*]")
-    unknown = set(header) - _HEADER_KEYS
-    missing = _HEADER_KEYS - set(header)
+            f"expected only {sorted(_SECTIONS)}")
+    base = _load_base(header, where, base_dir, _chain) if "base" in header else None
+    required = {"name"} if base else _HEADER_KEYS
+    unknown = set(header) - _HEADER_KEYS - {"base"}
+    missing = required - set(header)
     if unknown or missing:
         raise HardwareModelError(
             f"{where}: [hardware] has unknown keys {sorted(unknown)} / missing keys "
-            f"{sorted(missing)}; expected exactly {sorted(_HEADER_KEYS)}")
-    family = header["family"]
+            f"{sorted(missing)}; expected {sorted(_HEADER_KEYS)} (family and description may "
+            f"be left out when 'base' names the chip this one derives from)")
+    family = header.get("family", base.family if base else None)
     if family not in FAMILIES:
         raise HardwareModelError(
             f"{where}: [hardware] family={family!r}; expected one of {sorted(FAMILIES)}")
+    if base and family != base.family:
+        raise HardwareModelError(
+            f"{where}: family={family!r} differs from its base {base.name!r} ({base.family}); "
+            f"drop 'family' or pick a base of the same family")
     schema = FAMILIES[family]
-    raw_params = data.get("params")
-    if not isinstance(raw_params, Mapping):
-        raise HardwareModelError(f"{where}: missing [params.*] tables")
-    for key in raw_params:
-        _spec_for(family, key, where)  # unknown keys first: a typo explains a "missing" key
-    missing_params = [key for key in schema if key not in raw_params]
-    if missing_params:
-        first = missing_params[0]
-        raise HardwareModelError(
-            f"{where}: parameter '{first}' is missing (expected unit '{schema[first].unit}': "
-            f"{schema[first].description}); missing: {missing_params}")
-    params = {key: _parse_entry(raw_params[key], schema[key], key, where) for key in schema}
-    return HardwareModel(name=str(header["name"]), family=family,
-                         description=str(header["description"]), params=params, path=where)
+    raw = _raw_entries(data, family, where)
+    if "technology" in data and base is None:
+        raise HardwareModelError(f"{where}: [technology] scales a base chip; add base = \"...\" "
+                                 f"to [hardware] or give the values themselves")
+    if base is None:
+        missing_params = [k for k in schema if k not in raw and not schema[k].nonsynaptic]
+        if missing_params:
+            first = missing_params[0]
+            raise HardwareModelError(
+                f"{where}: parameter '{first}' is missing (expected unit '{schema[first].unit}': "
+                f"{schema[first].description}); missing: {missing_params} (or derive the chip "
+                f"from another with base = \"loihi2\")")
+        params = _defaults(family)
+    else:
+        params = _scaled(base, data.get("technology", {}), where)
+    name = str(header["name"])
+    for key, entry in raw.items():
+        params[key] = _parse_entry(entry, schema[key], key, where, name)
+    check_consistency({k: p.value for k, p in params.items()}, family, where)
+    description = str(header.get("description", f"derived from {base.name}" if base else ""))
+    return HardwareModel(name=name, family=family, description=description, params=params,
+                         path=where, base=base.name if base else "")
 
 
-def check_value(raw: Any, spec: ParamSpec, key: str, where: str) -> float:
-    """Return ``raw`` as a number if it suits ``spec``; else raise naming key and unit."""
-    expected = f"expected a non-negative {'integer' if spec.integer else 'number'} in {spec.unit!r}"
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-        raise HardwareModelError(
-            f"{where}: parameter '{key}' = {raw!r} has type {type(raw).__name__}; {expected}")
-    value = float(raw)
-    if math.isnan(value) or math.isinf(value) or value < 0:
-        raise HardwareModelError(f"{where}: parameter '{key}' = {raw!r}; {expected}")
-    if spec.integer and value != int(value):
-        raise HardwareModelError(
-            f"{where}: parameter '{key}' = {raw!r} is not a whole number; {expected}")
-    if spec.positive and value == 0:
-        raise HardwareModelError(f"{where}: parameter '{key}' = 0 must be > 0 ({spec.unit})")
-    if spec.at_most_one and value > 1:
-        raise HardwareModelError(
-            f"{where}: parameter '{key}' = {raw!r} is a share; expected a value in [0, 1]")
-    return value
+def _load_base(header: Mapping[str, Any], where: str, base_dir: Path | None,
+               chain: tuple[str, ...]) -> HardwareModel:
+    text = header["base"]
+    if not isinstance(text, str) or not text.strip():
+        raise HardwareModelError(f"{where}: base = {text!r}; name a built-in chip ('loihi2') or "
+                                 f"a .toml path")
+    candidate = Path(text)
+    if base_dir is not None and text.endswith(".toml") and not candidate.is_absolute():
+        candidate = base_dir / candidate
+        if candidate.is_file():
+            text = str(candidate)
+    return load_hardware(text, _chain=chain)
 
 
-def _parse_entry(entry: Any, spec: ParamSpec, key: str, where: str) -> Param:
-    if not isinstance(entry, Mapping):
-        raise HardwareModelError(
-            f"{where}: parameter '{key}' must be a table with value, unit and source "
-            f"(expected unit '{spec.unit}'), got {entry!r}")
+def _raw_entries(data: Mapping[str, Any], family: str, where: str) -> dict[str, Any]:
+    """Entries of ``[params]`` and ``[nonsynaptic]`` (the latter only model-specific costs)."""
+    raw: dict[str, Any] = {}
+    for section in ("params", "nonsynaptic"):
+        table = data.get(section, {})
+        if not isinstance(table, Mapping):
+            raise HardwareModelError(f"{where}: [{section}] must be a table of parameters")
+        for key, entry in table.items():
+            spec = _spec_for(family, key, where)
+            if section == "nonsynaptic" and not spec.nonsynaptic:
+                raise HardwareModelError(
+                    f"{where}: '{key}' is a chip parameter; move it from [nonsynaptic] to "
+                    f"[params] ([nonsynaptic] holds cycles_<kind> and prog_share_<kind>)")
+            if key in raw:
+                raise HardwareModelError(f"{where}: '{key}' is given twice; keep one")
+            raw[key] = entry
+    return raw
+
+
+def _defaults(family: str) -> dict[str, Param]:
+    """The documented defaults of the model-specific non-synaptic costs (all assumed)."""
+    schema = FAMILIES[family]
+    return {key: Param(value=value, unit=schema[key].unit, source=f"default: {source}",
+                       assumed=True, note=note)
+            for key, (value, source, note) in NONSYN_DEFAULTS[family].items()}
+
+
+def _scaled(base: HardwareModel, technology: Any, where: str) -> dict[str, Param]:
+    """The base's parameters with ``[technology]`` factors applied by group (see schema)."""
+    if not isinstance(technology, Mapping):
+        raise HardwareModelError(f"{where}: [technology] must be a table, e.g. energy = 0.5")
+    factors: dict[str, float] = {}
+    for key, raw in technology.items():
+        if key not in _TECH_KEYS:
+            raise HardwareModelError(
+                f"{where}: [technology] {key!r} is not a group; expected {list(_TECH_KEYS)} "
+                f"(energy: {', '.join(TECHNOLOGY_GROUPS['energy'])}; time: ns, and rates in "
+                f"Hz or bytes/s are divided by it; static: mW)")
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 1e-3 <= raw <= 1e3:
+            raise HardwareModelError(
+                f"{where}: [technology] {key} = {raw!r}; expected a factor between 0.001 and "
+                f"1000 (1 = as the base)")
+        factors[key] = float(raw)
+    schema = FAMILIES[base.family]
+    params = dict(base.params)
+    for key, param in base.params.items():
+        group = schema[key].group
+        if group not in factors or factors[group] == 1.0 or param.value == 0:
+            continue
+        factor = factors[group]
+        inverse = schema[key].unit in TECHNOLOGY_GROUPS["rate"]
+        value = param.value / factor if inverse else param.value * factor
+        op = f"/ {factor:g}" if inverse else f"x {factor:g}"
+        params[key] = Param(
+            value=value, unit=param.unit,
+            source=f"derived from {base.name} {key} = {param.value:g} {param.unit} {op} "
+                   f"([technology] {group} in {where})",
+            assumed=True,
+            note=f"technology scaling assumed by this chip; the base value is "
+                 f"{'assumed' if param.assumed else 'published'}: {param.note or param.source}")
+    return params
+
+
+def _parse_entry(entry: Any, spec: ParamSpec, key: str, where: str, name: str) -> Param:
+    if not isinstance(entry, Mapping):  # short form: a design value without a citation
+        value = check_value(entry, spec, key, where)
+        return Param(value=value, unit=spec.unit, source=f"design value of {name} ({where})",
+                     assumed=True, note=f"given in {where} as a bare value, without a source: "
+                                        f"a hypothetical chip's choice, not a measurement")
     unknown = set(entry) - _ENTRY_KEYS
     if unknown:
         raise HardwareModelError(

@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from qslm_neuro.hw.families.neuromorphic import PARTS
+from qslm_neuro.hw.families.common import PARTS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -17,8 +17,15 @@ class CostReport:
 
     Energies in joules per token, ``parts`` adds up to ``energy_per_token_j``. ``power_w`` is at
     ``tokens_per_s`` (the requested rate, or the fastest the chip sustains when none was given).
-    ``flags`` says in words what the mapping had to do (split weights, extra chips, DRAM) and why
-    an estimate is infeasible. ``layers`` is the per-layer table.
+    ``latency_per_token_s`` is the time one token takes to cross the network (pipeline depth x
+    step on a layer-pipelined chip); ``max_tokens_per_s`` the sustained rate (one token per step
+    while the pipeline is full); ``throughput_bound`` / ``latency_bound`` name what limits each
+    (``time_parts_s`` holds the step's parts). For autoregressive generation of one sequence a
+    token must leave before the next enters: ``generation_tokens_per_s`` = 1 / latency.
+    ``flags`` says in words what the mapping had to do (split weights, formats, extra chips,
+    DRAM) and why an estimate is infeasible. ``layers`` is the per-layer table: one row per
+    layer, input, population, the non-synaptic processors and the chip; each
+    ``<part>_j_per_token`` column sums to ``parts[part]``.
     """
 
     workload: str
@@ -43,6 +50,40 @@ class CostReport:
     #: ``lava``, ``profile:<file>``, ``borrowed:<model>``, ``assumed``) and a sentence on how.
     activity_source: str = "assumed"
     activity_note: str = ""
+    step_s: float = math.nan
+    pipeline_depth: int = 1
+    time_parts_s: dict[str, float] = field(default_factory=dict)
+    throughput_bound: str = ""
+    latency_bound: str = ""
+
+    @property
+    def layer_rows(self) -> "pd.DataFrame":
+        """The rows of the table that are synaptic layers (no input, population, chip rows)."""
+        return self.layers[self.layers["kind"].isin(("linear", "embedding", "head"))]
+
+    @property
+    def generation_tokens_per_s(self) -> float:
+        """Token rate of autoregressive generation (one token in flight at a time)."""
+        return 1.0 / self.latency_per_token_s
+
+    def to_frame(self) -> "pd.DataFrame":
+        """One row of headline figures (what a side-by-side comparison of chips shows)."""
+        import pandas as pd
+
+        row: dict[str, Any] = {
+            "hardware": self.hardware, "family": self.family, "workload": self.workload,
+            "energy_per_token_uj": self.energy_per_token_j * 1e6,
+            **{f"{name}_uj": value * 1e6 for name, value in self.parts.items()},
+            "latency_per_token_us": self.latency_per_token_s * 1e6,
+            "latency_bound": self.latency_bound, "step_us": self.step_s * 1e6,
+            "max_tokens_per_s": self.max_tokens_per_s, "throughput_bound": self.throughput_bound,
+            "generation_tokens_per_s": self.generation_tokens_per_s,
+            "power_mw": self.power_w * 1e3, "tokens_per_s": self.tokens_per_s,
+            "synaptic_memory_mb": self.synaptic_memory_bytes / 1e6, "cores": self.cores,
+            "chips": self.chips, "feasible": self.feasible,
+            "assumed_params": len(self.assumed_params),
+        }
+        return pd.DataFrame([row])
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (the layer table as a list of records)."""
@@ -54,7 +95,10 @@ class CostReport:
             "synaptic_memory_bytes": self.synaptic_memory_bytes, "cores": self.cores,
             "chips": self.chips, "feasible": self.feasible, "flags": list(self.flags),
             "params": dict(self.params), "assumed_params": list(self.assumed_params),
-            "details": dict(self.details),
+            "details": dict(self.details), "step_s": self.step_s,
+            "pipeline_depth": self.pipeline_depth, "time_parts_s": dict(self.time_parts_s),
+            "throughput_bound": self.throughput_bound, "latency_bound": self.latency_bound,
+            "generation_tokens_per_s": self.generation_tokens_per_s,
             "activity_source": self.activity_source, "activity_note": self.activity_note,
             "layers": self.layers.to_dict(orient="records"),
         }
@@ -64,9 +108,12 @@ class CostReport:
         lines = [
             f"{self.workload} on {self.hardware} ({self.family}): "
             f"{'feasible' if self.feasible else 'NOT feasible'}",
-            f"  energy/token {self.energy_per_token_j * 1e6:.3f} uJ, latency/token "
-            f"{self.latency_per_token_s * 1e6:.2f} us, power {self.power_w * 1e3:.2f} mW at "
-            f"{self.tokens_per_s:.4g} tokens/s (max {self.max_tokens_per_s:.4g})",
+            f"  energy/token {self.energy_per_token_j * 1e6:.3f} uJ, power "
+            f"{self.power_w * 1e3:.2f} mW at {self.tokens_per_s:.4g} tokens/s",
+            f"  throughput {self.max_tokens_per_s:.4g} tokens/s (step {self.step_s * 1e6:.2f} us, "
+            f"bound by {self.throughput_bound}); latency/token "
+            f"{self.latency_per_token_s * 1e6:.2f} us ({self.latency_bound}; autoregressive "
+            f"generation {self.generation_tokens_per_s:.4g} tokens/s)",
             f"  synaptic memory {self.synaptic_memory_bytes / 1024:.1f} KiB, cores {self.cores}, "
             f"chips {self.chips}",
             "  parts: " + ", ".join(

@@ -71,6 +71,10 @@ class SynapticLayer:
     source: str = ""          # name of the population whose spikes drive this layer
     target: str = ""          # name of the population it drives directly ("" if none)
     activity: Activity = field(default_factory=lambda: Activity(0.0))
+    stage: int | None = None  # pipeline stage (None: inferred, see pipeline_stages)
+    # share of non-zero weights in the rows input events actually hit (spike-weighted; inputs
+    # that fire often may have denser rows); None: the layer's mean, 1 - zero_fraction
+    event_density: float | None = None
 
     def __post_init__(self) -> None:
         if self.fan_in <= 0 or self.fan_out <= 0:
@@ -86,6 +90,9 @@ class SynapticLayer:
         if not 0.0 <= self.zero_fraction <= 1.0:
             raise BadInputError(
                 f"layer {self.name!r}: zero_fraction={self.zero_fraction} must lie in [0, 1]")
+        if self.event_density is not None and not 0.0 <= self.event_density <= 1.0:
+            raise BadInputError(
+                f"layer {self.name!r}: event_density={self.event_density} must lie in [0, 1]")
         if self.kind not in ("linear", "embedding", "head"):
             raise BadInputError(
                 f"layer {self.name!r}: kind={self.kind!r}; expected linear, embedding or head")
@@ -164,6 +171,36 @@ class NeuronPopulation:
         return self.output_spikes_per_step / self.size
 
 
+def pipeline_stages(layers: Iterable[SynapticLayer]) -> list[int]:
+    """The pipeline stage of each layer: layers of one stage work on the same token at once.
+
+    When every layer gives ``stage``, those are used. Otherwise stages are inferred from the
+    layer order (a workload lists layers in execution order): a layer joins the stage of the
+    layer before it when both sit in the same module (name up to the last dot), have the same
+    fan-in, are both spike-driven or both not (``source`` given or empty), and it is not driven
+    by a layer of that stage; else it starts the next stage. For RWKV this puts key, value and
+    receptance of a time mix in one stage and the output projection in the next.
+    """
+    layers = list(layers)
+    if layers and all(layer.stage is not None for layer in layers):
+        order = sorted({int(layer.stage) for layer in layers})  # type: ignore[arg-type]
+        return [order.index(int(layer.stage)) for layer in layers]  # type: ignore[arg-type]
+    stages: list[int] = []
+    first: SynapticLayer | None = None
+    members: list[SynapticLayer] = []
+    for layer in layers:
+        joins = first is not None and (
+            layer.name.rpartition(".")[0] == first.name.rpartition(".")[0]
+            and layer.fan_in == first.fan_in and bool(layer.source) == bool(first.source)
+            and not any(m.target and m.target == layer.source for m in members))
+        if joins:
+            members.append(layer)
+        else:
+            first, members = layer, [layer]
+        stages.append(stages[-1] + (0 if joins else 1) if stages else 0)
+    return stages
+
+
 #: Kinds of non-synaptic work; hardware models price each kind per elementary operation.
 NONSYNAPTIC_KINDS = ("layernorm", "wkv", "gate", "token_shift", "elementwise", "pooling")
 
@@ -234,6 +271,11 @@ class Workload:
                 return layer
         raise BadInputError(
             f"workload {self.name!r} has no layer {name!r}; layers: {[l.name for l in self.layers]}")
+
+    @property
+    def pipeline_depth(self) -> int:
+        """Pipeline stages a token crosses (see :func:`pipeline_stages`)."""
+        return max(pipeline_stages(self.layers), default=-1) + 1
 
     def spike_driven_share(self, kinds: Iterable[str] = ("linear",)) -> float:
         """Share of dense MACs (of the given layer kinds) whose inputs are binary spikes."""

@@ -1,67 +1,94 @@
-"""The cost equations: pure numpy functions that broadcast over hardware-parameter arrays.
+"""Cost equations of a Loihi-like chip: pure numpy, broadcasting over hardware-parameter arrays.
 
 ``pl`` holds each parameter shaped to broadcast against a trailing layer axis, ``pg`` the same
 values without it (for totals). With plain floats both are scalars and the result is one
 estimate; with open-grid arrays (one axis per swept parameter) the result is the whole grid.
 Totals are summed over layers *before* they meet layer-independent parameters, so a swept energy
-figure never multiplies a (grid x layers) array.
-
-Every function returns :class:`StepCosts`: energy parts in pJ per time step, time per step in ns,
-static power in mW, mapping results, and, when asked, per-layer arrays for the report table.
-Energy parts (the same names for every family):
-
-``synaptic_ops``    synaptic events (accumulates / multiply-accumulates) minus their memory read
-``memory_reads``    reading weights (bits read per synaptic op scale with weight width) and state
-``neuron_updates``  compartment / LIF state updates
-``spike_messages``  generating spikes and sending/receiving spike messages
-``noc_hops``        router hops and chip-to-chip link crossings
-``nonsynaptic``     LayerNorm, WKV, gates, token shift on embedded cores / programmable neurons / CPU
-``static``          added later per token: static power x time per token
+figure never multiplies a (grid x layers) array. Parts and time: :mod:`.common`; the mapping
+(cores, synapse format per layer): :mod:`qslm_neuro.hw.mapping`; equations in words:
+``hw_models/README.md``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
 from qslm_neuro.hw.arrays import WorkloadArrays
-from qslm_neuro.hw.mapping import map_to_cores, place_in_memory
-from qslm_neuro.hw.schema import MCU_WEIGHT_CLASSES, NONSYN_KINDS
+from qslm_neuro.hw.families.common import StepCosts, max_last
+from qslm_neuro.hw.mapping import choose_format, map_to_cores, sparse_matmul
+from qslm_neuro.hw.schema import NONSYN_KINDS
 
 Params = Mapping[str, "np.ndarray | float"]
-DYNAMIC_PARTS = ("synaptic_ops", "memory_reads", "neuron_updates", "spike_messages", "noc_hops",
-                 "nonsynaptic")
-PARTS = DYNAMIC_PARTS + ("static",)
 
-
-@dataclass
-class StepCosts:
-    """Costs of one time step (arrays over the grid, or scalars)."""
-
-    energy_pj: dict[str, np.ndarray]
-    time_ns: np.ndarray
-    static_mw: np.ndarray
-    cores: np.ndarray
-    chips: np.ndarray
-    synaptic_memory_bytes: np.ndarray
-    feasible: np.ndarray
-    layers: dict[str, np.ndarray] = field(default_factory=dict)  # only when per_layer=True
-    extra: dict[str, np.ndarray] = field(default_factory=dict)   # family-specific scalars
+#: Names of the step period's parts (what can bound the token rate), in report order.
+TIME_PARTS = ("synaptic cores", "embedded cores", "programmable neurons", "NoC", "barrier",
+              "chip link")
 
 
 def neuromorphic_step(wa: WorkloadArrays, pl: Params, pg: Params,
                       per_layer: bool = False) -> StepCosts:
-    """One time step on a Loihi-like chip: see ``hw_models/README.md`` for the equations."""
-    m = map_to_cores(wa, pl, pg)
+    """One time step on a Loihi-like chip: see ``hw_models/README.md`` for the equations.
+
+    With ``synapse_format = auto`` and static power per core the format choice needs the step's
+    period: a first pass chooses by synaptic energy alone and gives the period, which then prices
+    each format's cores. Only the grid points where that changes a layer's format are evaluated
+    again (gathered as a flat list), so a sweep costs little more than one pass.
+    """
+    if not (np.any(np.asarray(pl["synapse_format"]) == 0)
+            and np.any(np.asarray(pl["p_static_core_mw"]) > 0)):
+        return _step(wa, pl, pg, per_layer, 0.0)
+    first = _step(wa, pl, pg, False, 0.0)
+    period = np.asarray(first.time_ns)[..., None]
+    if per_layer:
+        return _step(wa, pl, pg, True, period)
+    # only layers whose formats need different core counts can change, and only for auto
+    f = choose_format(wa, pl, 0.0)
+    auto = np.asarray(pl["synapse_format"]) == 0
+    extra, saving = np.asarray(f["extra_static_mw"]), np.asarray(f["saving_pj"])
+    # the static term can only overturn a saving (extra cores) or a loss (fewer cores)
+    can_flip = auto & (((saving > 0) & (extra > 0)) | ((saving <= 0) & (extra < 0)))
+    cols = np.nonzero(np.any(can_flip, axis=tuple(range(can_flip.ndim - 1)))
+                      if can_flip.ndim > 1 else np.atleast_1d(can_flip))[0]
+    if not cols.size:
+        return first
+
+    def take(a: np.ndarray) -> np.ndarray:
+        return a[..., cols] if a.ndim and a.shape[-1] > 1 else a
+
+    flipped = (take(saving) > take(extra) * period) != (take(saving) > 0)
+    changed = np.any(flipped & take(auto.astype(bool) * np.ones(1, bool)), axis=-1)
+    if not np.any(changed):
+        return first
+    shape = np.broadcast_shapes(np.shape(changed), np.shape(first.time_ns),
+                                *(np.shape(v) for v in pg.values()))
+    where = np.nonzero(np.broadcast_to(changed, shape))
+    pg_sub = {k: (np.broadcast_to(v, shape)[where] if np.ndim(v) else v) for k, v in pg.items()}
+    pl_sub = {k: (v[:, None] if np.ndim(v) else v) for k, v in pg_sub.items()}
+    again = _step(wa, pl_sub, pg_sub, False, np.broadcast_to(period[..., 0], shape)[where][:, None])
+
+    def merged(full: Any, part: Any) -> np.ndarray:
+        out = np.array(np.broadcast_to(np.asarray(full), shape))
+        out[where] = part
+        return out
+
+    for name in ("time_ns", "static_mw", "cores", "chips", "synaptic_memory_bytes", "feasible"):
+        setattr(first, name, merged(getattr(first, name), getattr(again, name)))
+    for table in ("energy_pj", "time_parts_ns", "extra"):
+        full, part = getattr(first, table), getattr(again, table)
+        setattr(first, table, {k: merged(full[k], part[k]) for k in full})
+    return first
+
+
+def _step(wa: WorkloadArrays, pl: Params, pg: Params, per_layer: bool,
+          period_ns: "np.ndarray | float") -> StepCosts:
+    m = map_to_cores(wa, pl, pg, period_ns)
     b = wa.binary_share
     graded_events = wa.input_events * (1.0 - b) * pl["graded_input_ops"]
     events = wa.input_events * b + graded_events            # messages-worth of input per step
     msgs_in = events * m.split_out                          # each goes to every output split
-    synapses = wa.fan_out * wa.density * m.synapses_per_weight  # per input event; zeros skipped
-    synops = events * synapses
-    synops_graded = graded_events * synapses
-    bits_per_synapse = wa.weight_bits / m.synapses_per_weight
+    synops = events * m.synapses_per_event                  # zeros only where the format is dense
+    synops_graded = graded_events * m.synapses_per_event
     io_values = (wa.fan_out * wa.calls * ~wa.has_target).sum()  # graded outputs read out
 
     # energies (pJ per step): count first, then multiply by the (possibly swept) energy figure
@@ -85,7 +112,7 @@ def neuromorphic_step(wa: WorkloadArrays, pl: Params, pg: Params,
     energy = {
         "synaptic_ops": syn_fixed_pj * (synops_sum + (pg["graded_op_energy_factor"] - 1.0)
                                         * synops_graded.sum(-1)),
-        "memory_reads": pg["e_syn_read_pj_per_bit"] * (synops * bits_per_synapse).sum(-1),
+        "memory_reads": pg["e_syn_read_pj_per_bit"] * (synops * m.read_bits).sum(-1),
         "neuron_updates": pg["e_neuron_access_pj"] * (comps_sum + free_neurons)
         + pg["e_neuron_active_pj"] * (active_sum + free_neurons),
         "spike_messages": pg["e_spike_out_pj"] * wa.pop_spikes_total
@@ -103,7 +130,7 @@ def neuromorphic_step(wa: WorkloadArrays, pl: Params, pg: Params,
                + wa.target_spikes / m.cores * pl["t_spike_out_ns"]
                + wa.target_spikes * m.dest_cores_per_spike / m.cores * pl["t_msg_out_ns"])
     layer_ns = np.maximum(receive_ns, send_ns)
-    source_msgs = msgs_in @ wa.source_onehot
+    source_msgs = sparse_matmul(msgs_in, wa.source_onehot)
     source_ns = (source_msgs * pl["t_msg_out_ns"]
                  + wa.source_is_lif * (wa.source_sizes * (pl["t_neuron_access_ns"]
                                                           + pl["t_neuron_active_ns"])
@@ -112,133 +139,68 @@ def neuromorphic_step(wa: WorkloadArrays, pl: Params, pg: Params,
     embedded_ns = ((embedded_cycles / pg["embedded_clock_hz"] * 1e9 + io_values * pg["t_io_value_ns"])
                    / (pg["embedded_cores_per_chip"] * m.chips))
     prog_ns = prog_ops * pg["t_prog_op_ns"] / m.cores_total
-    busiest_ns = np.maximum(np.maximum(_max_last(layer_ns), _max_last(source_ns)),
-                            np.maximum(embedded_ns, prog_ns))
+    cores_ns = np.maximum(max_last(layer_ns), max_last(source_ns))
     sync_ns = np.minimum(pg["t_sync_base_ns"] + pg["t_sync_per_doubling_ns"] * np.log2(m.tiles),
                          pg["t_sync_max_ns"])
-    time_ns = (busiest_ns + sync_ns + hops * pg["t_hop_ns"]
-               + (m.chips > 1) * pg["t_chip_link_ns"])
+    parts_ns = dict(zip(TIME_PARTS, (cores_ns, embedded_ns, prog_ns, hops * pg["t_hop_ns"],
+                                     sync_ns, (m.chips > 1) * pg["t_chip_link_ns"])))
+    time_ns = (np.maximum(np.maximum(cores_ns, embedded_ns), prog_ns) + parts_ns["NoC"]
+               + sync_ns + parts_ns["chip link"])
 
     static_mw = pg["p_static_chip_mw"] * m.chips + pg["p_static_core_mw"] * m.cores_total
     feasible = (m.chips <= pg["max_chips"]) & m.fanout_ok
     costs = StepCosts(
         energy_pj=energy, time_ns=time_ns, static_mw=static_mw, cores=m.cores_total,
         chips=m.chips, synaptic_memory_bytes=m.synaptic_memory_bytes.sum(-1), feasible=feasible,
+        time_parts_ns=parts_ns, parallel=TIME_PARTS[:3],
+        latency_steps=float(wa.pipeline_depth + wa.time_steps_per_token - 1),
         extra={"tiles": m.tiles, "mean_hops": hops, "messages_per_step": msgs_sum,
                "synaptic_ops_per_step": synops_sum, "embedded_ns": embedded_ns,
                "sync_ns": sync_ns})
     if per_layer:
-        e_read = pl["e_syn_read_pj_per_bit"]
-        fixed_l = np.maximum(pl["e_syn_op_pj"] - e_read * pl["syn_op_ref_bits"], 0.0)
-        costs.layers = {
-            "synapses_per_weight": m.synapses_per_weight,
-            "synaptic_memory_bytes": m.synaptic_memory_bytes,
-            "cores": m.cores, "fan_in_split": m.split_in, "fan_out_split": m.split_out,
-            "compartments": m.compartments, "dest_cores_per_spike": m.dest_cores_per_spike,
-            "synaptic_ops_per_step": synops, "messages_per_step": msgs_in,
-            "synaptic_ops_pj": fixed_l * (synops + (pl["graded_op_energy_factor"] - 1.0)
-                                          * synops_graded),
-            "memory_reads_pj": e_read * synops * bits_per_synapse,
-            "neuron_updates_pj": m.compartments * (pl["e_neuron_access_pj"]
-                                                   + wa.active_share * pl["e_neuron_active_pj"]),
-            "spike_messages_pj": msgs_in * (pl["e_msg_out_pj"] + pl["e_msg_in_pj"])
-            + wa.target_spikes * pl["e_spike_out_pj"],
-            "noc_hops_pj": msgs_in * (hops * pl["e_hop_pj"] + off_chip_share * pl["e_chip_link_pj"]),
-            "core_time_ns": layer_ns,
-        }
+        costs.layers, costs.rows = _table(wa, pl, m, events, synops, synops_graded, msgs_in, hops,
+                                          off_chip_share, layer_ns, source_ns, energy)
     return costs
 
 
-def mcu_step(wa: WorkloadArrays, pl: Params, pg: Params, per_layer: bool = False) -> StepCosts:
-    """One time step on a Cortex-M7-class MCU with SRAM and external DRAM."""
-    place = place_in_memory(wa, pl, pg)
-    synops = wa.input_events * wa.fan_out
-    acs = synops * wa.binary_share
-    macs = synops - acs
-    onehot = np.eye(len(MCU_WEIGHT_CLASSES))[wa.mcu_class]           # (L, classes)
-    ac_by_class = acs @ onehot
-    mac_by_class = macs @ onehot
-    syn_cycles = sum(ac_by_class[i] * pg[f"cycles_ac_{c}"] + mac_by_class[i] * pg[f"cycles_mac_{c}"]
-                     for i, c in enumerate(MCU_WEIGHT_CLASSES))
-    neuron_cycles = wa.pop_neurons_total * pg["cycles_neuron_update"]
-    spike_cycles = wa.pop_spikes_total * pg["cycles_spike"]
-    nonsyn_cycles = sum(wa.nonsyn_ops[i] * pg[f"cycles_{k}"] for i, k in enumerate(NONSYN_KINDS))
-    cycles = syn_cycles + neuron_cycles + spike_cycles + nonsyn_cycles
-
-    reads = synops * wa.weight_bits / 8.0 + wa.scale_bytes * wa.calls   # bytes per step
-    sram_reads = (reads * place.sram_share).sum(-1)
-    dram_reads = reads.sum() - sram_reads
-    state_bytes = 2.0 * (wa.pop_state_bytes + wa.nonsyn_state_bytes)   # read + write back
-    pj_per_cycle = pg["cpu_current_ua_per_mhz"] * pg["supply_v"]      # uA/MHz x V = pJ/cycle
-    energy = {
-        "synaptic_ops": syn_cycles * pj_per_cycle,
-        "memory_reads": (sram_reads + state_bytes) * pg["e_sram_pj_per_byte"]
-        + dram_reads * pg["e_dram_pj_per_byte"],
-        "neuron_updates": neuron_cycles * pj_per_cycle,
-        "spike_messages": spike_cycles * pj_per_cycle,
-        "noc_hops": np.zeros_like(np.asarray(cycles, dtype=float)),
-        "nonsynaptic": nonsyn_cycles * pj_per_cycle,
+def _table(wa: WorkloadArrays, p: Params, m, events, synops, synops_graded, msgs_in, hops,
+           off_chip_share, layer_ns, source_ns, energy) -> tuple[dict, dict]:
+    """Per-layer arrays, and rows for the cores and work no layer owns (they sum to the totals)."""
+    e_read = p["e_syn_read_pj_per_bit"]
+    fixed = np.maximum(p["e_syn_op_pj"] - e_read * p["syn_op_ref_bits"], 0.0)
+    layers = {
+        "synapse_format": np.where(m.sparse, "sparse", "dense"),
+        "synapses_per_weight": m.synapses_per_weight, "bits_per_synapse": m.read_bits,
+        "synaptic_memory_bytes": m.synaptic_memory_bytes,
+        "cores": m.cores, "fan_in_split": m.split_in, "fan_out_split": m.split_out,
+        "compartments": m.compartments, "dest_cores_per_spike": m.dest_cores_per_spike,
+        "synaptic_ops_per_step": synops, "messages_per_step": msgs_in,
+        "synaptic_ops_pj": fixed * (synops + (p["graded_op_energy_factor"] - 1.0) * synops_graded),
+        "memory_reads_pj": e_read * synops * m.read_bits,
+        "neuron_updates_pj": m.compartments * (p["e_neuron_access_pj"]
+                                               + wa.active_share * p["e_neuron_active_pj"]),
+        "spike_messages_pj": msgs_in * (p["e_msg_out_pj"] + p["e_msg_in_pj"])
+        + wa.target_spikes * p["e_spike_out_pj"],
+        "noc_hops_pj": msgs_in * (hops * p["e_hop_pj"] + off_chip_share * p["e_chip_link_pj"]),
+        "nonsynaptic_pj": np.zeros_like(wa.fan_in), "core_time_ns": layer_ns,
     }
-    time_ns = cycles / pg["clock_hz"] * 1e9 + dram_reads / pg["dram_bandwidth_bytes_per_s"] * 1e9
-    static_mw = pg["p_static_mw"] + place.uses_dram * pg["p_dram_static_mw"]
-    one = np.ones_like(np.asarray(time_ns, dtype=float))
-    costs = StepCosts(
-        energy_pj=energy, time_ns=time_ns, static_mw=static_mw, cores=one, chips=one,
-        synaptic_memory_bytes=place.weight_bytes.sum() * one, feasible=place.fits & one.astype(bool),
-        extra={"cycles_per_step": cycles, "sram_bytes_read": sram_reads,
-               "dram_bytes_read": dram_reads, "sram_capacity_bytes": place.sram_capacity_bytes})
-    if per_layer:
-        cyc_ac = sum(onehot[:, i] * pl[f"cycles_ac_{c}"] for i, c in enumerate(MCU_WEIGHT_CLASSES))
-        cyc_mac = sum(onehot[:, i] * pl[f"cycles_mac_{c}"] for i, c in enumerate(MCU_WEIGHT_CLASSES))
-        layer_cycles = acs * cyc_ac + macs * cyc_mac
-        e_read = (place.sram_share * pl["e_sram_pj_per_byte"]
-                  + (1.0 - place.sram_share) * pl["e_dram_pj_per_byte"])
-        costs.layers = {
-            "synapses_per_weight": np.ones_like(wa.fan_in),
-            "synaptic_memory_bytes": place.weight_bytes,
-            "sram_share": place.sram_share,
-            "synaptic_ops_per_step": synops,
-            "synaptic_ops_pj": layer_cycles * pl["cpu_current_ua_per_mhz"] * pl["supply_v"],
-            "memory_reads_pj": reads * e_read,
-            "core_time_ns": layer_cycles / pl["clock_hz"] * 1e9
-            + reads * (1.0 - place.sram_share) / pl["dram_bandwidth_bytes_per_s"] * 1e9,
-        }
-    return costs
-
-
-STEP_FUNCTIONS = {"neuromorphic": neuromorphic_step, "mcu": mcu_step}
-
-
-@dataclass
-class TokenCosts:
-    """Per-token figures derived from :class:`StepCosts` and the token rate."""
-
-    energy_per_token_j: np.ndarray
-    parts_j: dict[str, np.ndarray]
-    latency_per_token_s: np.ndarray
-    max_tokens_per_s: np.ndarray
-    tokens_per_s: np.ndarray
-    power_w: np.ndarray
-    rate_ok: np.ndarray
-
-
-def per_token(step: StepCosts, time_steps_per_token: int,
-              tokens_per_s: float | None) -> TokenCosts:
-    """Scale a time step to a token; add static energy at the given (or fastest) token rate."""
-    parts = {name: np.asarray(step.energy_pj[name]) * time_steps_per_token * 1e-12
-             for name in DYNAMIC_PARTS}
-    latency_s = np.asarray(step.time_ns) * time_steps_per_token * 1e-9
-    max_rate = 1.0 / latency_s
-    rate = max_rate if tokens_per_s is None else np.full_like(max_rate, float(tokens_per_s))
-    static_w = np.asarray(step.static_mw) * 1e-3
-    parts["static"] = static_w / rate
-    total = sum(parts.values())
-    return TokenCosts(energy_per_token_j=total, parts_j=parts, latency_per_token_s=latency_s,
-                      max_tokens_per_s=max_rate, tokens_per_s=rate, power_w=total * rate,
-                      rate_ok=rate <= max_rate * (1.0 + 1e-9))
-
-
-def _max_last(values: np.ndarray) -> np.ndarray:
-    """Max over the trailing axis; 0 for an empty axis."""
-    values = np.asarray(values)
-    return values.max(-1) if values.shape[-1] else np.zeros(values.shape[:-1])
+    rows: dict[str, dict] = {}
+    source_time = dict(zip(wa.source_names, np.atleast_1d(source_ns)))
+    for j, name in enumerate(wa.source_names):
+        if not wa.source_is_lif[j]:
+            rows[name] = {"kind": "input", "cores": m.source_cores[j],
+                          "core_time_ns": source_time[name]}
+    for q, name in enumerate(wa.free_pop_names):
+        size = wa.free_pop_sizes[q]
+        rows[name] = {"kind": "population", "cores": np.ceil(size / p["neurons_per_core"]),
+                      "compartments": size,
+                      "neuron_updates_pj": size * (p["e_neuron_access_pj"]
+                                                   + p["e_neuron_active_pj"]),
+                      "spike_messages_pj": wa.free_pop_spikes[q] * p["e_spike_out_pj"],
+                      "core_time_ns": source_time.get(name, size * (p["t_neuron_access_ns"]
+                                                                    + p["t_neuron_active_ns"])
+                                                      / np.ceil(size / p["neurons_per_core"]))}
+    rows["non-synaptic (embedded cores, programmable neurons)"] = {
+        "kind": "nonsynaptic", "cores": 0.0, "nonsynaptic_pj": energy["nonsynaptic"]}
+    rows["chip (static power of the chips)"] = {"kind": "chip", "cores": 0.0}
+    return layers, rows
