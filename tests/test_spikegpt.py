@@ -371,8 +371,8 @@ def test_gpu_benchmark_script_runs_its_cpu_path(tmp_path):
     assert record["search"]["counts"]["full_evaluations"] >= 1
     assert record["search"]["selection"].startswith("sst2/train")
     # the README generator shows the record once the lead's GPU run has written one
-    tools = Path(__file__).resolve().parents[1] / "tools" / "update_readme.py"
-    spec = importlib.util.spec_from_file_location("update_readme", tools)
+    tools = Path(__file__).resolve().parents[1] / "tools" / "results_sections.py"
+    spec = importlib.util.spec_from_file_location("results_sections", tools)
     readme = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(readme)
     assert "24 sst2/dev sentences" in readme.section_gpu216(record)
