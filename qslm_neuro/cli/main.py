@@ -13,6 +13,7 @@ import json
 import sys
 from typing import Any, Callable, Sequence
 
+from qslm_neuro.cli.nir_options import add_nir_options, layer_rows, nir_workloads
 from qslm_neuro.errors import QSLMError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_CONSTRAINTS = 0, 1, 2, 3
@@ -240,6 +241,7 @@ def _add_candidate_options(p: argparse.ArgumentParser) -> None:
     what.add_argument("--config", help="named config costed without weights, e.g. spikegpt-216m "
                       "(needs --profile for firing rates)")
     what.add_argument("--workload", help="a workload .json file")
+    add_nir_options(p, what)  # --nir graph (+ --inputs / --rates): qslm_neuro.cli.nir_options
     p.add_argument("--plan", default=None,
                    help="plan JSON, search report.json, or a uniform precision (int4, fp16, ...)")
     p.add_argument("--profile", default=None,
@@ -258,6 +260,8 @@ def _candidate_workloads(args: argparse.Namespace, sources: list[str]) -> dict[s
 
     if args.workload:
         return {"file": (Workload.load(args.workload), f"workload file {args.workload}")}
+    if args.nir:  # a NIR graph: activity simulated on --inputs or from --rates
+        return nir_workloads(args)
     if args.config:
         from qslm_neuro.measure.recorder import ActivityProfile
         from qslm_neuro.models import build_model
@@ -310,6 +314,8 @@ def _run_estimate(args: argparse.Namespace) -> int:
         reports[source] = report
         print(f"[{source}] {note}")
         print(report.summary())
+        if args.nir:  # a user's own network: show every layer
+            print(layer_rows(report, workload))
         print()
     if len(reports) == 2:
         (a, ra), (b, rb) = reports.items()

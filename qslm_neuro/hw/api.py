@@ -27,8 +27,14 @@ HardwareLike = Union[str, "os.PathLike[str]", HardwareModel]
 _CHUNK_ELEMENTS = 32_000_000  # per-layer grid elements evaluated at once (~256 MB per array)
 
 
-def as_workload(candidate: Any) -> Workload:
-    """Accept a Workload, anything with ``to_workload()``, a ``(model, plan)`` pair or a JSON path."""
+def as_workload(candidate: Any, inputs: Any = None, rates: Any = None) -> Workload:
+    """Accept a Workload, anything with ``to_workload()``, a ``(model, plan)`` pair, a JSON path
+    or a NIR graph (``.nir`` path or ``nir.NIRGraph``); ``inputs`` (spike trains) or ``rates``
+    give the activity of a NIR graph or of a plain snntorch model."""
+    if _is_nir(candidate) or (isinstance(candidate, tuple) and inputs is not None):
+        from qslm_neuro.measure.external import external_workload  # torch only on this path
+
+        return external_workload(candidate, inputs=inputs, rates=rates)
     if isinstance(candidate, Workload):
         return candidate
     if hasattr(candidate, "to_workload"):
@@ -52,12 +58,14 @@ def as_workload(candidate: Any) -> Workload:
 
 
 def estimate(candidate: Any, hw: HardwareLike = "loihi2", tokens_per_s: float | None = None,
-             overrides: Mapping[str, Any] | None = None) -> CostReport:
+             overrides: Mapping[str, Any] | None = None, inputs: Any = None,
+             rates: Any = None) -> CostReport:
     """Energy, latency, power, memory, cores/chips and feasibility of ``candidate`` on ``hw``.
 
     ``tokens_per_s=None`` reports power at the fastest token rate the hardware sustains.
+    ``inputs`` / ``rates``: activity of a NIR graph or a plain snntorch ``(model, plan)``.
     """
-    workload = as_workload(candidate)
+    workload = as_workload(candidate, inputs, rates)
     _check_workload(workload)
     _check_rate(tokens_per_s)
     model = load_hardware(hw, overrides)
@@ -153,6 +161,13 @@ def evaluate_grid(wa: WorkloadArrays, model: HardwareModel, axes: Mapping[str, n
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+def _is_nir(candidate: Any) -> bool:
+    """A ``.nir`` path or a ``nir.NIRGraph`` (checked without importing nir)."""
+    if isinstance(candidate, (str, os.PathLike)):
+        return str(candidate).endswith(".nir")
+    return type(candidate).__name__ == "NIRGraph"
+
 
 def _grid_values(model: HardwareModel, key: str, values: Iterable[float]) -> np.ndarray:
     """Validate one swept parameter's values like file values (unit-aware message)."""

@@ -17,6 +17,8 @@ Neuromorphic (per synaptic layer, its weights living on the cores of its output 
   where d is the number of destination cores one output spike is sent to (the output splits of
   the layers its population drives). A split fan-in needs one partial-sum compartment per slice,
   so compartments = fan_out * c_in. The fan-out limit uses d from the first pass (one refinement).
+  Conv layers store their kernel, not the unrolled matrix, and send an input event only to the
+  cores its receptive field reaches (weight sharing: :mod:`qslm_neuro.hw.conv`).
 
 MCU
     Layers are placed in SRAM in order of reads per stored byte (most-read first) until the SRAM
@@ -31,6 +33,7 @@ from typing import Mapping
 import numpy as np
 
 from qslm_neuro.hw.arrays import WorkloadArrays
+from qslm_neuro.hw.conv import conv_memory_and_dests
 
 Params = Mapping[str, "np.ndarray | float"]
 
@@ -46,6 +49,7 @@ class CoreMapping:
     cores: np.ndarray                   # per layer
     compartments: np.ndarray            # per layer
     dest_cores_per_spike: np.ndarray    # d per layer (for its target population's spikes)
+    dest_cores_per_input: np.ndarray    # cores one input event of the layer is sent to
     source_cores: np.ndarray            # (grid..., S) cores of each external source
     free_cores: np.ndarray              # (grid...) cores of LIF populations no layer drives
     cores_total: np.ndarray             # (grid...)
@@ -57,7 +61,7 @@ class CoreMapping:
 def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params) -> CoreMapping:
     """Cores, tiles and chips a workload needs; ``pl`` params end in a layer axis, ``pg`` don't."""
     spw = np.ceil(wa.weight_bits / pl["max_weight_bits"])
-    nonzero = wa.fan_in * wa.fan_out * wa.density
+    nonzero = wa.stored_weights * wa.density   # conv: the kernel (weight sharing)
     mem_bytes = nonzero * (wa.weight_bits + spw * pl["synapse_overhead_bits"]) / 8.0
     split_in = np.ceil(wa.fan_in / pl["max_axons_in_per_core"])
     by_neurons = np.ceil(wa.fan_out / pl["neurons_per_core"])
@@ -65,7 +69,9 @@ def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params) -> CoreMapping:
     split_out = np.maximum(by_neurons, by_memory)
     dests = split_out @ wa.routing.T
     split_out = np.maximum(split_out, np.ceil(wa.fan_out * dests / pl["max_axons_out_per_core"]))
-    dests = split_out @ wa.routing.T
+    mem_bytes, dest_in = conv_memory_and_dests(wa.is_conv, wa.out_channels, mem_bytes,
+                                               split_out, by_memory)
+    dests = dest_in @ wa.routing.T
     cores = split_in * split_out
 
     # sources without a driving layer: pure inputs get spike-generator cores, LIF ones real cores
@@ -79,7 +85,7 @@ def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params) -> CoreMapping:
     return CoreMapping(
         synapses_per_weight=spw, synaptic_memory_bytes=mem_bytes, split_in=split_in,
         split_out=split_out, cores=cores, compartments=wa.fan_out * split_in,
-        dest_cores_per_spike=dests, source_cores=source_cores, free_cores=free_cores,
+        dest_cores_per_spike=dests, dest_cores_per_input=dest_in, source_cores=source_cores, free_cores=free_cores,
         cores_total=cores_total, tiles=tiles, chips=chips, fanout_ok=fanout_ok)
 
 
@@ -96,7 +102,7 @@ class MemoryPlacement:
 
 def place_in_memory(wa: WorkloadArrays, pl: Params, pg: Params) -> MemoryPlacement:
     """Share of each layer's weights in SRAM (most-read layers first), the rest in DRAM."""
-    weight_bytes = wa.fan_in * wa.fan_out * wa.weight_bits / 8.0 + wa.scale_bytes
+    weight_bytes = wa.stored_weights * wa.weight_bits / 8.0 + wa.scale_bytes
     state_bytes = wa.pop_state_bytes + wa.nonsyn_state_bytes
     capacity = np.maximum(pg["sram_bytes"] - pg["sram_reserved_bytes"] - state_bytes, 0.0)
     order = wa.sram_priority

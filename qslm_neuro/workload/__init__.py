@@ -9,8 +9,8 @@ Nothing in this package imports torch, so ``qslm_neuro.hw`` stays usable without
 """
 from __future__ import annotations
 
-from qslm_neuro.workload.types import (NONSYNAPTIC_KINDS, WEIGHT_FORMATS, Activity,
+from qslm_neuro.workload.types import (LAYER_KINDS, NONSYNAPTIC_KINDS, WEIGHT_FORMATS, Activity,
                                        NeuronPopulation, NonSynapticOp, SynapticLayer, Workload)
 
 __all__ = ["Workload", "SynapticLayer", "NeuronPopulation", "NonSynapticOp", "Activity",
-           "NONSYNAPTIC_KINDS", "WEIGHT_FORMATS"]
+           "NONSYNAPTIC_KINDS", "WEIGHT_FORMATS", "LAYER_KINDS"]

@@ -57,8 +57,8 @@ def neuromorphic_step(wa: WorkloadArrays, pl: Params, pg: Params,
     b = wa.binary_share
     graded_events = wa.input_events * (1.0 - b) * pl["graded_input_ops"]
     events = wa.input_events * b + graded_events            # messages-worth of input per step
-    msgs_in = events * m.split_out                          # each goes to every output split
-    synapses = wa.fan_out * wa.density * m.synapses_per_weight  # per input event; zeros skipped
+    msgs_in = events * m.dest_cores_per_input               # dense: every output split
+    synapses = wa.synapses_per_event * wa.density * m.synapses_per_weight  # per event; no zeros
     synops = events * synapses
     synops_graded = graded_events * synapses
     bits_per_synapse = wa.weight_bits / m.synapses_per_weight
@@ -152,7 +152,7 @@ def neuromorphic_step(wa: WorkloadArrays, pl: Params, pg: Params,
 def mcu_step(wa: WorkloadArrays, pl: Params, pg: Params, per_layer: bool = False) -> StepCosts:
     """One time step on a Cortex-M7-class MCU with SRAM and external DRAM."""
     place = place_in_memory(wa, pl, pg)
-    synops = wa.input_events * wa.fan_out
+    synops = wa.input_events * wa.synapses_per_event   # conv: outputs one event reaches
     acs = synops * wa.binary_share
     macs = synops - acs
     onehot = np.eye(len(MCU_WEIGHT_CLASSES))[wa.mcu_class]           # (L, classes)

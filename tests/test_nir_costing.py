@@ -1,0 +1,181 @@
+"""NIR graphs and plain snnTorch models in: workloads, conv costing, exact event counts."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from qslm_neuro.cli.main import main
+from qslm_neuro.errors import BadInputError
+from qslm_neuro.workload import Activity, NeuronPopulation, SynapticLayer, Workload
+
+nir = pytest.importorskip("nir")
+snn = pytest.importorskip("snntorch")
+C, H, W = 4, 6, 6
+
+
+def _leaky(shape, **kw):
+    return snn.Leaky(beta=torch.full(shape, 0.8), threshold=torch.full(shape, 0.5),
+                     init_hidden=True, reset_mechanism="zero", **kw)
+
+
+def _net() -> nn.Sequential:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(2, C, 3, padding=1), _leaky((C, H, W)), nn.Flatten(),
+                        nn.Linear(C * H * W, 10), _leaky((10,), output=True))
+    with torch.no_grad():
+        net[0].weight.mul_(3.0)
+        net[3].weight.mul_(4.0)
+    return net
+
+
+@pytest.fixture(scope="module")
+def nir_file(tmp_path_factory):
+    from snntorch.export_nir import export_to_nir
+
+    folder = tmp_path_factory.mktemp("nir")
+    graph = export_to_nir(_net(), torch.rand(1, 2, H, W), ignore_dims=[0])
+    nir.write(str(folder / "net.nir"), graph)
+    spikes = (torch.rand(12, 3, 2, H, W, generator=torch.Generator().manual_seed(1)) < 0.3)
+    np.save(folder / "spikes.npy", spikes.float().numpy())
+    return folder / "net.nir", folder / "spikes.npy", spikes.float()
+
+
+def test_cli_costs_snntorch_export_and_counts_input_spikes(nir_file, capsys):
+    path, spikes_path, spikes = nir_file
+    assert main(["estimate", "--nir", str(path), "--inputs", str(spikes_path),
+                 "--hw", "loihi2"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()
+            if line.split() and line.split()[0] in ("0", "3")}
+    assert rows["0"][1] == "conv" and rows["3"][1] == "linear"
+    assert int(rows["0"][5]) == int(spikes.sum())  # input events == spikes in the file
+
+
+def test_simulator_matches_snntorch_import(nir_file):
+    from snntorch.import_nir import import_from_nir
+    import snntorch.utils
+
+    from qslm_neuro.measure.nir_sim import simulate
+
+    path, _, spikes = nir_file
+    graph = nir.read(str(path))
+    sim = simulate(graph, spikes, keep=("1", "4"))
+    net = import_from_nir(nir.read(str(path)))
+    hidden = []
+    getattr(net, "1").register_forward_hook(lambda m, a, o: hidden.append(o))
+    outs = []
+    for b in range(spikes.shape[1]):
+        snntorch.utils.reset(net)
+        outs.append(torch.stack([net(spikes[t, b])[0] for t in range(spikes.shape[0])]))
+    ref_out = torch.stack(outs, 1).double()
+    ref_hidden = torch.stack(hidden).reshape(spikes.shape[1], spikes.shape[0], -1)
+    assert ref_out.sum() > 5 and ref_hidden.sum() > 20  # the comparison is not vacuous
+    assert torch.equal(sim.outputs["4"], ref_out)
+    assert torch.equal(sim.outputs["1"].reshape(12, 3, -1), ref_hidden.transpose(0, 1).double())
+
+
+def test_estimate_api_and_rates(nir_file):
+    import qslm_neuro
+
+    path, spikes_path, spikes = nir_file
+    report = qslm_neuro.estimate(str(path), hw="loihi2", inputs=spikes)
+    assert report.layers["kind"].tolist() == ["conv", "linear"]
+    stated = qslm_neuro.estimate(str(path), hw="loihi", rates={"input": 0.25, "1": 0.1})
+    layer = stated.layers.set_index("name")
+    assert layer.loc["0", "input_events_per_step"] == pytest.approx(0.25 * 2 * H * W)
+    assert layer.loc["3", "input_events_per_step"] == pytest.approx(0.1 * C * H * W)
+    with pytest.raises(BadInputError, match="state its rate"):
+        qslm_neuro.estimate(str(path), rates={"input": 0.2})
+
+
+def test_unknown_node_is_named_and_exits_2(tmp_path, capsys, monkeypatch):
+    from qslm_neuro.measure import from_nir as from_nir_module
+
+    graph = nir.NIRGraph(nodes={"input": nir.Input(np.array([3])),
+                                "fc": nir.Linear(np.ones((2, 3))),
+                                "output": nir.Output(np.array([2]))},
+                         edges=[("input", "fc"), ("fc", "output")])
+
+    class Weird:  # a node type qslm-neuro does not know
+        input_type = output_type = {}
+
+    graph.nodes["odd"] = Weird()
+    graph.edges.append(("fc", "odd"))
+    with pytest.raises(BadInputError, match="'odd'.*Weird"):
+        from_nir_module.from_nir(graph, rates={"input": 0.1})
+    spikes = tmp_path / "s.npy"
+    np.save(spikes, np.zeros((2, 1, 3), dtype=np.float32))
+    monkeypatch.setattr(from_nir_module, "read_graph", lambda _p: (graph, "weird"))
+    assert main(["estimate", "--nir", "weird.nir", "--inputs", str(spikes)]) == 2
+    assert "'odd'" in capsys.readouterr().err
+    assert main(["estimate", "--nir", str(tmp_path / "none.nir"), "--inputs", str(spikes)]) == 2
+
+
+def test_conv_memory_holds_the_kernel_not_the_unrolled_matrix():
+    from qslm_neuro.hw import estimate
+
+    act = Activity(input_events_per_step=10.0)
+    conv = SynapticLayer("c", fan_in=2 * 8 * 8, fan_out=4 * 8 * 8, weight_bits=8,
+                         weight_format="int", kind="conv", kernel_weights=4 * 2 * 9,
+                         kernel_positions=9, out_channels=4, connections=4 * 2 * 9 * 64 - 400,
+                         activity=act, source="in")
+    dense = SynapticLayer("d", fan_in=2 * 8 * 8, fan_out=4 * 8 * 8, weight_bits=8,
+                          weight_format="int", activity=act, source="in")
+    rc = estimate(Workload("c", (conv,)), "loihi2").layers.iloc[0]
+    rd = estimate(Workload("d", (dense,)), "loihi2").layers.iloc[0]
+    assert rc["synaptic_memory_bytes"] < rd["synaptic_memory_bytes"] / 50
+    per_event = conv.connections / conv.fan_in
+    assert per_event <= 9 * 4
+    assert rc["synaptic_ops_per_step"] == pytest.approx(10.0 * per_event)
+    assert rd["synaptic_ops_per_step"] == pytest.approx(10.0 * 256)
+
+
+def test_workload_validation_messages():
+    with pytest.raises(BadInputError, match="exceed its fan_in"):
+        SynapticLayer("a", 4, 2, activity=Activity(5.0))
+    with pytest.raises(BadInputError, match="kernel_weights"):
+        SynapticLayer("a", 4, 2, kind="conv", activity=Activity(1.0))
+    pop = NeuronPopulation("hidden", 8)
+    with pytest.raises(BadInputError, match="did you mean"):
+        Workload("w", (SynapticLayer("b", 8, 2, source="hiden"),), (pop,))
+    with pytest.raises(BadInputError, match="must be equal"):
+        Workload("w", (SynapticLayer("b", 3, 5, target="hidden"),), (pop,))
+    old = Workload("w", (SynapticLayer("b", 8, 2, source="hidden"),), (pop,)).to_dict()
+    for layer in old["layers"]:  # a workload JSON written before conv layers existed
+        for key in ("kernel_weights", "kernel_positions", "out_channels", "connections"):
+            layer.pop(key)
+    assert Workload.from_dict(old).layers[0].weight_count == 16
+
+
+def test_time_stepped_recorder_counts_exact_events():
+    from qslm_neuro.measure.time_stepped import workload_from_module
+    from qslm_neuro.workload.neurobench import neurobench_counts
+
+    torch.manual_seed(0)
+    lif = snn.Leaky(beta=0.5, threshold=1.0, init_hidden=True, reset_mechanism="zero")
+    net = nn.Sequential(nn.Linear(6, 5, bias=False), lif, nn.Linear(5, 3, bias=False),
+                        snn.Leaky(beta=0.5, init_hidden=True, output=True))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.linspace(-0.5, 1.5, 30).reshape(5, 6))
+    spikes = torch.zeros(4, 2, 6)
+    spikes[0, 0, :3] = 1
+    spikes[1, 1, :] = 1
+    spikes[3, 0, 5] = 1  # 3 + 6 + 1 = 10 input spikes over 4 steps x 2 samples
+    # the hidden spikes, stepped by hand with snnTorch's equations
+    mem = torch.zeros(2, 5)
+    hidden = 0
+    for t in range(4):
+        mem = 0.5 * mem * (mem <= 1.0) + spikes[t] @ net[0].weight.T
+        hidden += int((mem > 1.0).sum())
+    w = workload_from_module(net, None, spikes)
+    first, second = w.layers
+    assert first.activity.input_events_per_step * first.activity.samples == pytest.approx(10)
+    assert first.activity.samples == 8 and first.source == "input" and first.target == "1"
+    assert second.activity.input_events_per_step * 8 == pytest.approx(hidden) and hidden > 0
+    assert second.source == "1"
+    counts = neurobench_counts(w)
+    assert counts["Effective_ACs"] == pytest.approx((10 * 5 + hidden * 3) / 8)
+    assert counts["Dense"] == 6 * 5 + 5 * 3
+    assert counts["MembraneUpdates"] == 8
