@@ -179,3 +179,13 @@ def test_time_stepped_recorder_counts_exact_events():
     assert counts["Effective_ACs"] == pytest.approx((10 * 5 + hidden * 3) / 8)
     assert counts["Dense"] == 6 * 5 + 5 * 3
     assert counts["MembraneUpdates"] == 8
+
+
+def test_without_nir_the_features_say_how_to_install(monkeypatch, tmp_path, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "nir", None)  # import nir now raises ImportError
+    spikes = tmp_path / "s.npy"
+    np.save(spikes, np.zeros((2, 1, 3), dtype=np.float32))
+    assert main(["estimate", "--nir", "net.nir", "--inputs", str(spikes)]) == 2
+    assert "pip install 'qslm-neuro[nir]'" in capsys.readouterr().err

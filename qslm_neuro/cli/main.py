@@ -13,6 +13,7 @@ import json
 import sys
 from typing import Any, Callable, Sequence
 
+from qslm_neuro.cli import export as _export
 from qslm_neuro.cli.nir_options import add_nir_options, layer_rows, nir_workloads
 from qslm_neuro.errors import QSLMError
 
@@ -426,6 +427,9 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 register("demo", "search, cost and plot the shipped SST-2 model (what `make demo` runs)",
          _configure_demo, _run_demo)
+
+
+register("export", _export.HELP, _export.configure, _export.run)  # qslm_neuro/cli/export.py
 
 
 # ---------------------------------------------------------------------------------- main

@@ -2,7 +2,7 @@
 
 Layout of a checkpoint directory::
 
-    model.safetensors   weights (fp32)
+    model.safetensors   weights (fp32; or packed integers + scales, see qslm_neuro.export)
     config.json         the SLMConfig
     tokenizer.json      the BPE tokenizer the model was trained with
     training.json       how it was trained and what it measured (free-form, optional)
@@ -120,11 +120,16 @@ def load_checkpoint(directory: str | os.PathLike[str],
     from qslm_neuro.tasks.tokenizer import Tokenizer
 
     directory = Path(directory)
-    verify_checkpoint(directory)
+    manifest = verify_checkpoint(directory)
     config = SLMConfig.from_dict(json.loads((directory / CONFIG).read_text()))
     model = SpikingRWKV(config)
     try:
-        state = load_file(str(directory / WEIGHTS))
+        if manifest.get("format") == "qslm-packed/1":  # integer weights: qslm_neuro.export
+            from qslm_neuro.export.packed import load_packed_state
+
+            state = load_packed_state(directory / WEIGHTS)
+        else:
+            state = load_file(str(directory / WEIGHTS))
     except Exception as exc:  # safetensors raises its own SafetensorError for a damaged file
         raise BadInputError(f"{directory / WEIGHTS} cannot be read as safetensors ({exc}); "
                             "restore the file or re-train the checkpoint") from exc
