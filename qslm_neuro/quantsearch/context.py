@@ -67,7 +67,7 @@ class SearchContext:
                                 "the evaluation function must return a finite number")
         self.perf = self.perf_spec.resolve(metric, self.evaluator.higher_is_better,
                                            self.evaluator.metric_name)
-        self.mem = self.mem_spec.resolve(self.evaluator.fp32_bytes)
+        self.mem = self.mem_spec.resolve(self.evaluator.fp32_bytes, self.evaluator.hw)
         self.baseline = self._candidate(QuantPlan(), "baseline", "fp32 baseline", base)
         return self.baseline
 
@@ -104,7 +104,8 @@ class SearchContext:
         score = float(self.objective(inputs))
         activity = result.get("activity")
         factory = None
-        if activity is not None and self.evaluator.has_synapses:
+        if (activity is not None and self.evaluator.has_synapses) or (
+                self.evaluator.hw_inputs is not None):
             factory = (lambda p=plan, a=activity: self.evaluator.workload(p, a))
         candidate = Candidate(
             order=len(self.candidates) + 1, tier=tier, label=label, plan=plan, metric=metric,
