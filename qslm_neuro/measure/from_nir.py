@@ -186,7 +186,10 @@ def _synaptic_layer(name: str, node: Any, sizes: dict[str, tuple[int, int]], sou
     fan_in, fan_out = sizes[name]
     meta = dict(getattr(node, "metadata", {}) or {})
     bits = int(meta.get("weight_bits", 32))
-    fmt = "int" if "weight_bits" in meta else "fp32"
+    precision = meta.get("precision", "int" if "weight_bits" in meta else "fp32")
+    precision = precision.decode() if isinstance(precision, bytes) else str(precision)
+    fmt = "int" if precision.startswith("int") else (
+        precision if precision in ("fp16", "bf16") else "fp32")
     scale_count = int(np.size(meta["scale"])) if "scale" in meta else 0
     conv: dict[str, int] = {}
     if kind in ("Conv1d", "Conv2d"):
