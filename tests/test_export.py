@@ -109,7 +109,8 @@ def test_slm_nir_export_roundtrip_spikes(tmp_path, capsys):
         meta = graph.nodes[layer].metadata
         assert meta["weight_bits"] == 4 and "scale" in meta
         levels = graph.nodes[layer].weight / meta["scale"][:, None]
-        assert np.allclose(levels, np.round(levels), atol=1e-4) and np.abs(np.round(levels)).max() <= 7
+        assert np.allclose(levels, np.round(levels), atol=1e-4)
+        assert np.abs(np.round(levels)).max() <= 7
         net = import_from_nir(fragment(graph, name))
         lif = getattr(net, name.replace(".", "_"))
         seen = []
@@ -126,7 +127,7 @@ def test_slm_nir_export_roundtrip_spikes(tmp_path, capsys):
 
 
 def test_snntorch_model_nir_export_roundtrip():
-    nir = pytest.importorskip("nir")
+    pytest.importorskip("nir")
     import snntorch as snn
     from snntorch.import_nir import import_from_nir
 

@@ -189,3 +189,32 @@ def test_without_nir_the_features_say_how_to_install(monkeypatch, tmp_path, caps
     np.save(spikes, np.zeros((2, 1, 3), dtype=np.float32))
     assert main(["estimate", "--nir", "net.nir", "--inputs", str(spikes)]) == 2
     assert "pip install 'qslm-neuro[nir]'" in capsys.readouterr().err
+
+
+def test_recorder_reads_synaptic_and_project_populations():
+    from qslm_neuro.measure.time_stepped import workload_from_module
+    from qslm_neuro.models.neurons import LIFPopulation
+
+    class Net(nn.Module):  # the project's populations run whole sequences [batch, time, ...]
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1, self.pop, self.fc2 = nn.Linear(6, 5), LIFPopulation(5), nn.Linear(5, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc2(self.pop(self.fc1(x.transpose(0, 1))))
+
+    torch.manual_seed(0)
+    spikes = (torch.rand(7, 3, 6) < 0.4).float()
+    w = workload_from_module(Net(), None, spikes)
+    first, second = w.layers
+    assert first.activity.samples == 21
+    assert first.activity.input_events_per_step * 21 == pytest.approx(float(spikes.sum()))
+    assert second.source == "pop" and first.target == "pop"
+    pop = next(p for p in w.populations if p.name == "pop")
+    assert pop.output_spikes_per_step == pytest.approx(second.activity.input_events_per_step)
+
+    seq = nn.Sequential(nn.Linear(6, 4), snn.Synaptic(alpha=0.5, beta=0.8, init_hidden=True),
+                        nn.Linear(4, 2))
+    w = workload_from_module(seq, None, spikes)
+    assert w.layers[1].source == "1" and w.layers[0].target == "1"
+    assert w.layers[0].activity.input_events_per_step * 21 == pytest.approx(float(spikes.sum()))

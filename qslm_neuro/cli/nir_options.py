@@ -64,4 +64,7 @@ def layer_rows(report: Any, workload: Any) -> str:
                      "cores": rec.get("cores", ""),
                      "syn_mem_bytes": rec["synaptic_memory_bytes"],
                      "energy_uJ/step": energy * 1e6})
-    return format_table(rows)
+    from qslm_neuro.workload.neurobench import neurobench_counts
+
+    counts = ", ".join(f"{k} {v:.4g}" for k, v in neurobench_counts(workload).items())
+    return format_table(rows) + f"\nNeuroBench counts per time step: {counts}"
