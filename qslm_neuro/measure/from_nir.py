@@ -94,11 +94,11 @@ def from_nir(path_or_graph: Any, inputs: Any = None, rates: Mapping[str, float] 
     for s, d in edges:
         preds[d].append(s)
         succs[s].append(d)
-    pop_kinds = {**SPIKING, **INTEGRATING, "Input": "input"}
-    populations = {}
+    pop_kinds = {**SPIKING, **INTEGRATING}
+    populations = {name: "input" for name in nir_sim.graph_inputs(graph)}
     for node_name, node in nodes.items():
         kind = type(node).__name__
-        if kind in pop_kinds and not (kind == "Input" and "." in node_name):
+        if kind in pop_kinds:
             populations[node_name] = pop_kinds[kind]
     layers, pops, ops = [], [], []
     totals: dict[str, float] = {}

@@ -81,13 +81,13 @@ def flatten_graph(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tu
     return nodes, edges
 
 
-def graph_inputs(nodes: dict[str, Any]) -> list[str]:
+def graph_inputs(graph: Any) -> list[str]:
     """Names of the top-level Input nodes (nested graphs' inputs are inner pass-throughs)."""
-    return [n for n, v in nodes.items() if type(v).__name__ == "Input" and "." not in n]
+    return [n for n, v in graph.nodes.items() if type(v).__name__ == "Input"]
 
 
-def execution_order(nodes: dict[str, Any], edges: list[tuple[str, str]]
-                    ) -> tuple[list[str], set[tuple[str, str]]]:
+def execution_order(nodes: dict[str, Any], edges: list[tuple[str, str]],
+                    inputs: list[str]) -> tuple[list[str], set[tuple[str, str]]]:
     """Nodes in an order where every forward edge goes earlier -> later, and the back edges
     (found by depth-first search from the inputs) that close cycles."""
     succ: dict[str, list[str]] = {n: [] for n in nodes}
@@ -96,7 +96,7 @@ def execution_order(nodes: dict[str, Any], edges: list[tuple[str, str]]
     state: dict[str, int] = {}
     back: set[tuple[str, str]] = set()
     post: list[str] = []
-    starts = graph_inputs(nodes) + sorted(nodes)
+    starts = list(inputs) + sorted(nodes)
     for start in starts:
         if start in state:
             continue
@@ -232,7 +232,7 @@ def simulate(graph: Any, spikes: Any, dt: float = DEFAULT_DT_S,
              keep: tuple[str, ...] = ()) -> Simulation:
     """Run ``graph`` on ``spikes`` [time, batch, *input_shape]; count every node's traffic."""
     nodes, edges = flatten_graph(graph)
-    inputs = graph_inputs(nodes)
+    inputs = graph_inputs(graph)
     if len(inputs) != 1:
         raise BadInputError(f"the NIR graph has {len(inputs)} Input nodes ({inputs}); "
                             "qslm-neuro simulates graphs with exactly one input")
@@ -246,7 +246,7 @@ def simulate(graph: Any, spikes: Any, dt: float = DEFAULT_DT_S,
         raise BadInputError(f"input spikes have shape {tuple(x.shape)} but the graph's input "
                             f"{inputs[0]!r} takes {tuple(np.atleast_1d(expected))} per sample; "
                             "expected [time, batch, *input_shape]")
-    order, back = execution_order(nodes, edges)
+    order, back = execution_order(nodes, edges, inputs)
     preds: dict[str, list[str]] = {n: [] for n in nodes}
     for s, d in edges:
         preds[d].append(s)
