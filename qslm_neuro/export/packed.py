@@ -111,6 +111,8 @@ def export_packed(loaded: Any, plan: Any, out_dir: str | os.PathLike[str]) -> di
     if loaded.training:
         write_json_atomic(staging / TRAINING, loaded.training)
         files.append(TRAINING)
+    for name in files:  # writers differ in the modes they give; checkpoints are world-readable
+        os.chmod(staging / name, 0o644)
     fp = footprint(hierarchy, plan)
     summary = {"weight_bytes_on_disk": weight_bytes, "footprint_weight_bytes": fp.weight_bytes,
                "footprint_total_bytes": fp.total_bytes,
