@@ -218,3 +218,11 @@ def test_recorder_reads_synaptic_and_project_populations():
     w = workload_from_module(seq, None, spikes)
     assert w.layers[1].source == "1" and w.layers[0].target == "1"
     assert w.layers[0].activity.input_events_per_step * 21 == pytest.approx(float(spikes.sum()))
+
+
+def test_plain_model_without_inputs_says_to_give_spike_trains():
+    from qslm_neuro.hw import estimate
+
+    net = nn.Sequential(nn.Linear(4, 3), snn.Leaky(beta=0.9, init_hidden=True))
+    with pytest.raises(BadInputError, match="inputs=spikes"):
+        estimate((net, None), "loihi2")
