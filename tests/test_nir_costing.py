@@ -226,3 +226,100 @@ def test_plain_model_without_inputs_says_to_give_spike_trains():
     net = nn.Sequential(nn.Linear(4, 3), snn.Leaky(beta=0.9, init_hidden=True))
     with pytest.raises(BadInputError, match="inputs=spikes"):
         estimate((net, None), "loihi2")
+
+
+def _arr(*shape, value=1.0):
+    return np.full(shape, value)
+
+
+def test_every_node_type_gets_a_cost_role():
+    from qslm_neuro.measure.from_nir import from_nir
+
+    rng = np.random.default_rng(0)
+    nodes = {
+        "input": nir.Input(np.array([1, 6, 6])),
+        "conv": nir.Conv2d((6, 6), rng.normal(0.8, 0.3, (2, 1, 3, 3)), 1, 1, 1, 1, np.zeros(2)),
+        "if": nir.IF(r=_arr(2, 6, 6), v_threshold=_arr(2, 6, 6)),
+        "pool": nir.SumPool2d(np.array([2, 2]), np.array([2, 2]), np.array([0, 0])),
+        "flat": nir.Flatten(input_type={"input": np.array([2, 3, 3])}, start_dim=0),
+        "scale": nir.Scale(_arr(18, value=2.0)),
+        "delay": nir.Delay(_arr(18, value=2e-4)),
+        "fc": nir.Linear(rng.normal(0.5, 0.2, (6, 18))),
+        "thr": nir.Threshold(_arr(6, value=0.5)),
+        "aff": nir.Affine(rng.normal(0, 1, (4, 6)), np.zeros(4)),
+        "li": nir.LI(tau=_arr(4, value=2e-4), r=_arr(4, value=2.0), v_leak=_arr(4, value=0.0)),
+        "fc2": nir.Linear(rng.normal(0, 1, (3, 6))),
+        "culi": nir.CubaLI(tau_syn=_arr(3, value=2e-4), tau_mem=_arr(3, value=2e-4),
+                           r=_arr(3, value=2.0), v_leak=_arr(3, value=0.0)),
+        "fc3": nir.Linear(rng.normal(0, 1, (3, 6))),
+        "i": nir.I(r=_arr(3)),
+        "output": nir.Output(np.array([4])),
+    }
+    edges = [("input", "conv"), ("conv", "if"), ("if", "pool"), ("pool", "flat"),
+             ("flat", "scale"), ("scale", "delay"), ("delay", "fc"), ("fc", "thr"),
+             ("thr", "aff"), ("aff", "li"), ("li", "output"), ("thr", "fc2"), ("fc2", "culi"),
+             ("thr", "fc3"), ("fc3", "i")]
+    graph = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+    spikes = (torch.rand(10, 2, 1, 6, 6, generator=torch.Generator().manual_seed(0)) < 0.5)
+    w = from_nir(graph, inputs=spikes.float())
+    kinds = {l.name: (l.kind, l.source, l.target) for l in w.layers}
+    assert kinds == {"conv": ("conv", "input", "if"), "fc": ("linear", "", "thr"),
+                     "aff": ("linear", "thr", "li"), "fc2": ("linear", "thr", "culi"),
+                     "fc3": ("linear", "thr", "i")}
+    pops = {p.name: p.neuron_type for p in w.populations}
+    assert pops == {"input": "input", "if": "if", "thr": "threshold", "li": "li",
+                    "culi": "cuba_li", "i": "i"}
+    assert {o.name: o.kind for o in w.nonsynaptic} == {"pool": "pooling", "scale": "elementwise",
+                                                      "delay": "elementwise"}
+    assert w.layer("fc").activity.binary_share < 1.0  # scaled spikes: graded inputs
+    assert w.layer("aff").activity.input_events_per_step > 0  # spikes went all the way through
+
+    conv1d = nir.NIRGraph(nodes={"input": nir.Input(np.array([2, 10])),
+                                 "c": nir.Conv1d(10, np.ones((3, 2, 3)), 1, 0, 1, 1, np.zeros(3)),
+                                 "lif": nir.LIF(tau=_arr(3, 8), r=_arr(3, 8), v_leak=_arr(3, 8),
+                                                v_threshold=_arr(3, 8)),
+                                 "output": nir.Output(np.array([3, 8]))},
+                          edges=[("input", "c"), ("c", "lif"), ("lif", "output")])
+    layer = from_nir(conv1d, rates={"input": 0.5}).layers[0]
+    assert (layer.kind, layer.fan_in, layer.fan_out, layer.kernel_weights) == ("conv", 20, 24, 18)
+    assert layer.connections == 3 * 2 * 3 * 8  # no padding: every output sees the full kernel
+
+
+def test_simulator_matches_import_for_cubalif_and_avgpool():
+    from snntorch.import_nir import import_from_nir
+    import snntorch.utils
+
+    from qslm_neuro.measure.nir_sim import simulate
+
+    rng = np.random.default_rng(1)
+    shape = (4, 6, 6)
+    dt, tau_syn, tau_mem = 1e-4, 1e-4 / 0.5, 1e-4 / 0.2
+    nodes = {
+        "input": nir.Input(np.array([2, 6, 6])),
+        "conv": nir.Conv2d((6, 6), rng.normal(0.3, 0.4, (4, 2, 3, 3)).astype(np.float32), 1, 1,
+                           1, 1, np.zeros(4, dtype=np.float32)),
+        "cuba": nir.CubaLIF(tau_syn=_arr(*shape, value=tau_syn),
+                            tau_mem=_arr(*shape, value=tau_mem),
+                            r=_arr(*shape, value=tau_mem / dt), v_leak=_arr(*shape, value=0.0),
+                            v_threshold=_arr(*shape, value=1.0),
+                            w_in=_arr(*shape, value=tau_syn / dt)),
+        "pool": nir.AvgPool2d(np.array([2, 2]), np.array([2, 2]), np.array([0, 0])),
+        "flat": nir.Flatten(input_type={"input": np.array([4, 3, 3])}, start_dim=0),
+        "fc": nir.Affine(rng.normal(0.5, 0.5, (5, 36)).astype(np.float32),
+                         np.zeros(5, dtype=np.float32)),
+        "lif": nir.LIF(tau=_arr(5, value=tau_mem), r=_arr(5, value=tau_mem / dt),
+                       v_leak=_arr(5, value=0.0), v_threshold=_arr(5, value=0.5)),
+        "output": nir.Output(np.array([5])),
+    }
+    edges = [("input", "conv"), ("conv", "cuba"), ("cuba", "pool"), ("pool", "flat"),
+             ("flat", "fc"), ("fc", "lif"), ("lif", "output")]
+    graph = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+    spikes = (torch.rand(12, 2, 2, 6, 6, generator=torch.Generator().manual_seed(2)) < 0.4).float()
+    ours = simulate(graph, spikes, keep=("lif",)).outputs["lif"]
+    net = import_from_nir(graph)
+    theirs = []
+    for b in range(2):
+        snntorch.utils.reset(net)
+        theirs.append(torch.stack([net(spikes[t, b])[0] for t in range(12)]))
+    theirs = torch.stack(theirs, 1).double()
+    assert theirs.sum() > 5 and torch.equal(ours, theirs)
