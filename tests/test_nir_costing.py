@@ -323,3 +323,35 @@ def test_simulator_matches_import_for_cubalif_and_avgpool():
         theirs.append(torch.stack([net(spikes[t, b])[0] for t in range(12)]))
     theirs = torch.stack(theirs, 1).double()
     assert theirs.sum() > 5 and torch.equal(ours, theirs)
+
+
+def test_recurrent_rleaky_export_is_simulated_and_costed():
+    """snnTorch's RLeaky exports as LIF <-> Affine; with reset_delay=False its zero reset is
+    NIR's (the delayed one also drops the input of the step after a spike)."""
+    from snntorch.export_nir import export_to_nir
+    import snntorch.utils
+
+    from qslm_neuro.measure.from_nir import from_nir
+    from qslm_neuro.measure.nir_sim import simulate
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 5),
+                        snn.RLeaky(beta=torch.full((5,), 0.8), threshold=torch.ones(5),
+                                   linear_features=5, init_hidden=True, reset_mechanism="zero",
+                                   reset_delay=False), nn.Linear(5, 2))
+    with torch.no_grad():
+        net[1].recurrent.weight.mul_(3)
+    graph = export_to_nir(net, torch.rand(1, 6), ignore_dims=[0])
+    x = (torch.rand(15, 3, 6, generator=torch.Generator().manual_seed(3)) < 0.5).float()
+    sim = simulate(graph, x, keep=("1.lif",))
+    hidden = []
+    net[1].register_forward_hook(lambda m, a, o: hidden.append(o))
+    snntorch.utils.reset(net)
+    with torch.no_grad():
+        for t in range(15):
+            net(x[t])
+    assert torch.stack(hidden).sum() > 5
+    assert torch.equal(torch.stack(hidden).double(), sim.outputs["1.lif"])
+    rec = from_nir(graph, inputs=x).layer("1.w_rec")
+    assert (rec.source, rec.target) == ("1.lif", "1.lif")
+    assert rec.activity.input_events_per_step * 45 == pytest.approx(float(torch.stack(hidden).sum()))

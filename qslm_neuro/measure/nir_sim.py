@@ -14,7 +14,8 @@ simulator uses the forward-Euler steps snnTorch's ``import_nir`` uses (tested ag
 * Affine / Linear / Scale / Conv1d / Conv2d / Flatten / SumPool2d / AvgPool2d: as in torch.
 
 A node's input is the sum of its predecessors' outputs. An edge that closes a cycle (a
-recurrent connection) carries the previous step's output. Nested graphs are flattened with
+recurrent connection) carries the previous step's output (before the first step: an Affine's
+bias, zero otherwise, as snnTorch's ``RLeaky`` does). Nested graphs are flattened with
 ``outer.inner`` names. Input gains equal to 1 within float tolerance are taken as exactly 1, as
 ``import_nir`` does, so spikes match it bit for bit.
 """
@@ -263,6 +264,7 @@ def simulate(graph: Any, spikes: Any, dt: float = DEFAULT_DT_S,
                     inp = x[t].double()
                 else:
                     parts = [(previous if (p, name) in back else current).get(p)
+                             if t or (p, name) not in back else _at_rest(nodes[p], batch)
                              for p in preds[name]]
                     parts = [p for p in parts if p is not None]
                     if not parts:
@@ -283,6 +285,15 @@ def simulate(graph: Any, spikes: Any, dt: float = DEFAULT_DT_S,
             previous = current
     return Simulation(stats=stats, steps=steps, samples=batch, dt=dt,
                       outputs={k: torch.stack(v) for k, v in kept.items() if v})
+
+
+def _at_rest(node: Any, batch: int) -> torch.Tensor | None:
+    """What a recurrent edge carries before the first step: an Affine's bias (its output for
+    zero input, as snnTorch's recurrent neurons add it), nothing otherwise."""
+    if type(node).__name__ != "Affine":
+        return None
+    bias = torch.as_tensor(np.asarray(node.bias), dtype=torch.float32)
+    return bias.expand((batch,) + tuple(bias.shape))
 
 
 def load_spikes(path: str) -> torch.Tensor:
