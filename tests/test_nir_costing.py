@@ -354,4 +354,5 @@ def test_recurrent_rleaky_export_is_simulated_and_costed():
     assert torch.equal(torch.stack(hidden).double(), sim.outputs["1.lif"])
     rec = from_nir(graph, inputs=x).layer("1.w_rec")
     assert (rec.source, rec.target) == ("1.lif", "1.lif")
-    assert rec.activity.input_events_per_step * 45 == pytest.approx(float(torch.stack(hidden).sum()))
+    spikes = float(torch.stack(hidden).sum())
+    assert rec.activity.input_events_per_step * 45 == pytest.approx(spikes)

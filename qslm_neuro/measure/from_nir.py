@@ -7,13 +7,15 @@ Every NIR 1.0 node type has a cost role, and a node of any other type is refused
   :mod:`qslm_neuro.hw.conv`);
 * neuron populations: LIF, CubaLIF, IF, Threshold (spiking), LI, CubaLI, I (integrators: graded
   outputs, no spikes), Input (``neuron_type="input"``);
-* non-synaptic work: Scale (one multiply per element), Delay (a buffer of ``delay / dt`` steps),
+* non-synaptic work: Scale (one multiply per element), Delay (a buffer of ``delay / dt`` steps,
+  one bit per value: assumed spikes),
   SumPool2d / AvgPool2d (one add per kernel tap and output); Flatten and Output are free.
 
 Activity comes from simulating the graph (:mod:`~.nir_sim`) on the user's input spike trains, or
 from firing rates the user states per population; the workload's ``activity_source`` says which.
 A layer's source is the population (or input) whose output reaches it through free nodes; its
-target the population it drives directly.
+target the population it drives directly. Recurrent edges (snnTorch's ``RLeaky`` exports LIF <->
+Affine) are simulated one step late and costed like any layer (source = target = the LIF).
 """
 from __future__ import annotations
 
