@@ -48,14 +48,15 @@ def main() -> int:
     torch.set_num_threads(2)
 
     from qslm_neuro.hw import estimate
-    from qslm_neuro.cli.lava import load_and_record_inputs, parse_layers, resolve_plan
+    from qslm_neuro.cli.common import plan_from_arg
+    from qslm_neuro.cli.lava import load_and_record_inputs, parse_layers
     from qslm_neuro.lava.cosim import cosimulate
     from qslm_neuro.lava.workload import (energy_difference, lava_workload, side_by_side,
                                          snntorch_workload)
 
     loaded, ids, description = load_and_record_inputs(args.model, args.tokens, args.data_dir)
     plan_source = args.plan or "int4 (no --plan given: every layer int4)"
-    plan = resolve_plan(loaded.model, args.plan or "int4")
+    plan = plan_from_arg(args.plan or "int4", loaded.model)
     setup_s = time.perf_counter() - _STARTED
     report = cosimulate(loaded.model, plan, ids, parse_layers(args.layers),
                         modes=("float", "fixed"), name=Path(args.model).name,

@@ -16,8 +16,8 @@ import argparse
 import time
 from pathlib import Path
 
-from qslm_neuro.measure.recorder import ActivityProfile
-from qslm_neuro.measure.from_checkpoint import checkpoint_workload, shipped_profile_path
+from qslm_neuro.workload.profile import ActivityProfile
+from qslm_neuro.measure import checkpoint_workload, shipped_profile_path
 from qslm_neuro.fileio import write_json_atomic
 from qslm_neuro.hw import estimate
 from qslm_neuro.models import build_model
@@ -25,7 +25,7 @@ from qslm_neuro.models.checkpoint import load_checkpoint
 from qslm_neuro.quant.transfer import transfer_plan
 from qslm_neuro.quant import QuantPlan, load_plan
 from qslm_neuro.viz import format_table
-from qslm_neuro.measure.from_model import workload_from_config
+from qslm_neuro.measure import workload_from_config
 
 ROOT = Path(__file__).resolve().parents[1]
 HARDWARE = ("loihi", "loihi2", "embedded-soc")

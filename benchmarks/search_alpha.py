@@ -20,7 +20,7 @@ from qslm_neuro.fileio import write_json_atomic
 from qslm_neuro.models.checkpoint import load_checkpoint
 from qslm_neuro.quantsearch import search
 from qslm_neuro.quantsearch.store import EvaluationStore
-from qslm_neuro.tasks import make_task
+from qslm_neuro.quantsearch.checkpoint import selection_and_report_tasks
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -40,7 +40,13 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     loaded = load_checkpoint(args.model)
-    task = make_task("sst2", loaded.tokenizer, data_dir=args.data_dir)
+    # candidates are scored on the held-out training sentences; choices reported on dev
+    task, dev = selection_and_report_tasks(loaded, "sst2", args.data_dir)
+
+    def dev_accuracy(candidate) -> float:
+        with candidate.plan.applied(loaded.model):
+            return dev.evaluate(loaded.model)["value"]
+
     store = EvaluationStore.at(args.store)
     caps = [c.strip() for c in args.caps.split(",") if c.strip()]
     alphas = [float(a) for a in args.alphas.split(",") if a.strip()]
@@ -58,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                 "chosen": None if chosen is None else {
                     "order": chosen.order, "label": chosen.label, "tier": chosen.tier,
                     "precisions": chosen.precisions(), "accuracy": chosen.metric,
+                    "dev_accuracy": dev_accuracy(chosen),
                     "bytes": chosen.total_bytes, "memory_saving": chosen.memory_saving,
                     "mean_weight_bits": chosen.mean_weight_bits, "score": chosen.score,
                     "plan_key": chosen.plan.key,
@@ -71,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                for cap in caps}
     record = {"benchmark": "search_alpha", "model": str(args.model), "const_acc": args.const_acc,
               "caps": caps, "alphas": alphas, "baseline_accuracy": baseline.metric,
+              "selection_split": task.name, "report_split": dev.name,
               "baseline_bytes": baseline.total_bytes, "runs": rows,
               "distinct_choices": len(distinct),
               "distinct_choices_per_cap": {cap: len(keys) for cap, keys in per_cap.items()},

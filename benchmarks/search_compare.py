@@ -36,7 +36,7 @@ from qslm_neuro.fileio import write_json_atomic
 from qslm_neuro.models.checkpoint import load_checkpoint
 from qslm_neuro.quantsearch import search
 from qslm_neuro.quantsearch.store import EvaluationStore
-from qslm_neuro.tasks import make_task
+from qslm_neuro.quantsearch.checkpoint import selection_and_report_tasks
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -61,7 +61,13 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     loaded = load_checkpoint(args.model)
-    task = make_task("sst2", loaded.tokenizer, data_dir=args.data_dir)
+    # candidates are scored on the held-out training sentences; choices reported on dev
+    task, dev = selection_and_report_tasks(loaded, "sst2", args.data_dir)
+
+    def dev_accuracy(candidate) -> float:
+        with candidate.plan.applied(loaded.model):
+            return dev.evaluate(loaded.model)["value"]
+
     store = EvaluationStore.at(args.store)
     common = dict(const_perf=args.const_acc, const_mem=args.const_mem, alpha=args.alpha,
                   seed=args.seed, store=store)
@@ -80,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             "evaluation_time_s": sum(result.counts["evaluation_seconds"].values()),
             "chosen": None if chosen is None else {
                 "label": chosen.label, "tier": chosen.tier, "precisions": chosen.precisions(),
-                "accuracy": chosen.metric, "bytes": chosen.total_bytes,
+                "accuracy": chosen.metric, "dev_accuracy": dev_accuracy(chosen),
+                "bytes": chosen.total_bytes,
                 "memory_saving": chosen.memory_saving, "score": chosen.score},
             "feasible_candidates": sum(c.feasible for c in result.candidates)}
         print(f"{name}: {result.summary().splitlines()[0]}", flush=True)
@@ -116,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         "nsga2_trials": nsga_trials if "nsga2" in runs else None,
         "nsga2_basis": f"{args.nsga_factor:g} x tiered {args.nsga_basis} evaluations",
         "load_average_end": os.getloadavg(),
-        "baseline_accuracy": tiered.baseline.metric,
+        "baseline_accuracy": tiered.baseline.metric, "selection_split": task.name,
+        "report_split": dev.name, "baseline_dev_accuracy": dev.evaluate(loaded.model)["value"],
         "strategies": {name: {k: v for k, v in entry.items() if k != "result"}
                        for name, entry in runs.items()},
         "criteria": criteria,

@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 
 from qslm_neuro.fileio import write_json_atomic
-from qslm_neuro.quantsearch.checkpoint import search_checkpoint
+from qslm_neuro.models.checkpoint import verify_checkpoint
+from qslm_neuro.quantsearch.checkpoint import describe_report_split, search_checkpoint
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -77,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         "proxy_rank_correlation": result.sensitivity.correlations()
         if result.sensitivity is not None else None,
         "data_note": test.get("baseline", {}).get("details", {}).get("note"),
+        "model_sha256": verify_checkpoint(args.model)["files"]["model.safetensors"]["sha256"],
+        "paired": test.get("paired"), "const_ppl_on_report_split": test.get("const_perf"),
         "run_dir": str(out),
     }
     record["criteria"] = {
@@ -106,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
+    if test:
+        print("\n".join(describe_report_split(test)))
     if record["data_note"]:
         print(f"note: {record['data_note']}")
     print(f"wrote {args.results}")

@@ -92,12 +92,12 @@ print("repository:", ROOT, "| figures go to", OUT.resolve())
 # `report.json`.
 
 # %%
-from qslm_neuro.measure.recorder import ActivityProfile, record_activity
-from qslm_neuro.measure.from_checkpoint import shipped_profile_path
+from qslm_neuro.measure import ActivityProfile, record_activity
+from qslm_neuro.measure import shipped_profile_path
 from qslm_neuro.quant import Hierarchy
 from qslm_neuro.models.checkpoint import load_checkpoint
 from qslm_neuro.quant import QuantPlan, footprint, load_plan
-from qslm_neuro.measure.from_model import build_workload
+from qslm_neuro.measure import build_workload
 
 MODEL_DIR = ROOT / "data" / "slm-small-wt2"
 PLAN_FILE = None  # e.g. "output/02_quantizing_a_spiking_lm/search/report.json"
@@ -256,7 +256,7 @@ cores_line = table[(table.p_static_core_mw == at_static) & (table.e_syn_op_pj ==
 print(cores_line[["syn_mem_per_core_bytes", "cores", "chips", "feasible"]].to_string(index=False))
 
 from qslm_neuro.models import build_model
-from qslm_neuro.measure.from_model import workload_from_config
+from qslm_neuro.measure import workload_from_config
 
 big_shape = build_model("spikegpt-216m", device="meta")
 big = workload_from_config("spikegpt-216m", profile, QuantPlan.uniform(big_shape, "int4"))

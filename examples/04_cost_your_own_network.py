@@ -170,9 +170,9 @@ show(plot_energy_breakdown({f"fp32 on {hw}": r for hw, r in fp32_reports.items()
 # %% [markdown]
 # ## Search precisions that fit one chip
 #
-# `const_mem="1chip"` is the weight memory of one chip of the search's hardware model (Loihi 2:
-# cores x synaptic memory per core); `hw_inputs` are the spike trains every candidate is costed
-# on. The search scores plans on the selection set only. This small network fits one Loihi 2
+# `const_mem="1chip"` bounds the chips the plan is mapped onto, checked on every candidate's own
+# Loihi 2 estimate; `hw_inputs` are the spike trains every candidate is costed on. The search
+# scores plans on the selection set only. This small network fits one Loihi 2
 # at fp32 already (the report says 1 chip), so here the constraint only guards; the objective
 # (accuracy + memory saving) is what lowers the precisions. For a network of your own that
 # needs several chips at fp32, `"1chip"` is what makes the search find one that fits.

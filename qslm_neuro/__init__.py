@@ -2,10 +2,14 @@
 
 Three parts, one data flow (see README):
 
-* :mod:`qslm_neuro.models` - a SpikeGPT-style spiking RWKV built from snntorch neurons;
-* :mod:`qslm_neuro.search` - QSLM's tiered post-training quantization search;
+* :mod:`qslm_neuro.models` - a SpikeGPT-style spiking RWKV built from snntorch neurons
+  (:func:`load_model` reads a verified checkpoint);
+* :mod:`qslm_neuro.quantsearch` - QSLM's tiered post-training quantization search
+  (:func:`search`);
 * :mod:`qslm_neuro.hw` - hardware cost models (Loihi-like, embedded SoC) over a
-  :class:`~qslm_neuro.workload.Workload`, plus :mod:`qslm_neuro.lava` for Lava co-simulation.
+  :class:`~qslm_neuro.workload.Workload`, plus :mod:`qslm_neuro.lava` for Lava co-simulation;
+  :func:`estimate` and :func:`sweep` (:mod:`qslm_neuro.api`) also take a torch model and
+  measure its activity first.
 
 The public names below are imported lazily so that ``import qslm_neuro`` is cheap and the
 hardware models can be used without importing torch.
@@ -18,8 +22,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "estimate": "qslm_neuro.hw",
-    "sweep": "qslm_neuro.hw",
+    "estimate": "qslm_neuro.api",
+    "sweep": "qslm_neuro.api",
     "HardwareModel": "qslm_neuro.hw",
     "CostReport": "qslm_neuro.hw",
     "search": "qslm_neuro.quantsearch",

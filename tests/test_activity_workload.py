@@ -5,12 +5,13 @@ import pytest
 import torch
 from torch import nn
 
-from qslm_neuro.measure.recorder import ActivityProfile, record_activity
+from qslm_neuro.measure import record_activity
+from qslm_neuro.workload.profile import ActivityProfile
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.models import build_model
 from qslm_neuro.quant import QuantPlan, footprint
 from qslm_neuro.workload import Workload
-from qslm_neuro.measure.from_model import build_workload, nonsynaptic_ops, workload_from_config
+from qslm_neuro.measure import build_workload, nonsynaptic_ops, workload_from_config
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +129,8 @@ def test_build_workload_rejects_foreign_models_and_missing_activity(model):
         build_workload(nn.Linear(3, 4), None, None)
     with pytest.raises(BadInputError, match="activity profile or batches"):
         build_workload(model, None, None)
+    with pytest.raises(BadInputError, match="lava_workload"):  # measure never imports Lava
+        build_workload(model, None, "lava")
 
 
 @pytest.mark.lava
@@ -137,7 +140,9 @@ def test_build_workload_with_lava_activity_uses_lava_counts():
     model = build_model("tiny").eval()
     tokens = torch.randint(1, 512, (1, 8), generator=torch.Generator().manual_seed(4))
     plan = QuantPlan.uniform(model, "int4")
-    lava = build_workload(model, plan, "lava", batches=tokens)
+    from qslm_neuro.lava import lava_workload
+
+    lava = lava_workload(model, plan, tokens_batch=tokens)
     torch_side = build_workload(model, plan, "snntorch", batches=[(tokens, None)])
     assert lava.activity_source == "lava"
     # int4 fits Loihi's 8-bit synapses, so Lava's spikes are snntorch's spikes

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from qslm_neuro.measure.recorder import record_activity
-from qslm_neuro.cli.main import main, parse_sweep_values
-from qslm_neuro.measure.from_checkpoint import checkpoint_workload, shipped_profile_path
+from qslm_neuro.measure import record_activity
+from qslm_neuro.cli.main import main
+from qslm_neuro.cli.sweep import parse_sweep_values
+from qslm_neuro.measure import checkpoint_workload, shipped_profile_path
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.models import build_model
 from qslm_neuro.models.checkpoint import load_checkpoint, save_checkpoint

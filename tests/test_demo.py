@@ -5,9 +5,9 @@ import json
 
 import torch
 
-from qslm_neuro.measure.recorder import record_activity
+from qslm_neuro.measure import record_activity
 from qslm_neuro.cli.main import main
-from qslm_neuro.measure.from_checkpoint import shipped_profile_path
+from qslm_neuro.measure import shipped_profile_path
 from qslm_neuro.models import build_model
 from qslm_neuro.models.checkpoint import save_checkpoint
 from qslm_neuro.tasks.tokenizer import Tokenizer

@@ -221,7 +221,7 @@ def test_recorder_reads_synaptic_and_project_populations():
 
 
 def test_plain_model_without_inputs_says_to_give_spike_trains():
-    from qslm_neuro.hw import estimate
+    from qslm_neuro import estimate
 
     net = nn.Sequential(nn.Linear(4, 3), snn.Leaky(beta=0.9, init_hidden=True))
     with pytest.raises(BadInputError, match="inputs=spikes"):

@@ -246,3 +246,38 @@ def test_real_sst2_calibration_subset_and_proxy_are_deterministic():
     assert first.calibration(plan) == second.calibration(plan)
     assert first.proxy_kl(plan) == second.proxy_kl(plan) > 0
     assert first.counts()["calibration_cost_share"] == pytest.approx(64 / 872)
+
+
+def _flipped_copy(data_dir, target):
+    import shutil
+
+    shutil.copytree(data_dir, target)
+    dev = target / "sst2" / "dev.tsv"
+    lines = dev.read_text().splitlines()
+    flipped = [lines[0]] + [f"{row.rsplit(chr(9), 1)[0]}\t{1 - int(row.rsplit(chr(9), 1)[1])}"
+                            for row in lines[1:]]
+    dev.write_text("\n".join(flipped) + "\n")
+    return target
+
+
+def test_resumed_run_with_flipped_dev_labels_is_refused_then_recomputed(classifier_dir, data_dir,
+                                                                       tmp_path, capsys):
+    import shutil
+
+    args = ["--select-split", "dev", "--const-acc", "10pt", "--tiers", "global"]
+    first = tmp_path / "run"
+    assert main(search_args(classifier_dir, data_dir, first, *args)) in (0, 3)
+    original = json.loads((first / "report.json").read_text())["baseline"]["metric"]
+    copy = tmp_path / "copy"
+    shutil.copytree(first, copy)
+    flipped = _flipped_copy(data_dir, tmp_path / "flipped")
+    capsys.readouterr()
+    code = main(search_args(classifier_dir, flipped, copy, *args))
+    err = capsys.readouterr().err
+    assert code == 2 and "data=" in err and "--new-run" in err
+    code = main(search_args(classifier_dir, flipped, copy, *args, "--new-run"))
+    report = json.loads((copy / "report.json").read_text())
+    assert code == (0 if report["found"] else 3)
+    assert report["baseline"]["metric"] == pytest.approx(1 - original)
+    assert report["counts"]["computed"]["full"] == report["counts"]["full_evaluations"]
+    assert report["extra"]["report_split"]["protocol"] == "selected on the reported split"

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from qslm_neuro.measure.recorder import record_task_activity
+from qslm_neuro.measure import record_task_activity
 from qslm_neuro.tasks.ngram import sst2_baselines, wikitext2_baselines
-from qslm_neuro.measure.from_checkpoint import shipped_profile_path
+from qslm_neuro.measure import shipped_profile_path
 from qslm_neuro.tasks.data import load_sst2, wikitext2_lm_splits
 from qslm_neuro.fileio import write_json_atomic, write_text_atomic
 from qslm_neuro.models.checkpoint import load_checkpoint

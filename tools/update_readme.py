@@ -164,6 +164,70 @@ def section_alpha(alpha: dict | None) -> str:
             + table(["memory cap", "alpha", "chosen", "dev acc", "size", "precisions"], rows))
 
 
+def section_search_hw(hw: dict | None) -> str:
+    if not hw:
+        return ""
+
+    def uj(s: dict | None) -> str:
+        return "-" if not s or not s.get("hw") else f"{s['hw']['energy_per_token_j'] * 1e6:.1f}"
+
+    def acc(s: dict | None) -> str:
+        return "-" if not s else f"{s['dev_accuracy']:.4f}"
+
+    costs = {(s["search"], c["chip"]): c for s in hw["searches"] for c in s["chips"]}
+
+    def evals(search: str, chip: str) -> str:
+        c = costs.get((search, chip)) or costs.get((search, "loihi2"))
+        return (f"{c['full_evaluations']} ({c['computed']['full']} new) + "
+                f"{c['calibration_evaluations']} ({c['computed']['calibration']} new)")
+
+    rows = []
+    for r in hw["energy"]:
+        for role, search in (("bytes_only", "bytes-only"), ("energy_aware", "energy budget")):
+            s = r[role]
+            rows.append([r["chip"], search, "-" if s is None else s["precisions"], acc(s),
+                         "-" if s is None else mb(s["bytes"]), uj(s), evals(search, r["chip"])])
+    chip_rows = []
+    for r in hw["one_chip"]:
+        s, base = r["chosen"], r["fp32"]
+        chip_rows.append([r["search"], r["chip"], f"{base['hw']['chips']} chips / {base['hw']['cores']} cores",
+                          "none" if s is None else s["precisions"], acc(s),
+                          "-" if s is None else f"{r['accuracy_from_fp32_points']:+.2f} pt",
+                          "-" if s is None else f"{s['hw']['chips']} / {s['hw']['cores']}",
+                          evals(r["search"], r["chip"])])
+    cost_rows = [[s["search"], c["chip"], f"{c['full_equivalents']:.1f}",
+                  f"{c['cpu_time_s']:.0f} s", f"{c['wall_time_s']:.0f} s"]
+                 for s in hw["searches"] for c in s["chips"]]
+    large = hw["large"]
+    large_rows = [[r["plan"], r["chip"], f"{r['model_MB']:.1f}",
+                   f"{r['energy_per_token_j'] * 1e6:,.0f}", f"{r['cores']:,} / {r['chips']}"]
+                  for r in large["rows"]]
+    criteria = ", ".join(f"{name.replace('_', ' ')}: {'yes' if ok else 'NO'}"
+                         for name, ok in hw["criteria"].items())
+    return ("### Hardware in the loop (`benchmarks/search_hw.py`)\n\n"
+            f"`{hw['model']}`, constA {hw['const_acc']} on SST-2 dev (the selection and reporting "
+            "split of this task), all searches over one evaluation store "
+            f"({hw['store']['distinct_full_evaluations']} distinct full evaluations in all). "
+            f"Energy budget {hw['energy_budget_text']}: {hw['energy_cut']:.0%} below the "
+            "bytes-only plan on embedded-soc, the same budget on both chips, beta 1.\n\n"
+            + table(["chip", "search", "precisions", "dev acc", "size", "uJ/token",
+                     "full + calibration evals (new)"], rows)
+            + "\n\nOne chip (`--const-mem 1chip`, alpha 0: the best-accuracy plan that fits; "
+            "\"from fp32\": block and module tiers only, steps ranked by cores freed):\n\n"
+            + table(["search", "chip", "fp32 needs", "chosen precisions", "dev acc", "vs fp32",
+                     "chips / cores", "full + calibration evals (new)"], chip_rows)
+            + "\n\nCost per chip search (full-evaluation equivalents, single-thread CPU time, "
+            f"wall time with load average {hw['load_average_before'][0]:.1f} -> "
+            f"{hw['load_average_after'][0]:.1f} on {hw['cpu_count']} cores):\n\n"
+            + table(["search", "chip", "full-eval equivalents", "CPU", "wall"], cost_rows)
+            + f"\n\n{large['label']}: fewest Loihi 2 chips with `{large['fewest_loihi2_chips']}`; "
+            f"within {large['energy_budget_j_per_token'] * 1e6:,.0f} uJ/token on embedded-soc "
+            f"(10% below the transferred bytes-only plan): "
+            f"{', '.join(large['within_energy_budget_on_embedded_soc']) or 'none'}.\n\n"
+            + table(["transferred plan", "chip", "MB", "uJ/token", "cores / chips"], large_rows)
+            + f"\n\nCriteria: {criteria}.")
+
+
 def section_hw(hw: dict | None) -> str:
     if not hw:
         return ""
@@ -176,6 +240,55 @@ def section_hw(hw: dict | None) -> str:
             + "; ".join(hw["notes"]) + ".\n\n"
             + table(["model", "plan", "hardware", "model MB", "uJ/token", "power mW",
                      "cores/chips", "feasible"], rows))
+
+
+def section_spikegpt(data: dict | None) -> str:
+    if not data:
+        return ""
+    rows = [[f"`{r['config']}`", r["plan"], r["hw"], f"{r['model_MB']:.1f}",
+             f"**{r['ac_share']:.0%}** / {r['mac_share']:.0%}",
+             f"{r['acs_M_per_token']:.1f} / {r['macs_M_per_token']:.1f}",
+             f"{r['energy_uJ_per_token']:,.0f}", f"{r['cores']}/{r['chips']}",
+             "yes" if r["feasible"] else "no"] for r in data["rows"]]
+    sources = {r["config"]: r["activity"] for r in data["rows"]}
+    spread = ""
+    if data.get("relu_density_spread"):
+        by_hw: dict[str, list[str]] = {}
+        for r in data["relu_density_spread"]["rows"]:
+            by_hw.setdefault(r["hw"], []).append(
+                f"{r['energy_uJ_per_token']:,.0f} uJ at {r['relu_density']:g}")
+        spread = (" With the transferred plan, SpikeGPT's energy per token for an ffn.value input "
+                  "density of 0.1 / assumed / 1.0: " + "; ".join(
+                      f"{hw} {', '.join(v)}" for hw, v in by_hw.items()) + ".")
+    return ("### Our block vs SpikeGPT's own at 216M (`benchmarks/spikegpt_architectures.py`)\n\n"
+            "Same 215,399,424 parameters and linears; ours puts LIF neurons in front of every "
+            "block linear, SpikeGPT's code puts them on the time-mix and channel-mix outputs "
+            "(spikes enter the residual stream, every linear reads floats). AC / MAC: share and "
+            "millions per token of the block linears' synaptic operations; "
+            + "; ".join(data["notes"]) + ". Where the activity comes from: "
+            + "; ".join(f"`{k}`: {v}" for k, v in sources.items()) + "." + spread + "\n\n"
+            + table(["config", "plan", "hardware", "model MB", "AC / MAC share",
+                     "ACs / MACs (M per token)", "uJ/token", "cores/chips", "feasible"], rows))
+
+
+def section_gpu216(data: dict | None) -> str:
+    """The random-weight 216M SpikeGPT timing run (benchmarks/gpu_spikegpt216.py), if run."""
+    if not data:
+        return ""
+    ev, se = data["eval"], data["search"]
+    chosen = se["chosen"]
+    found = (f"chosen {chosen['label']} ({chosen['memory_saving']:.1%} smaller)" if chosen
+             else "no plan met the constraints")
+    return ("### SpikeGPT-216M (its own block, random weights) on a GPU "
+            "(`benchmarks/gpu_spikegpt216.py`)\n\n"
+            f"`{data['config']['name']}` with a 2-class head ({data['parameters']:,} parameters) "
+            f"on {data['device_name']} (torch {data['torch']}): SST-2 eval of "
+            f"{ev['sentences']} {ev['split']} sentences in {ev['wall_s']:.2f} s "
+            f"({ev['tokens_per_s']:,.0f} tokens/s); tiered search ({se['tiers']}, ladder "
+            f"{se['ladder']}) selecting on {se['sentences']} sentences of {se['selection']} in "
+            f"{se['wall_s']:.0f} s with {se['counts']['full_evaluations']} full and "
+            f"{se['counts']['calibration_evaluations']} calibration evaluations, {found}. "
+            f"{data['note'].capitalize()}.")
 
 
 def section_validation(sanafe: dict | None, sweep: dict | None, lava: dict | None) -> str:
@@ -229,7 +342,10 @@ def render() -> str:
         lambda: section_search(load("search_sst2"), load("search_wt2")),
         lambda: section_compare(load("search_compare"), load("search_tiny_exhaustive")),
         lambda: section_alpha(load("search_alpha")),
+        lambda: section_search_hw(load("search_hw")),
         lambda: section_hw(load("hw_table")),
+        lambda: section_spikegpt(load("spikegpt_architectures")),
+        lambda: section_gpu216(load("gpu_spikegpt216")),
         lambda: section_validation(load("sanafe_validation"), load("sweep_speed"),
                                    load("lava_block")),
     ]

@@ -29,12 +29,12 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qslm_neuro.measure.from_checkpoint import load_plan_arg
+    from qslm_neuro.cli.common import plan_from_arg
     from qslm_neuro.models.checkpoint import load_checkpoint
 
     model_dir = args.model or _report_checkpoint(args.plan)
     loaded = load_checkpoint(model_dir)
-    plan = load_plan_arg(args.plan, loaded.model)
+    plan = plan_from_arg(args.plan, loaded.model)
     if args.nir:
         from qslm_neuro.export.nir_out import export_slm_nir
 

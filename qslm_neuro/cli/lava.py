@@ -1,32 +1,40 @@
-"""What ``qslm lava`` does, and the helper behind ``qslm estimate --activity lava|both``.
+"""``qslm lava``: run a quantized model's spike-driven layers in Lava and compare with snntorch.
 
-The argument parsers live in :mod:`qslm_neuro.cli.main` (they must work without lava-nc); these
-functions run only when a Lava feature is used.
+The options are defined without lava-nc (``qslm --help`` works everywhere); Lava is imported
+only when the command runs.
 """
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from qslm_neuro.errors import BadInputError
+from qslm_neuro.cli.common import EXIT_OK, add_data_dir, load_model_arg, plan_from_arg
+
+HELP = ("run a quantized model's spike-driven layers in Lava (float and bit-accurate) "
+        "and compare with snntorch")
 
 
-def resolve_plan(model: Any, plan: str | None) -> Any:
-    """A QuantPlan from a plan/report JSON path, or a precision applied to every layer."""
-    from qslm_neuro.quant import Precision, QuantPlan, load_plan
-
-    if plan is None:
-        return QuantPlan()
-    if Path(plan).suffix == ".json" or Path(plan).exists():
-        return load_plan(plan)
-    try:
-        precision = Precision.parse(plan)
-    except BadInputError as exc:
-        raise BadInputError(f"--plan {plan!r} is neither a plan/report JSON file nor a "
-                            f"precision ({exc})") from None
-    return QuantPlan.uniform(model, precision)
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="checkpoint directory (e.g. data/slm-small-sst2)")
+    p.add_argument("--plan", default=None,
+                   help="plan JSON or search report, or one precision for every layer (e.g. "
+                   "int4); default fp32, which the chip's 8-bit synapses cap at int8")
+    p.add_argument("--tokens", type=int, default=64,
+                   help="task tokens replayed, one time step each (SST-2 dev or WikiText-2 test)")
+    p.add_argument("--layers", default="all",
+                   help="'all' spike-driven layers, or comma-separated layer paths / block "
+                   "prefixes, e.g. blocks.0")
+    p.add_argument("--modes", default="float,fixed",
+                   help="Lava models to run: float (floating point), fixed (bit-accurate)")
+    p.add_argument("--csv", default="lava-layers.csv", help="where to write the per-layer table")
+    p.add_argument("--json", default=None, help="also write the full report as JSON")
+    p.add_argument("--no-weight-readback", action="store_true",
+                   help="take the bit-accurate weights from Lava's truncation functions instead "
+                   "of reading them back (Lava 0.10 reads ~50,000 weights per second)")
+    p.add_argument("--hw", default="loihi2",
+                   help="hardware model for the Lava vs snntorch energy comparison ('none': skip)")
+    add_data_dir(p)
 
 
 def parse_layers(text: str | None) -> Sequence[str] | None:
@@ -40,21 +48,20 @@ def load_and_record_inputs(model_dir: str, tokens: int, data_dir: Any) -> tuple[
     """The checkpoint and the first ``tokens`` tokens of its task data (SST-2 dev or WikiText-2
     test) as one stream."""
     from qslm_neuro.lava.traces import task_token_stream
-    from qslm_neuro.models.checkpoint import load_checkpoint
 
-    loaded = load_checkpoint(model_dir)
+    loaded = load_model_arg(model_dir)
     ids, description = task_token_stream(loaded, tokens, data_dir)
     return loaded, ids, description
 
 
-def run_lava_command(args: argparse.Namespace) -> int:
-    """``qslm lava``: co-simulate, print the per-layer table, write CSV (and JSON)."""
+def run(args: argparse.Namespace) -> int:
+    """Co-simulate, print the per-layer table, write CSV (and JSON)."""
+    from qslm_neuro.lava.cosim import cosimulate
     from qslm_neuro.lava.workload import (energy_difference, lava_workload, side_by_side,
                                          snntorch_workload)
-    from qslm_neuro.lava.cosim import cosimulate
 
     loaded, ids, description = load_and_record_inputs(args.model, args.tokens, args.data_dir)
-    plan = resolve_plan(loaded.model, args.plan)
+    plan = plan_from_arg(args.plan, loaded.model)
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     report = cosimulate(loaded.model, plan, ids, parse_layers(args.layers), modes=modes,
                         name=Path(args.model).name, data_description=description,
@@ -75,21 +82,4 @@ def run_lava_command(args: argparse.Namespace) -> int:
         diff = energy_difference(reports)
         print(f"energy per token: lava - snntorch = {diff['difference_j'] * 1e9:+.3f} nJ "
               f"({diff['relative']:+.3%})")
-    return 0
-
-
-def compare_activity_sources(model_dir: str | os.PathLike[str], plan: str | None,
-                             hw: Any = "loihi2", activity: str = "both", tokens: int = 64,
-                             layers: str | None = None, data_dir: Any = None,
-                             tokens_per_s: float | None = None) -> tuple[dict[str, Any], str]:
-    """For ``qslm estimate --activity lava|both``: cost reports by source and a printable table.
-
-    Both sources see the same ``tokens`` tokens of the task data; ``layers`` as for
-    ``qslm lava``.
-    """
-    from qslm_neuro.lava.workload import estimate_by_activity, side_by_side
-
-    loaded, ids, _description = load_and_record_inputs(str(model_dir), tokens, data_dir)
-    reports = estimate_by_activity(loaded.model, resolve_plan(loaded.model, plan), ids, hw,
-                                   activity, parse_layers(layers), tokens_per_s)
-    return reports, side_by_side(reports)
+    return EXIT_OK

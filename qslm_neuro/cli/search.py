@@ -1,21 +1,82 @@
-"""``qslm search``: search a checkpoint on its task, print the table, write the run directory."""
+"""``qslm search``: search a checkpoint on its task, print the table, write the run directory.
+
+What selects and what reports is :mod:`qslm_neuro.quantsearch.checkpoint`'s job (SST-2: the
+held-out training sentences select, dev reports; WikiText-2: held-out text selects, test reports).
+"""
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from qslm_neuro.cli.common import add_data_dir
+from qslm_neuro.cli.hw_constraints import (add_hw_constraint_arguments, hw_argument,
+                                           hw_constraint_kwargs, print_per_chip)
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.quantsearch.checkpoint import describe_report_split, search_checkpoint
 
+HELP = "find a weight-precision plan meeting constA and constM (QSLM tiered search)"
+#: The search's own defaults (``qslm_neuro.quantsearch``), spelled out for the parser.
+DEFAULT_LADDER_TEXT = "fp32,int8,int6,int5,int4,int3,int2"
+DEFAULT_TIERS_TEXT = "global,block,module"
 #: Which strategies each generic flag configures (a flag given to another strategy is an error).
 _FLAG_STRATEGIES = {"n_evaluations": ("random", "nsga2"),
                     "level": ("exhaustive", "random", "ilp", "nsga2")}
 
 
-def run_search_command(args: Any) -> int:
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="checkpoint directory (e.g. data/slm-small-sst2)")
+    p.add_argument("--task", required=True, choices=["sst2", "wikitext2"])
+    p.add_argument("--const-acc", "--const-perf", "--const-ppl", dest="const_acc", default=None,
+                   help="constA: 0.80, '>=0.80', '<=250', '1pt' or '5%%' (relative to fp32)")
+    p.add_argument("--const-mem", default=None,
+                   help="constM: '2.5MB', '400MB', '1.5MiB', '350kB', bytes, or '15%%' of fp32; "
+                   "on the chip: '1chip', '64cores', 'syn:2MB'")
+    p.add_argument("--alpha", type=float, default=1.0,
+                   help="weight of memory saving in the score (0 favours performance)")
+    p.add_argument("--beta", type=float, default=0.0, help="weight of energy saving (default 0)")
+    p.add_argument("--out", required=True, help="run directory (reused to resume a search)")
+    p.add_argument("--strategy", default="tiered",
+                   choices=["tiered", "exhaustive", "random", "ilp", "nsga2"])
+    p.add_argument("--ladder", default=DEFAULT_LADDER_TEXT,
+                   help="precisions to search, highest first")
+    p.add_argument("--tiers", default=DEFAULT_TIERS_TEXT, help="tiers of the tiered search")
+    p.add_argument("--module-sensitivity", choices=["needed", "all"], default="needed",
+                   help="measure module sensitivities only for the modules the module tier can "
+                        "lower (default), or all of them up front (full heat map)")
+    p.add_argument("--keep", action="append", default=[], metavar="PATH",
+                   help="block or module kept at fp32 (repeatable), e.g. --keep head")
+    p.add_argument("--calib-size", type=int, default=None,
+                   help="calibration set: SST-2 sentences (default 128) or tokens (default 4096)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-evals", type=int, default=None, help="cap on full evaluations")
+    p.add_argument("--n-evals", type=int, default=None,
+                   help="budget of random (evaluations) and nsga2 (trials)")
+    p.add_argument("--level", choices=["block", "module"], default=None,
+                   help="units of exhaustive/random/ilp/nsga2")
+    p.add_argument("--hw", default="loihi2", help="hardware model for estimates, a "
+                   "comma-separated list (one plan per chip), or 'none'")
+    add_hw_constraint_arguments(p)
+    p.add_argument("--select-split", default=None,
+                   help="split candidates are scored on (sst2: heldout = the 1,000 training "
+                        "sentences the model never saw; wikitext2: heldout); the result is "
+                        "reported on sst2 dev / wikitext2 test. 'dev' for sst2 keeps the paper's "
+                        "protocol, labelled as selected on the reported split")
+    p.add_argument("--new-run", action="store_true",
+                   help="start the run directory over (its old store is kept beside it) when it "
+                        "holds a search of another model, data or evaluation")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: on a small shared CPU, one thread per "
+                   "process avoids OpenMP contention)")
+    add_data_dir(p)
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
     """``qslm search``: print the table, write the files, exit 0 (found) or 3 (not met)."""
+    import torch
+
+    from qslm_neuro.quantsearch.checkpoint import describe_report_split, search_checkpoint
+
     if args.threads is not None:
         if args.threads < 1:
             raise BadInputError(f"--threads {args.threads}; expected a positive number")
@@ -41,8 +102,12 @@ def run_search_command(args: Any) -> int:
         args.model, args.task, out=args.out, const_perf=args.const_acc, const_mem=args.const_mem,
         alpha=args.alpha, beta=args.beta, strategy=args.strategy, ladder=args.ladder,
         tiers=tiers, keep=args.keep, calibration_size=args.calib_size, seed=args.seed,
-        hw=None if args.hw.lower() == "none" else args.hw, data_dir=args.data_dir,
-        select_split=args.select_split, progress=not args.no_progress, **options)
+        hw=hw_argument(args.hw), data_dir=args.data_dir, select_split=args.select_split,
+        progress=not args.no_progress, **hw_constraint_kwargs(args), **options)
+    if print_per_chip(result):
+        print(f"wrote {Path(args.out) / 'per_chip.csv'} and one run directory per chip")
+        result.raise_if_not_found()
+        return 0
     print(result.table())
     print()
     print(result.summary())

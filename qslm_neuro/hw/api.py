@@ -17,8 +17,8 @@ from qslm_neuro.hw.arrays import WorkloadArrays, workload_arrays
 from qslm_neuro.hw.families.neuromorphic import DYNAMIC_PARTS, PARTS, STEP_FUNCTIONS, StepCosts, per_token
 from qslm_neuro.hw.params import HardwareModel, check_value, load_hardware
 from qslm_neuro.hw.report import CostReport
-from qslm_neuro.hw.schema import FAMILIES, NONSYN_KINDS
-from qslm_neuro.workload import Workload
+from qslm_neuro.hw.schema import FAMILIES
+from qslm_neuro.workload import NONSYNAPTIC_KINDS, Workload
 
 if TYPE_CHECKING:  # pandas is imported when a table is built: `import qslm_neuro.hw` stays fast
     import pandas as pd
@@ -27,14 +27,13 @@ HardwareLike = Union[str, "os.PathLike[str]", HardwareModel]
 _CHUNK_ELEMENTS = 32_000_000  # per-layer grid elements evaluated at once (~256 MB per array)
 
 
-def as_workload(candidate: Any, inputs: Any = None, rates: Any = None) -> Workload:
-    """Accept a Workload, anything with ``to_workload()``, a ``(model, plan)`` pair, a JSON path
-    or a NIR graph (``.nir`` path or ``nir.NIRGraph``); ``inputs`` (spike trains) or ``rates``
-    give the activity of a NIR graph or of a plain snntorch model."""
-    if _is_nir(candidate) or (isinstance(candidate, tuple) and inputs is not None):
-        from qslm_neuro.measure.external import external_workload  # torch only on this path
+def as_workload(candidate: Any) -> Workload:
+    """Accept a Workload, anything with ``to_workload()`` (a search candidate) or a JSON path.
 
-        return external_workload(candidate, inputs=inputs, rates=rates)
+    A torch model (``(model, plan)``, a loaded checkpoint) is turned into a workload on the torch
+    side, by :func:`qslm_neuro.estimate`, which measures its activity first: this package never
+    imports torch.
+    """
     if isinstance(candidate, Workload):
         return candidate
     if hasattr(candidate, "to_workload"):
@@ -44,28 +43,27 @@ def as_workload(candidate: Any, inputs: Any = None, rates: Any = None) -> Worklo
                 f"{type(candidate).__name__}.to_workload() returned {type(workload).__name__}; "
                 f"expected a qslm_neuro.workload.Workload")
         return workload
-    if isinstance(candidate, tuple) and len(candidate) == 2:
-        from qslm_neuro.measure.from_model import build_workload  # torch only on this path
-
-        return build_workload(*candidate)
     if isinstance(candidate, (str, os.PathLike)) and str(candidate).endswith(".json"):
         if not Path(candidate).is_file():
             raise BadInputError(f"workload file {os.fspath(candidate)!r} does not exist")
         return Workload.load(candidate)
+    if isinstance(candidate, tuple):
+        raise BadInputError(
+            "qslm_neuro.hw costs workloads only; cost a (model, plan) pair with "
+            "qslm_neuro.estimate((model, plan), hw=...), which measures its activity first")
     raise BadInputError(
         f"cannot cost a {type(candidate).__name__}; pass a Workload, an object with "
-        f"to_workload() (a search candidate), a (model, plan) tuple or a workload .json path")
+        f"to_workload() (a search candidate) or a workload .json path (for a (model, plan) pair "
+        f"or a loaded checkpoint use qslm_neuro.estimate)")
 
 
 def estimate(candidate: Any, hw: HardwareLike = "loihi2", tokens_per_s: float | None = None,
-             overrides: Mapping[str, Any] | None = None, inputs: Any = None,
-             rates: Any = None) -> CostReport:
+             overrides: Mapping[str, Any] | None = None) -> CostReport:
     """Energy, latency, power, memory, cores/chips and feasibility of ``candidate`` on ``hw``.
 
     ``tokens_per_s=None`` reports power at the fastest token rate the hardware sustains.
-    ``inputs`` / ``rates``: activity of a NIR graph or a plain snntorch ``(model, plan)``.
     """
-    workload = as_workload(candidate, inputs, rates)
+    workload = as_workload(candidate)
     _check_workload(workload)
     _check_rate(tokens_per_s)
     model = load_hardware(hw, overrides)
@@ -84,7 +82,9 @@ def estimate(candidate: Any, hw: HardwareLike = "loihi2", tokens_per_s: float | 
         synaptic_memory_bytes=float(step.synaptic_memory_bytes), cores=int(step.cores),
         chips=int(step.chips), feasible=feasible, flags=flags, params=values,
         assumed_params=model.assumed_keys, layers=_layer_table(wa, step),
-        details={key: float(np.asarray(value)) for key, value in step.extra.items()})
+        details={key: float(np.asarray(value)) for key, value in step.extra.items()},
+        activity_source=workload.activity_source,
+        activity_note=str(workload.meta.get("activity_note", "")))
 
 
 def sweep(candidate: Any, hw: HardwareLike = "loihi2", *, tokens_per_s: float | None = None,
@@ -161,13 +161,6 @@ def evaluate_grid(wa: WorkloadArrays, model: HardwareModel, axes: Mapping[str, n
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-def _is_nir(candidate: Any) -> bool:
-    """A ``.nir`` path or a ``nir.NIRGraph`` (checked without importing nir)."""
-    if isinstance(candidate, (str, os.PathLike)):
-        return str(candidate).endswith(".nir")
-    return type(candidate).__name__ == "NIRGraph"
-
 
 def _grid_values(model: HardwareModel, key: str, values: Iterable[float]) -> np.ndarray:
     """Validate one swept parameter's values like file values (unit-aware message)."""
@@ -269,7 +262,8 @@ def _flags(model: HardwareModel, wa: WorkloadArrays, step: StepCosts, tok: Any,
             flags.append("a neuron's spikes must reach more cores than max_axons_out_per_core")
         total_ops = wa.nonsyn_ops.sum()
         if total_ops > 0:
-            prog = sum(wa.nonsyn_ops[i] * p[f"prog_share_{k}"] for i, k in enumerate(NONSYN_KINDS))
+            prog = sum(wa.nonsyn_ops[i] * p[f"prog_share_{k}"]
+                       for i, k in enumerate(NONSYNAPTIC_KINDS))
             flags.append(f"non-synaptic ops: {1 - prog / total_ops:.0%} on embedded cores, "
                          f"{prog / total_ops:.0%} on programmable neurons")
     else:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from qslm_neuro.hw.conv import layer_conv_arrays
-from qslm_neuro.hw.schema import MCU_WEIGHT_CLASSES, NONSYN_KINDS
+from qslm_neuro.hw.schema import MCU_WEIGHT_CLASSES
+from qslm_neuro.workload.types import NONSYNAPTIC_KINDS
 from qslm_neuro.workload import Workload
 
 
@@ -44,7 +45,7 @@ class WorkloadArrays:
     pop_spikes_total: float       # all LIF output spikes per step
     pop_neurons_total: float      # all LIF neurons
     pop_state_bytes: float        # LIF membrane state in bytes
-    nonsyn_ops: np.ndarray        # (6,) elementary ops per step by kind (NONSYN_KINDS order)
+    nonsyn_ops: np.ndarray        # (6,) elementary ops per step by kind (NONSYNAPTIC_KINDS order)
     nonsyn_state_bytes: float     # recurrent state of non-synaptic ops (WKV numerator, ...)
     mcu_class: np.ndarray         # (L,) index into MCU_WEIGHT_CLASSES
     sram_priority: np.ndarray     # (L,) layer order for SRAM placement (most reads per byte first)
@@ -110,9 +111,9 @@ def workload_arrays(workload: Workload) -> WorkloadArrays:
     source_is_lif = np.array([s in pops for s in external])
     free_pops = [p for p in pops.values() if p.name not in driven]
 
-    ops = np.zeros(len(NONSYN_KINDS))
+    ops = np.zeros(len(NONSYNAPTIC_KINDS))
     for op in workload.nonsynaptic:
-        ops[NONSYN_KINDS.index(op.kind)] += op.ops_per_step
+        ops[NONSYNAPTIC_KINDS.index(op.kind)] += op.ops_per_step
 
     conv = layer_conv_arrays(layers)
     weight_bytes = conv["stored_weights"] * bits / 8.0 + scale_bytes

@@ -39,6 +39,10 @@ class CostReport:
     assumed_params: list[str]
     layers: "pd.DataFrame" = field(repr=False)
     details: dict[str, float] = field(default_factory=dict)
+    #: Where the workload's spike counts came from (``Workload.activity_source``: ``snntorch``,
+    #: ``lava``, ``profile:<file>``, ``borrowed:<model>``, ``assumed``) and a sentence on how.
+    activity_source: str = "assumed"
+    activity_note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (the layer table as a list of records)."""
@@ -51,6 +55,7 @@ class CostReport:
             "chips": self.chips, "feasible": self.feasible, "flags": list(self.flags),
             "params": dict(self.params), "assumed_params": list(self.assumed_params),
             "details": dict(self.details),
+            "activity_source": self.activity_source, "activity_note": self.activity_note,
             "layers": self.layers.to_dict(orient="records"),
         }
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: Kinds of non-synaptic work, in the order the cost arrays use (matches
-#: :data:`qslm_neuro.workload.NONSYNAPTIC_KINDS`).
-NONSYN_KINDS = ("layernorm", "wkv", "gate", "token_shift", "elementwise", "pooling")
+from qslm_neuro.workload.types import NONSYNAPTIC_KINDS
+
+#: Kinds of non-synaptic work, in the order the cost arrays use: the workload's own list (one
+#: definition; the short name is what the cost equations use).
+NONSYN_KINDS = NONSYNAPTIC_KINDS
 
 #: MCU weight classes: a layer's weight format/width selects one cycle count per class.
 MCU_WEIGHT_CLASSES = ("int4", "int8", "int16", "int32", "fp16", "fp32")

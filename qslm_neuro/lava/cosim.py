@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 from torch import nn
 
-from qslm_neuro.measure.recorder import ActivityProfile
+from qslm_neuro.workload.profile import ActivityProfile
 from qslm_neuro.fileio import write_json_atomic, write_text_atomic
 from qslm_neuro.lava.explain import dense_agreement, neuron_agreement
 from qslm_neuro.lava.mapping import LavaMapping, map_candidate

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from qslm_neuro.errors import BadInputError
+from qslm_neuro.models.protocol import is_spiking_rwkv
 from qslm_neuro.lava.neuron_math import (ACTIVATION_MAX, LIF_VTH_MAX, STATE_MAX,
                                          decay_register)
 from qslm_neuro.lava.weights import WEIGHT_EXP_MAX, WEIGHT_EXP_MIN, LoihiWeights, loihi_weights
@@ -255,10 +256,16 @@ def _fixed_lif(weights: LoihiWeights, spec: NeuronSpec) -> FixedPointConfig:
 # --------------------------------------------------------------------------- the SLM
 def spike_driven_layers(model: nn.Module) -> list[Any]:
     """The model's synapses whose inputs are LIF spikes (``Synapse`` records, forward order)."""
-    if not hasattr(model, "synapses"):
+    if not is_spiking_rwkv(model):
         raise BadInputError(f"map_candidate needs a qslm-neuro SpikingRWKV (with synapses()), "
                             f"got {type(model).__name__}")
-    return [s for s in model.synapses() if s.kind == "linear" and s.source]
+    found = [s for s in model.synapses() if s.kind == "linear" and s.source]
+    if not found:  # SpikeGPT's own block: its neurons feed the residual stream, not a layer
+        raise BadInputError(
+            f"{type(model).__name__} has no spike-driven layers (every linear reads floats), so "
+            "there is nothing to run as Lava Dense + LIF processes; cost it with `qslm "
+            "estimate --activity snntorch` instead")
+    return found
 
 
 def select_layers(model: nn.Module, layers: Sequence[str] | str | None) -> list[Any]:

@@ -4,7 +4,7 @@ One forward pass of the model (with the plan applied, so the layers compute with
 weights) over one token stream ``[T]`` (one time step per token). Hooks record, per mapped layer,
 its input spikes ``[T, fan_in]`` and its output ``[T, fan_out]``, and for a layer that drives a
 neuron population, that population's input currents and output spikes. An
-:class:`~qslm_neuro.activity.ActivityRecorder` rides along, so the same pass also gives the
+:class:`~qslm_neuro.measure.recorder.ActivityRecorder` rides along, so the same pass also gives the
 snntorch activity profile of these tokens (for the side-by-side cost estimate).
 """
 from __future__ import annotations
@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from qslm_neuro.measure.recorder import ActivityProfile, ActivityRecorder
+from qslm_neuro.measure.recorder import ActivityRecorder
+from qslm_neuro.workload.profile import ActivityProfile
 from qslm_neuro.errors import BadInputError
 
 

@@ -1,7 +1,7 @@
 """Feed the hardware cost models with what Lava measured (Workload ``activity_source="lava"``).
 
 :func:`lava_workload` builds the same :class:`~qslm_neuro.workload.Workload` as
-:func:`~qslm_neuro.workload_builder.build_workload`, but the mapped layers take their input
+:func:`~qslm_neuro.measure.build_workload`, but the mapped layers take their input
 spikes per token from a Lava run (bit-accurate by default) and, with ``lava_weights=True``,
 their weight width and zero share from the Dense weights in Loihi's format (capped at 8 bits,
 read back after the run). Layers that Lava does not run (embedding, head, unmapped blocks) keep
@@ -17,14 +17,17 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from torch import nn
 
-from qslm_neuro.measure.recorder import ActivityProfile, LayerActivity, PopulationActivity
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.lava.cosim import CosimReport, cosimulate
 from qslm_neuro.lava.weights import synaptic_memory
+from qslm_neuro.models.protocol import as_loaded
 from qslm_neuro.quant import Precision
 from qslm_neuro.workload import Workload
+from qslm_neuro.workload.profile import (BOTH_SOURCES, ActivityProfile, LayerActivity,
+                                         PopulationActivity)
 
-ACTIVITY_SOURCES = ("snntorch", "lava", "both")
+#: What :func:`estimate_by_activity` compares: the two measured sources, or both side by side.
+COMPARED_SOURCES = ("snntorch", "lava", BOTH_SOURCES)
 
 
 def lava_activity_profile(report: CosimReport, mode: str = "fixed") -> ActivityProfile:
@@ -67,7 +70,10 @@ def lava_workload(model: Any, plan: Any, tokens_batch: Any = None,
     from qslm_neuro.measure.from_model import build_workload
 
     network, tokens_batch = _model_and_tokens(model, tokens_batch, tokens, data_dir)
-    name = model.path.name if hasattr(model, "path") else None
+    from qslm_neuro.lava.mapping import spike_driven_layers
+
+    spike_driven_layers(network)  # refuses a model without any (SpikeGPT's own block)
+    name = model.path.name if as_loaded(model) is model else None  # a LoadedModel: its folder
     if report is None:
         report = cosimulate(network, plan, tokens_batch, layers, modes=(mode,),
                             read_weights=False, name=name or "")
@@ -82,7 +88,7 @@ def lava_workload(model: Any, plan: Any, tokens_batch: Any = None,
 def _model_and_tokens(model: Any, tokens_batch: Any, tokens: int, data_dir: Any
                       ) -> tuple[nn.Module, Any]:
     """The network and the token stream, from a model + tokens or a loaded checkpoint."""
-    loaded = model if hasattr(model, "tokenizer") and hasattr(model, "model") else None
+    loaded = as_loaded(model)
     network = loaded.model if loaded is not None else model
     if tokens_batch is None:
         if loaded is None:
@@ -134,8 +140,8 @@ def estimate_by_activity(model: nn.Module, plan: Any, tokens_batch: Any, hw: Any
     """
     from qslm_neuro.hw import estimate
 
-    if activity not in ACTIVITY_SOURCES:
-        raise BadInputError(f"--activity {activity!r}; expected one of {ACTIVITY_SOURCES}")
+    if activity not in COMPARED_SOURCES:
+        raise BadInputError(f"--activity {activity!r}; expected one of {COMPARED_SOURCES}")
     if report is None:
         report = cosimulate(model, plan, tokens_batch, layers, modes=("fixed",),
                             read_weights=False)

@@ -13,8 +13,9 @@ from typing import Any
 
 from qslm_neuro.errors import BadInputError, DataNotFoundError
 from qslm_neuro.workload import Workload
+from qslm_neuro.workload.profile import ACTIVITY_SOURCES
 
-ACTIVITY_SOURCES = ("snntorch", "lava", "profile")
+#: The task a model is measured on, by its config head (``SLMConfig.task``).
 TASK_OF = {"classify": "sst2", "lm": "wikitext2"}
 
 
@@ -25,29 +26,27 @@ def shipped_profile_path(model_dir: str | Path) -> Path:
 
 
 def checkpoint_workload(loaded: Any, plan: Any = None, activity: str = "snntorch",
-                        data_dir: str | None = None, max_tokens: int = 4000,
-                        lava_tokens: int = 64, lava_layers: list[str] | None = None
+                        data_dir: str | None = None, max_tokens: int = 4000
                         ) -> tuple[Workload, str]:
     """Workload of a loaded checkpoint under ``plan`` and a sentence saying where activity came from.
 
     ``activity``: ``snntorch`` (measure the quantized model on real tokens; falls back to the
-    shipped profile when no data is found), ``profile`` (the shipped fp32 profile) or ``lava``
-    (spike counts from a Lava simulation of the spike-driven layers; see qslm_neuro.lava).
+    shipped profile when no data is found) or ``profile`` (the shipped fp32 profile). Lava
+    counts (``lava``) come from :func:`qslm_neuro.api.model_workload`, which also takes this
+    path: Lava sits above this package, so this package never imports it.
     """
-    from qslm_neuro.measure.recorder import ActivityProfile, record_task_activity
-    from qslm_neuro.quant import QuantPlan
     from qslm_neuro.measure.from_model import build_workload
+    from qslm_neuro.measure.recorder import record_task_activity
+    from qslm_neuro.quant import QuantPlan
+    from qslm_neuro.workload.profile import ActivityProfile
 
     if activity not in ACTIVITY_SOURCES:
         raise BadInputError(f"activity={activity!r}; expected one of {ACTIVITY_SOURCES}")
+    if activity == "lava":
+        raise BadInputError("checkpoint_workload does not run Lava: use "
+                            "qslm_neuro.api.model_workload(loaded, plan, activity='lava')")
     plan = plan if plan is not None else QuantPlan()
     task = TASK_OF[loaded.config.task]
-    if activity == "lava":
-        from qslm_neuro.lava import lava_workload  # needs lava-nc
-
-        workload = lava_workload(loaded, plan, tokens=lava_tokens, layers=lava_layers,
-                                 data_dir=data_dir)
-        return workload, f"activity from a Lava simulation ({lava_tokens} tokens)"
     if activity == "snntorch":
         try:
             with plan.applied(loaded.model):
@@ -69,21 +68,3 @@ def checkpoint_workload(loaded: Any, plan: Any = None, activity: str = "snntorch
     workload = build_workload(loaded.model, plan, profile, name=loaded.path.name)
     workload = replace(workload, activity_source=f"profile:{path.name}")
     return workload, f"{fallback}activity from the shipped fp32 profile {path}"
-
-
-def load_plan_arg(text: str | None, model: Any = None) -> Any:
-    """A plan from a CLI argument: None (fp32), a JSON plan/report path, or a uniform precision."""
-    from qslm_neuro.quant import Precision, QuantPlan, load_plan
-
-    if text is None:
-        return QuantPlan()
-    if Path(text).suffix == ".json" or Path(text).is_file():
-        return load_plan(text)
-    try:
-        precision = Precision.parse(text)
-    except BadInputError as exc:
-        raise BadInputError(
-            f"--plan {text!r} is neither a plan/report JSON file nor a precision ({exc})") from exc
-    if model is None:
-        raise BadInputError("a uniform --plan needs the model")
-    return QuantPlan.uniform(model, precision)

@@ -1,14 +1,9 @@
 """Build a hardware :class:`~qslm_neuro.workload.Workload` from a model, a plan and activity.
 
-Three ways in, one result:
-
-* :func:`build_workload` - a torch model (ours, with :meth:`SpikingRWKV.synapses`), a
-  :class:`~qslm_neuro.quant.QuantPlan` and an :class:`~qslm_neuro.activity.ActivityProfile`
-  measured on that model (or measured here on given batches);
-* :func:`workload_from_config` - a named config such as ``spikegpt-216m`` built on the meta device
-  (no weights), with firing rates borrowed from a profile of another model: each layer takes the
-  input rate of the layer with the same role at the same relative depth;
-* ``activity="lava"`` - counts measured in a Lava simulation (:mod:`qslm_neuro.lava`).
+:func:`build_workload` takes a torch model (ours, with :meth:`SpikingRWKV.synapses`), a
+:class:`~qslm_neuro.quant.QuantPlan` and an :class:`~qslm_neuro.workload.profile.ActivityProfile`
+measured on that model (or measures one here on given batches, or takes the counts of a Lava
+simulation with ``activity="lava"``). Named configs without weights: :mod:`.from_config`.
 
 Non-synaptic work (LayerNorm, token shift, WKV, gates, squared ReLU, residual adds, pooling) is
 counted from the config in elementary operations per token; the counts are documented next to
@@ -16,18 +11,15 @@ each term in :func:`nonsynaptic_ops`.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import replace
 from typing import Any
 
 from torch import nn
 
-from qslm_neuro.measure.recorder import ActivityProfile, LayerActivity
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.models.config import SLMConfig
-from qslm_neuro.workload import Activity, NeuronPopulation, NonSynapticOp, SynapticLayer, Workload
-
-_BLOCK = re.compile(r"^blocks\.(\d+)\.(.+)$")
+from qslm_neuro.models.protocol import is_spiking_rwkv
+from qslm_neuro.workload import NeuronPopulation, NonSynapticOp, SynapticLayer, Workload
+from qslm_neuro.workload.profile import ActivityProfile
 _STATE_BITS = 24  # LIF membrane state width on Loihi (Davies et al. 2018)
 
 
@@ -69,20 +61,21 @@ def build_workload(model: nn.Module, plan: Any = None,
                    name: str | None = None) -> Workload:
     """Workload of ``model`` under ``plan`` (None: fp32) with measured ``activity``.
 
-    ``activity`` is a profile measured on this model, ``"snntorch"`` (or None) to measure one on
-    ``batches`` now, or ``"lava"`` to take spike counts from a Lava simulation of the spike-driven
-    layers driven by ``batches`` (a [1, T] token tensor; see :func:`qslm_neuro.lava.lava_workload`).
+    ``activity`` is a profile measured on this model, or ``"snntorch"`` (or None) to measure one
+    on ``batches`` now. Spike counts from a Lava simulation come from
+    :func:`qslm_neuro.lava.lava_workload`, which calls this function (Lava sits above this
+    package, so this package never imports it).
     """
     if activity == "lava":
-        from qslm_neuro.lava import lava_workload  # needs lava-nc
-
-        return lava_workload(model, plan, tokens_batch=batches)
+        raise BadInputError("build_workload does not run Lava: use "
+                            "qslm_neuro.lava.lava_workload(model, plan, tokens_batch) or "
+                            "qslm_neuro.estimate((model, plan), activity='lava')")
     if activity == "snntorch":
         activity = None
     from qslm_neuro.measure.recorder import record_activity
     from qslm_neuro.quant import QuantPlan, footprint
 
-    if not hasattr(model, "synapses") or not hasattr(model, "config"):
+    if not is_spiking_rwkv(model):
         raise BadInputError(
             f"build_workload needs a qslm-neuro SpikingRWKV (got {type(model).__name__}); for "
             "any other spiking model pass its input spike trains: estimate((model, plan), "
@@ -90,7 +83,7 @@ def build_workload(model: nn.Module, plan: Any = None,
     if activity is None:
         if batches is None:
             raise BadInputError("build_workload needs an activity profile or batches to measure "
-                                "one (e.g. from qslm_neuro.activity.record_task_activity)")
+                                "one (e.g. from qslm_neuro.measure.record_task_activity)")
     plan = plan if plan is not None else QuantPlan()
     if activity is None:
         with plan.applied(model):  # quantized weights spike differently: measure them
@@ -109,8 +102,7 @@ def build_workload(model: nn.Module, plan: Any = None,
             name=synapse.layer, fan_in=act.fan_in, fan_out=act.fan_out, weight_bits=bits,
             weight_format=fmt, zero_fraction=zeros.get(synapse.layer, 0.0), scale_count=scales,
             kind=synapse.kind, source=synapse.source, target=synapse.target,
-            activity=Activity(act.input_events_per_step, act.input_events_std, act.binary_share,
-                              act.calls_per_step, act.samples)))
+            activity=act.to_activity()))
     populations = _populations(model, activity)
     other = fp.total_bytes - sum(layer.weight_bytes for layer in layers)
     return Workload(name=name or activity.model or model.config.name, layers=tuple(layers),
@@ -119,61 +111,6 @@ def build_workload(model: nn.Module, plan: Any = None,
                     other_param_bytes=max(other, 0.0),
                     meta={"plan": plan.to_dict(), "activity_data": activity.data,
                           "activity_tokens": activity.tokens, "footprint_bytes": fp.total_bytes})
-
-
-def workload_from_config(config: SLMConfig | str, activity: ActivityProfile, plan: Any = None,
-                         name: str | None = None) -> Workload:
-    """Workload of a named config without weights, with rates borrowed from ``activity``.
-
-    The model is built on the meta device. Each layer's input rate (events / fan-in) is the rate
-    of the profile's layer with the same role (e.g. ``att.key``) at the nearest relative depth;
-    the classifier head's calls per token come from the profile's mean sequence length.
-    """
-    from qslm_neuro.models import build_model
-
-    model = build_model(config, device="meta")
-    borrowed = _borrow_activity(model, activity)
-    workload = build_workload(model, plan, borrowed, name=name or model.config.name)
-    return replace(workload, activity_source=f"borrowed:{activity.model}",
-                   meta=dict(workload.meta, activity_borrowed_from=activity.model))
-
-
-def _borrow_activity(model: nn.Module, source: ActivityProfile) -> ActivityProfile:
-    roles: dict[str, list[tuple[int, LayerActivity]]] = {}
-    for layer_name, act in source.layers.items():
-        match = _BLOCK.match(layer_name)
-        if match:
-            roles.setdefault(match.group(2), []).append((int(match.group(1)), act))
-    source_depth = 1 + max((i for entries in roles.values() for i, _ in entries), default=0)
-    n_layers = model.config.n_layers
-    layers: dict[str, LayerActivity] = {}
-    for synapse in model.synapses():
-        module = model.get_submodule(synapse.layer)
-        fan_in, fan_out = (module.num_embeddings, module.embedding_dim) if isinstance(
-            module, nn.Embedding) else (module.in_features, module.out_features)
-        match = _BLOCK.match(synapse.layer)
-        if match:
-            candidates = roles.get(match.group(2))
-            if not candidates:
-                raise BadInputError(f"profile {source.model!r} has no layer with role "
-                                    f"{match.group(2)!r} to borrow from")
-            depth = int(match.group(1)) / max(n_layers - 1, 1) * max(source_depth - 1, 0)
-            _, ref = min(candidates, key=lambda c: abs(c[0] - depth))
-        elif synapse.layer in source.layers:
-            ref = source.layers[synapse.layer]
-        else:
-            raise BadInputError(f"profile {source.model!r} has no layer {synapse.layer!r}")
-        events = 1.0 if ref.kind == "embedding" else ref.input_rate * fan_in
-        calls = ref.calls_per_step
-        if synapse.kind == "head" and model.config.task == "lm":
-            calls = 1.0
-        layers[synapse.layer] = LayerActivity(
-            kind=synapse.kind, fan_in=fan_in, fan_out=fan_out, input_events_per_step=events,
-            input_events_std=ref.input_events_std * (fan_in / max(ref.fan_in, 1)) ** 0.5,
-            binary_share=ref.binary_share, calls_per_step=calls, samples=ref.samples)
-    return ActivityProfile(model=source.model, data=source.data, tokens=source.tokens,
-                           sequences=source.sequences, layers=layers,
-                           meta={"source": f"borrowed:{source.model}"})
 
 
 def _populations(model: nn.Module, activity: ActivityProfile) -> list[NeuronPopulation]:
@@ -186,6 +123,16 @@ def _populations(model: nn.Module, activity: ActivityProfile) -> list[NeuronPopu
             name=synapse.source, size=act.fan_in, neuron_type="lif",
             output_spikes_per_step=act.input_events_per_step,
             output_spikes_std=act.input_events_std, state_bits=_STATE_BITS, samples=act.samples))
+    # populations no layer reads (SpikeGPT's residual neurons), counted at their own output
+    listed = {p.name for p in populations}
+    declared = model.populations() if hasattr(model, "populations") else {}
+    for pop_name, pop in activity.populations.items():
+        if pop_name in declared and pop_name not in listed:
+            populations.append(NeuronPopulation(
+                name=pop_name, size=pop.size, neuron_type="lif",
+                output_spikes_per_step=pop.output_spikes_per_step,
+                output_spikes_std=pop.output_spikes_std, state_bits=_STATE_BITS,
+                samples=pop.samples))
     return populations
 
 

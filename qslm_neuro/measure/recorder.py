@@ -7,16 +7,11 @@ synapse), otherwise multiply-accumulates. Padding positions of right-padded batc
 
 A LIF population's output spikes are the inputs of the layer it drives, so populations are read
 off the layers they feed (see :meth:`SpikingRWKV.synapses`). The result is an
-:class:`ActivityProfile`, saved as JSON, from which :mod:`qslm_neuro.measure.from_model` makes the
-hardware-facing :class:`~qslm_neuro.workload.Workload`.
+:class:`~qslm_neuro.workload.profile.ActivityProfile` (plain data, saved as JSON), from which
+:mod:`qslm_neuro.measure.from_model` makes the hardware-facing :class:`~qslm_neuro.workload.Workload`.
 """
 from __future__ import annotations
 
-import json
-import math
-import os
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Iterable
 
 import torch
@@ -24,124 +19,17 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.fileio import write_json_atomic
+from qslm_neuro.models.protocol import is_spiking_rwkv
+from qslm_neuro.workload.profile import (ActivityProfile, LayerActivity, PopulationActivity,
+                                         RunningStats)
 
-PROFILE_FORMAT = "qslm-activity/1"
-
-
-@dataclass
-class RunningStats:
-    """Count, mean and spread of a per-token quantity, accumulated batch by batch."""
-
-    count: int = 0
-    total: float = 0.0
-    total_sq: float = 0.0
-
-    def add(self, values: torch.Tensor) -> None:
-        values = values.double()
-        self.count += values.numel()
-        self.total += float(values.sum())
-        self.total_sq += float(values.square().sum())
-
-    @property
-    def mean(self) -> float:
-        return self.total / self.count if self.count else 0.0
-
-    @property
-    def std(self) -> float:
-        if self.count < 2:
-            return 0.0
-        var = (self.total_sq - self.count * self.mean ** 2) / (self.count - 1)
-        return math.sqrt(max(var, 0.0))
+__all__ = ["ActivityProfile", "ActivityRecorder", "record_activity", "record_task_activity"]
 
 
-@dataclass
-class LayerActivity:
-    """Per-time-step traffic into one weight layer."""
-
-    kind: str
-    fan_in: int
-    fan_out: int
-    input_events_per_step: float
-    input_events_std: float
-    binary_share: float
-    calls_per_step: float
-    samples: int
-
-    @property
-    def input_rate(self) -> float:
-        """Share of the inputs that are non-zero in a step (the firing rate for spikes)."""
-        return self.input_events_per_step / self.fan_in if self.fan_in else 0.0
-
-
-@dataclass
-class PopulationActivity:
-    size: int
-    output_spikes_per_step: float
-    output_spikes_std: float
-    samples: int
-
-    @property
-    def firing_rate(self) -> float:
-        return self.output_spikes_per_step / self.size
-
-
-@dataclass
-class ActivityProfile:
-    """Activity of one model on one data set, per time step (= per token for the SLM)."""
-
-    model: str
-    data: str
-    tokens: int
-    sequences: int
-    layers: dict[str, LayerActivity]
-    populations: dict[str, PopulationActivity] = field(default_factory=dict)
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def mean_sequence_length(self) -> float:
-        return self.tokens / self.sequences if self.sequences else 0.0
-
-    def spike_driven_share(self, layers: Iterable[str] | None = None) -> float:
-        """Share of the dense MACs of ``layers`` (default: every ``linear`` layer) whose inputs
-        were binary spikes. The SLM's blocks contain exactly its ``linear`` layers."""
-        names = list(layers) if layers is not None else [
-            n for n, a in self.layers.items() if a.kind == "linear"]
-        total = binary = 0.0
-        for name in names:
-            a = self.layers[name]
-            macs = a.fan_in * a.fan_out * a.calls_per_step
-            total += macs
-            binary += macs * a.binary_share
-        return binary / total if total else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"format": PROFILE_FORMAT, **asdict(self),
-                "spike_driven_share": self.spike_driven_share()}
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        return write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ActivityProfile":
-        if data.get("format") != PROFILE_FORMAT:
-            raise BadInputError(
-                f"not an activity profile (format {data.get('format')!r}, expected "
-                f"{PROFILE_FORMAT!r}); make one with `qslm_neuro.activity.record_activity`")
-        return cls(model=data["model"], data=data["data"], tokens=data["tokens"],
-                   sequences=data["sequences"],
-                   layers={k: LayerActivity(**v) for k, v in data["layers"].items()},
-                   populations={k: PopulationActivity(**v)
-                                for k, v in data.get("populations", {}).items()},
-                   meta=data.get("meta", {}))
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "ActivityProfile":
-        path = Path(path)
-        if not path.is_file():
-            raise BadInputError(f"activity profile {str(path)!r} does not exist; shipped profiles "
-                                "are data/activity-slm-small-*.json")
-        return cls.from_dict(json.loads(path.read_text()))
+def _add(stats: RunningStats, values: torch.Tensor) -> None:
+    """Accumulate a tensor's count, sum and sum of squares where it lives (CPU or GPU)."""
+    values = values.double()
+    stats.add_totals(values.numel(), float(values.sum()), float(values.square().sum()))
 
 
 class _LayerRecorder:
@@ -160,7 +48,7 @@ class _LayerRecorder:
     def __call__(self, inputs: torch.Tensor, mask: torch.Tensor | None) -> None:
         if self.kind == "embedding":  # a lookup: one row read per token
             n = int(mask.sum()) if mask is not None else inputs.numel()
-            self.events.add(torch.ones(n))
+            _add(self.events, torch.ones(n))
             self.binary_calls += n
             self.calls += n
             return
@@ -169,7 +57,7 @@ class _LayerRecorder:
             x = x[mask]
         x = x.reshape(-1, x.shape[-1])
         binary = ((x == 0) | (x == 1) | (x == -1)).all(dim=-1)
-        self.events.add((x != 0).sum(dim=-1))
+        _add(self.events, (x != 0).sum(dim=-1))
         self.binary_calls += int(binary.sum())
         self.calls += x.shape[0]
 
@@ -184,7 +72,7 @@ class ActivityRecorder:
 
     def __init__(self, model: nn.Module, model_name: str = "", data_name: str = "") -> None:
         self.model, self.model_name, self.data_name = model, model_name, data_name
-        synapses = model.synapses() if hasattr(model, "synapses") else []
+        synapses = model.synapses() if is_spiking_rwkv(model) else []
         self._synapses = synapses
         kinds = {s.layer: s.kind for s in synapses}
         self._recorders: dict[str, _LayerRecorder] = {}
@@ -194,6 +82,12 @@ class ActivityRecorder:
                 self._recorders[name] = _LayerRecorder(module, kinds.get(name, default))
         if not self._recorders:
             raise BadInputError("the model has no nn.Linear or nn.Embedding layer to record")
+        # Populations whose spikes no weight layer reads (SpikeGPT's residual neurons) are
+        # counted at their own output instead.
+        read = {s.source for s in synapses if s.source}
+        unread = model.populations() if hasattr(model, "populations") else {}
+        self._unread = {name: (module.size, RunningStats()) for name, module in unread.items()
+                        if name not in read}
         self._mask: torch.Tensor | None = None
         self._handles: list[Any] = []
         self.tokens = 0
@@ -217,7 +111,17 @@ class ActivityRecorder:
             module = self.model.get_submodule(name)
             self._handles.append(module.register_forward_pre_hook(
                 lambda _m, args, r=recorder: r(args[0], self._mask)))
+        for name, (_size, stats) in self._unread.items():
+            self._handles.append(self.model.get_submodule(name).register_forward_hook(
+                lambda _m, _args, out, st=stats: _add_counts(st, self._spike_counts(out))))
         return self
+
+    def _spike_counts(self, spikes: torch.Tensor) -> torch.Tensor:
+        """Spikes per valid token of a [B, T, C] population output."""
+        x = spikes.detach()
+        if x.dim() == 3 and self._mask is not None:
+            x = x[self._mask]
+        return (x.reshape(-1, x.shape[-1]) != 0).sum(dim=-1)
 
     def __exit__(self, *exc_info: object) -> None:
         for handle in self._handles:
@@ -242,6 +146,10 @@ class ActivityRecorder:
                 populations[synapse.source] = PopulationActivity(
                     size=r.fan_in, output_spikes_per_step=r.events.total / tokens,
                     output_spikes_std=r.events.std, samples=r.calls)
+        for name, (size, stats) in self._unread.items():
+            populations[name] = PopulationActivity(
+                size=size, output_spikes_per_step=stats.total / tokens,
+                output_spikes_std=stats.std, samples=stats.count)
         return ActivityProfile(model=self.model_name, data=self.data_name, tokens=tokens,
                                sequences=self.sequences, layers=layers, populations=populations)
 
@@ -288,3 +196,9 @@ def _lm_windows(ids: torch.Tensor, ctx_len: int) -> list[torch.Tensor]:
     """Non-overlapping windows of ctx_len + 1 tokens (each token counted once)."""
     n = (len(ids) - 1) // ctx_len
     return [ids[i * ctx_len: i * ctx_len + ctx_len + 1] for i in range(n)]
+
+
+def _add_counts(stats: Any, counts: torch.Tensor) -> None:
+    """Add per-token counts to running stats, summed where they are (CPU or GPU)."""
+    values = counts.double()
+    stats.add_totals(values.numel(), float(values.sum()), float(values.square().sum()))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,9 @@ from safetensors.torch import load_file, save_file
 from qslm_neuro.errors import BadInputError, ChecksumError, DataNotFoundError
 from qslm_neuro.fileio import sha256_file, write_json_atomic
 from qslm_neuro.models.config import SLMConfig
+from qslm_neuro.models.packed import PACKED_FORMAT
 from qslm_neuro.models.rwkv import SpikingRWKV
+from qslm_neuro.models.spikegpt import SpikeGPT
 
 MANIFEST = "manifest.json"
 WEIGHTS = "model.safetensors"
@@ -36,19 +39,25 @@ TOKENIZER = "tokenizer.json"
 TRAINING = "training.json"
 FORMAT = "qslm-checkpoint/1"
 
+#: model -> (directory, tokenizer, training) of the checkpoint it was loaded from, so that a bare
+#: ``loaded.model`` passed on its own (``estimate((model, plan))``) still finds its tokenizer.
+_ORIGINS: "weakref.WeakKeyDictionary[SpikingRWKV, tuple[Path, Any, dict[str, Any]]]" = (
+    weakref.WeakKeyDictionary())
+
 
 @dataclass
 class LoadedModel:
     """A model with everything needed to evaluate it."""
 
-    model: SpikingRWKV
-    tokenizer: Any  # qslm_neuro.tokenizer.Tokenizer
+    model: SpikingRWKV | SpikeGPT
+    tokenizer: Any  # qslm_neuro.tasks.Tokenizer, or NeoXTokenizer for imported SpikeGPT models
     config: SLMConfig
     path: Path
     training: dict[str, Any] = field(default_factory=dict)
 
 
-def save_checkpoint(directory: str | os.PathLike[str], model: SpikingRWKV, tokenizer: Any,
+def save_checkpoint(directory: str | os.PathLike[str], model: SpikingRWKV | SpikeGPT,
+                    tokenizer: Any,
                     training: dict[str, Any] | None = None) -> Path:
     """Write a checkpoint directory; files go to a temporary sibling first, then one rename."""
     directory = Path(directory)
@@ -117,15 +126,16 @@ def verify_checkpoint(directory: str | os.PathLike[str]) -> dict[str, Any]:
 def load_checkpoint(directory: str | os.PathLike[str],
                     device: str | torch.device = "cpu") -> LoadedModel:
     """Verify and load a checkpoint directory."""
-    from qslm_neuro.tasks.tokenizer import Tokenizer
+    from qslm_neuro.models import construct_model
+    from qslm_neuro.tasks.neox_tokenizer import load_tokenizer
 
     directory = Path(directory)
     manifest = verify_checkpoint(directory)
     config = SLMConfig.from_dict(json.loads((directory / CONFIG).read_text()))
-    model = SpikingRWKV(config)
+    model = construct_model(config)
     try:
-        if manifest.get("format") == "qslm-packed/1":  # integer weights: qslm_neuro.export
-            from qslm_neuro.export.packed import load_packed_state
+        if manifest.get("format") == PACKED_FORMAT:  # integer weights (qslm export)
+            from qslm_neuro.models.packed import load_packed_state
 
             state = load_packed_state(directory / WEIGHTS)
         else:
@@ -148,8 +158,28 @@ def load_checkpoint(directory: str | os.PathLike[str],
     model.to(device).eval()
     training_path = directory / TRAINING
     training = json.loads(training_path.read_text()) if training_path.is_file() else {}
-    return LoadedModel(model=model, tokenizer=Tokenizer.load(directory), config=config,
-                       path=directory, training=training)
+    tokenizer = load_tokenizer(directory)
+    _ORIGINS[model] = (directory, tokenizer, training)
+    return LoadedModel(model=model, tokenizer=tokenizer, config=config, path=directory,
+                       training=training)
+
+
+def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> LoadedModel:
+    """``qslm_neuro.load_model``: a verified checkpoint (model, tokenizer, config, path)."""
+    return load_checkpoint(path, device)
+
+
+def loaded_from(model: Any) -> LoadedModel | None:
+    """The checkpoint a model was loaded from (None for a model built or trained here)."""
+    try:
+        origin = _ORIGINS.get(model)
+    except TypeError:  # not weak-referenceable: not one of ours
+        return None
+    if origin is None:
+        return None
+    directory, tokenizer, training = origin
+    return LoadedModel(model=model, tokenizer=tokenizer, config=model.config, path=directory,
+                       training=training)
 
 
 def _is_neuron_constant(key: str) -> bool:

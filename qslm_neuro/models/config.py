@@ -8,6 +8,11 @@ from typing import Any
 from qslm_neuro.errors import BadInputError
 
 TASK_KINDS = ("lm", "classify")
+#: ``qslm``: ours (LIF in front of every block linear); ``spikegpt``: SpikeGPT's own block
+#: (LIF on the time-mix and channel-mix outputs, float inputs to every linear), see
+#: :mod:`qslm_neuro.models.spikegpt`.
+ARCHITECTURES = ("qslm", "spikegpt")
+EMBEDDINGS = ("float", "binary")
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,9 @@ class SLMConfig:
     spiking_att_output: bool = True  # LIF in front of time-mix's output linear (else float input)
     zero_init_residual: bool = False  # RWKV-4 init: branch outputs start at 0 (model starts as BoW)
     name: str = ""
+    architecture: str = "qslm"
+    embedding: str = "float"  # spikegpt: "binary" = Heaviside(emb) as in SpikeGPT's model.py
+    rescale_every: int = 0  # spikegpt: model_run.py's RWKV_RESCALE_LAYER (0 = off)
 
     def __post_init__(self) -> None:
         for key in ("vocab_size", "d_model", "n_layers", "d_ffn", "ctx_len"):
@@ -60,6 +68,20 @@ class SLMConfig:
             raise BadInputError(f"SLMConfig.tau={self.tau} must be > 1 (time steps)")
         if not 0.0 <= self.dropout < 1.0:
             raise BadInputError(f"SLMConfig.dropout={self.dropout} must lie in [0, 1)")
+        if self.architecture not in ARCHITECTURES:
+            raise BadInputError(f"SLMConfig.architecture={self.architecture!r}; expected one of "
+                                f"{ARCHITECTURES}")
+        if self.embedding not in EMBEDDINGS:
+            raise BadInputError(f"SLMConfig.embedding={self.embedding!r}; expected one of "
+                                f"{EMBEDDINGS}")
+        if isinstance(self.rescale_every, bool) or not isinstance(self.rescale_every, int) \
+                or self.rescale_every < 0:
+            raise BadInputError(f"SLMConfig.rescale_every={self.rescale_every!r} must be an "
+                                "integer >= 0 (0 = no rescaling)")
+        if self.architecture == "qslm" and (self.embedding != "float" or self.rescale_every):
+            raise BadInputError(
+                f"SLMConfig.embedding={self.embedding!r} / rescale_every={self.rescale_every} "
+                "exist only for architecture='spikegpt'; set architecture='spikegpt' or drop them")
 
     @property
     def head_size(self) -> int:
@@ -102,6 +124,17 @@ NAMED_CONFIGS: dict[str, SLMConfig] = {
                               ctx_len=1024, name="spikegpt-46m"),
     "spikegpt-216m": SLMConfig(vocab_size=50277, d_model=768, n_layers=18, d_ffn=3072,
                                ctx_len=1024, name="spikegpt-216m"),
+    # SpikeGPT's own block (qslm_neuro.models.spikegpt), as its code runs each size: the 46M
+    # enwik8 model with model.py's binarised embedding (vocabulary ASSUMED as above), the 216M
+    # model as model_run.py loads SpikeGPT-216M.pth: float embedding, residual halved every 6
+    # layers. Block dropout 0.03 as in model.py (training only).
+    "spikegpt-46m-original": SLMConfig(
+        vocab_size=6064, d_model=512, n_layers=12, d_ffn=2048, ctx_len=1024, dropout=0.03,
+        architecture="spikegpt", embedding="binary", name="spikegpt-46m-original"),
+    "spikegpt-216m-original": SLMConfig(
+        vocab_size=50277, d_model=768, n_layers=18, d_ffn=3072, ctx_len=1024, dropout=0.03,
+        architecture="spikegpt", embedding="float", rescale_every=6,
+        name="spikegpt-216m-original"),
 }
 
 

@@ -46,17 +46,18 @@ def wkv_parallel(time_decay: torch.Tensor, time_first: torch.Tensor, k: torch.Te
                  v: torch.Tensor) -> torch.Tensor:
     """WKV over a whole sequence from an empty state, as masked softmax attention per channel."""
     steps = k.shape[1]
-    decay = torch.exp(time_decay.float())  # w > 0, [C]
+    dtype = _compute_dtype(k)
+    decay = torch.exp(time_decay.to(dtype))  # w > 0, [C]
     pos = torch.arange(steps, device=k.device)
-    lag = (pos[:, None] - 1 - pos[None, :]).to(torch.float32)  # t - 1 - i, [T, T]
-    keys = k.float().transpose(1, 2)  # [B, C, T]
+    lag = (pos[:, None] - 1 - pos[None, :]).to(dtype)  # t - 1 - i, [T, T]
+    keys = k.to(dtype).transpose(1, 2)  # [B, C, T]
     logits = keys[:, :, None, :] - lag * decay[:, None, None]  # [B, C, T(t), T(i)]
     # on the diagonal lag = -1, so the logit is k_t + w; the current token should get u + k_t
     diagonal = torch.eye(steps, device=k.device, dtype=torch.bool)
-    logits = logits + diagonal * (time_first.float() - decay)[:, None, None]
+    logits = logits + diagonal * (time_first.to(dtype) - decay)[:, None, None]
     logits = logits.masked_fill(pos[None, :] > pos[:, None], float("-inf"))
     weights = torch.softmax(logits, dim=-1)
-    out = torch.einsum("bcti,bci->btc", weights, v.float().transpose(1, 2))
+    out = torch.einsum("bcti,bci->btc", weights, v.to(dtype).transpose(1, 2))
     return out.to(v.dtype)
 
 
@@ -76,9 +77,10 @@ def wkv(time_decay: torch.Tensor, time_first: torch.Tensor, k: torch.Tensor, v: 
     batch, steps, channels = k.shape
     if state is None and k.is_cuda and batch * channels * steps * steps <= PARALLEL_MAX_ELEMENTS:
         return wkv_parallel(time_decay, time_first, k, v), None
-    decay = -torch.exp(time_decay.float())  # log of the per-step decay factor, < 0
-    bonus = time_first.float()
-    k32, v32 = k.float(), v.float()
+    dtype = _compute_dtype(k)  # float32, or float64 for float64 inputs (equivalence tests)
+    decay = -torch.exp(time_decay.to(dtype))  # log of the per-step decay factor, < 0
+    bonus = time_first.to(dtype)
+    k32, v32 = k.to(dtype), v.to(dtype)
     if state is None:
         state = WKVState.zeros(k32[:, 0])
     num, den, exp = state.num, state.den, state.exp
@@ -99,6 +101,11 @@ def wkv(time_decay: torch.Tensor, time_first: torch.Tensor, k: torch.Tensor, v: 
         exp = top
     out = torch.stack(outputs, dim=1).to(v.dtype)
     return out, WKVState(num, den, exp)
+
+
+def _compute_dtype(k: torch.Tensor) -> torch.dtype:
+    """Half-precision inputs are computed in float32 (exp overflows fp16); wider ones as given."""
+    return torch.promote_types(k.dtype, torch.float32)
 
 
 def wkv_reference(time_decay: torch.Tensor, time_first: torch.Tensor, k: torch.Tensor,

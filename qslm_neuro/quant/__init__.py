@@ -15,7 +15,7 @@ Import public names from this package; the modules behind it are an implementati
 from __future__ import annotations
 
 from qslm_neuro.quant.apply import clear_quantization_cache
-from qslm_neuro.quant.footprint import Footprint, TensorBytes, footprint
+from qslm_neuro.quant.footprints import Footprint, TensorBytes, footprint
 from qslm_neuro.quant.hierarchy import (GLOBAL, BlockInfo, Hierarchy, ModelOrHierarchy,
                                         ModuleInfo, TensorInfo, as_hierarchy, format_bytes)
 from qslm_neuro.quant.plan import QuantPlan, load_plan

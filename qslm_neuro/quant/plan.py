@@ -30,7 +30,7 @@ from qslm_neuro.quant.precision import FP32, Precision, PrecisionLike
 from qslm_neuro.quant.quantizer import QUANTIZER_ID
 
 if TYPE_CHECKING:  # pragma: no cover
-    from qslm_neuro.quant.footprint import Footprint
+    from qslm_neuro.quant.footprints import Footprint
 
 _PLAN_FORMAT = "qslm-neuro.quant-plan"
 
@@ -250,7 +250,7 @@ class QuantPlan(Mapping):
 
     def footprint(self, model_or_hierarchy: ModelOrHierarchy) -> "Footprint":
         """Exact bytes of the model under this plan (see :func:`qslm_neuro.quant.footprint`)."""
-        from qslm_neuro.quant.footprint import footprint  # local: footprint builds on plans
+        from qslm_neuro.quant.footprints import footprint  # local: footprint builds on plans
 
         return footprint(model_or_hierarchy, self)
 

@@ -27,14 +27,14 @@ import math
 import numbers
 import re
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Union
 
 from qslm_neuro.errors import BadInputError
 
 PERF_FORMS = ("0.80", "'>=0.80'", "'<=250'", "'1pt' (points worse than the baseline)",
               "'5%' (relative to the baseline)")
 MEM_FORMS = ("'2.5MB'", "'400MB'", "'1.5MiB'", "'350kB'", "'123456' (bytes)",
-             "'15%' (of the fp32 footprint)", "'1chip' (weight memory of the hardware model)")
+             "'15%' (of the fp32 footprint)", "'1chip', '64cores', 'syn:2MB' (mapped on the chip)")
 
 _NUMBER = r"(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
 _PERF_ABSOLUTE = re.compile(rf"^(?P<op>>=|<=|=>|=<)?\s*{_NUMBER}$")
@@ -189,9 +189,6 @@ class MemConstraint:
         text = value.strip().replace(" ", "")
         if text.lower() in ("", "none"):
             return cls("none", text="none")
-        chips = _CHIPS.match(text)
-        if chips:  # resolved against the search's hardware model (see resolve)
-            return cls("chips", _positive(float(chips["number"]), value, "chips"), value.strip())
         match = _PERCENT.match(text)
         if match:
             share = _positive(float(match["number"]), value, "a share of the fp32 footprint")
@@ -211,12 +208,9 @@ class MemConstraint:
         raise BadInputError(f"memory constraint {value!r} is not understood; use one of "
                             f"{', '.join(MEM_FORMS)}")
 
-    def resolve(self, fp32_bytes: int, hw: Any = None) -> "ResolvedMem":
+    def resolve(self, fp32_bytes: int) -> "ResolvedMem":
         if self.kind == "none":
             return ResolvedMem(None, fp32_bytes, self.text)
-        if self.kind == "chips":
-            budget, how = chip_memory_bytes(hw, self.amount, self.text)
-            return ResolvedMem(budget, fp32_bytes, f"{self.text} = {how}")
         budget = self.amount if self.kind == "bytes" else fp32_bytes * self.amount / 100.0
         return ResolvedMem(budget, fp32_bytes, self.text)
 
@@ -247,29 +241,6 @@ class ResolvedMem:
     def to_dict(self) -> dict:
         return {"text": self.text, "budget_bytes": self.budget_bytes,
                 "fp32_bytes": self.fp32_bytes}
-
-
-_CHIPS = re.compile(r"^(?P<number>\d+(?:\.\d+)?)chips?$", re.IGNORECASE)
-
-
-def chip_memory_bytes(hw: Any, chips: float, text: str) -> tuple[float, str]:
-    """Weight memory of ``chips`` chips of ``hw``: synaptic memory of every core (neuromorphic)
-    or SRAM left for weights (MCU), and how it was computed."""
-    if hw is None:
-        raise BadInputError(f"memory constraint {text!r} is counted in chips of the search's "
-                            "hardware model; give hw='loihi2' (or --hw), not none")
-    from qslm_neuro.hw.params import load_hardware
-
-    model = load_hardware(hw)
-    p = model.values()
-    if model.family == "neuromorphic":
-        per_chip = p["cores_per_chip"] * p["syn_mem_per_core_bytes"]
-        how = (f"{chips:g} x {int(p['cores_per_chip'])} cores x "
-               f"{p['syn_mem_per_core_bytes'] / 1024:g} KiB synaptic memory of {model.name}")
-    else:
-        per_chip = p["sram_bytes"] - p["sram_reserved_bytes"]
-        how = f"{chips:g} x {per_chip / 1024:g} KiB SRAM for weights of {model.name}"
-    return chips * per_chip, how
 
 
 # --------------------------------------------------------------------------------- helpers

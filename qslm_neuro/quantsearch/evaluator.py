@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from qslm_neuro.errors import BadInputError
+from qslm_neuro.models.protocol import is_spiking_rwkv
 from qslm_neuro.quant import QUANTIZER_ID, Hierarchy, QuantPlan, footprint
 from qslm_neuro.quantsearch.replay import PrefixReplay, ReplayMismatch
 from qslm_neuro.quantsearch.store import EvaluationStore
@@ -96,7 +97,7 @@ class Evaluator:
         self._calibrate = calibrate
         self._proxy = proxy
         self.store = store if store is not None else EvaluationStore(None)
-        self.has_synapses = hasattr(model, "synapses") and hasattr(model, "config")
+        self.has_synapses = is_spiking_rwkv(model)
         # any other spiking model is costed on spike trains it is given (issue 14)
         self.hw_inputs = None if self.has_synapses else hw_inputs
         self.hw = hw if self.has_synapses or self.hw_inputs is not None else None
@@ -198,6 +199,11 @@ class Evaluator:
         return values[len(values) // 2] if values else 0.0
 
     # -- workloads ---------------------------------------------------------------------------
+    def can_cost(self, activity: Mapping[str, Any] | None) -> bool:
+        """Whether a candidate with this recorded ``activity`` has a workload: the SLM with its
+        activity, or any model given ``hw_inputs`` (measured on them)."""
+        return (activity is not None and self.has_synapses) or self.hw_inputs is not None
+
     def workload(self, plan: QuantPlan, activity: Mapping[str, Any] | None):
         """The hardware Workload of ``plan`` with the activity measured when it was evaluated."""
         if self.hw_inputs is not None:  # a plain spiking model: measured on its spike trains
@@ -208,7 +214,7 @@ class Evaluator:
             raise BadInputError(
                 f"no workload for this candidate: {type(self.model).__name__} has no synapses() "
                 "description (hardware estimates need a qslm-neuro SpikingRWKV)")
-        from qslm_neuro.measure.recorder import ActivityProfile
+        from qslm_neuro.workload.profile import ActivityProfile
         from qslm_neuro.measure.from_model import build_workload
 
         return build_workload(self.model, plan, ActivityProfile.from_dict(dict(activity)))

@@ -351,34 +351,3 @@ def _check_ids(ids, vocab_size: int, name: str, min_len: int) -> np.ndarray:
         raise BadInputError(f"{name} holds ids in [{array.min()}, {array.max()}]; expected ids in "
                             f"[0, {vocab_size - 1}] for vocab_size={vocab_size}.")
     return array
-
-
-def _main() -> None:
-    """``python -m qslm_neuro.tasks.ngram [--data-dir DIR] [--vocab-size N]``: print the baselines."""
-    import argparse
-    import time
-
-    from qslm_neuro.tasks.data import wikitext2_lm_splits
-    from qslm_neuro.tasks.tokenizer import Tokenizer
-
-    parser = argparse.ArgumentParser(description=_main.__doc__)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--vocab-size", type=int, default=4096)
-    args = parser.parse_args()
-    start = time.perf_counter()
-    splits = wikitext2_lm_splits(args.data_dir)
-    tokenizer = Tokenizer.train(splits.train.splitlines(keepends=True), args.vocab_size)
-    trained = time.perf_counter()
-    results = wikitext2_baselines(tokenizer, splits)
-    done = time.perf_counter()
-    print(f"WikiText-2 test, byte-level BPE vocab {tokenizer.vocab_size}; {splits.note}")
-    for key in ("unigram", "bigram_kn", "bigram_jm", "bigram"):
-        r = results[key]
-        print(f"{key:10s} {r.name:34s} ppl {r.test.ppl:9.2f}  bpb {r.test.bpb:.4f}  "
-              f"tokens {r.test.tokens}  bytes {r.test.bytes}  params {r.params}")
-    print(f"tokenizer training {trained - start:.2f} s; encoding + fitting + scoring "
-          f"{done - trained:.2f} s")
-
-
-if __name__ == "__main__":
-    _main()

@@ -41,6 +41,16 @@ def task_for_head(head: str) -> str:
                         + ", ".join(f"{n} ({c.model_head})" for n, c in TASKS.items()))
 
 
+def check_model_for_task(model_head: str, name: str, where: str = "the model") -> None:
+    """Refuse to score a model with the wrong head (a classifier on perplexity, ...)."""
+    cls = TASKS.get(name)
+    if cls is not None and cls.model_head != model_head:
+        raise BadInputError(
+            f"{where} is a {model_head!r} model but task {name!r} scores {cls.model_head!r} "
+            f"models; use task {task_for_head(model_head)!r} for it, or a {cls.model_head!r} "
+            "checkpoint for this task")
+
+
 def make_task(name: str, tokenizer: Tokenizer, data_dir=None, split: str | None = None,
               ctx_len: int = 128, **options: Any) -> Any:
     """The evaluator for a task name (``sst2`` or ``wikitext2``, or any registered one).

@@ -62,6 +62,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise BadInputError(f"task={self.task!r}; expected one of {TASKS}")
+        from qslm_neuro.models.config import NAMED_CONFIGS
+        if self.model not in NAMED_CONFIGS:
+            raise BadInputError(f"model={self.model!r} is not a named config; choose one of "
+                                f"{sorted(NAMED_CONFIGS)}")
         for key in ("epochs", "batch_size", "vocab_size"):
             if getattr(self, key) < 1:
                 raise BadInputError(f"{key}={getattr(self, key)} must be >= 1")

@@ -24,7 +24,7 @@ def plot_pareto(result: Any) -> "Figure":
     fig, ax = plt.subplots(figsize=(7.0, 4.6), dpi=120)
     finite = [c for c in result.candidates if math.isfinite(c.metric)]
     for feasible, color, name in ((False, "#b0b0b0", "misses a constraint"),
-                                  (True, "#2b8cbe", "meets both")):
+                                  (True, "#2b8cbe", "meets every constraint")):
         group = [c for c in finite if c.feasible == feasible]
         if group:
             ax.scatter([c.total_bytes / 1e6 for c in group], [c.metric for c in group],

@@ -1,0 +1,126 @@
+"""What several ``qslm`` subcommands share: exit codes, options, plan and model arguments.
+
+Each helper is written once here so that ``--plan int4`` means the same in ``eval``,
+``estimate``, ``sweep`` and ``lava``. Heavy packages (torch, lava) are imported inside the
+functions that need them, so building the parser stays fast and works without lava-nc.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from qslm_neuro.cli.nir_options import add_nir_options, nir_workloads
+from qslm_neuro.errors import BadInputError, QSLMError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_CONSTRAINTS = 0, 1, 2, 3
+DATA_DIR_HELP = "dataset folder (default: $QSLM_DATA_DIR)"
+
+
+def add_data_dir(p: argparse.ArgumentParser, help_text: str | None = DATA_DIR_HELP) -> None:
+    """``--data-dir``: where SST-2 and WikiText-2 live (else ``$QSLM_DATA_DIR``)."""
+    p.add_argument("--data-dir", default=None, help=help_text)
+
+
+def run_command(command: str, run: Callable[[argparse.Namespace], int],
+                args: argparse.Namespace) -> int:
+    """Run one subcommand; our errors become their exit code and a one-line message."""
+    try:
+        return run(args)
+    except QSLMError as exc:
+        print(f"qslm {command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"qslm {command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def parse_overrides(items: list[str]) -> dict[str, object]:
+    """``["d_model=256", "spiking_att_output=false"]`` -> typed values (JSON literals or text)."""
+    overrides: dict[str, object] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise BadInputError(f"--set {item!r}: expected KEY=VALUE, e.g. --set dropout=0.2")
+        try:
+            overrides[key] = json.loads(text)
+        except json.JSONDecodeError:
+            overrides[key] = text
+    return overrides
+
+
+def plan_from_arg(text: str | None, model: Any = None) -> Any:
+    """``--plan``: None (fp32), a plan JSON or search report.json, or one precision (``int4``)
+    given to every layer of ``model``."""
+    from qslm_neuro.quant import Precision, QuantPlan, load_plan
+
+    if text is None:
+        return QuantPlan()
+    if Path(text).suffix == ".json" or Path(text).exists():
+        return load_plan(text)
+    try:
+        precision = Precision.parse(text)
+    except BadInputError as exc:
+        raise BadInputError(
+            f"--plan {text!r} is neither a plan/report JSON file nor a precision ({exc})") from None
+    if model is None:
+        raise BadInputError("a uniform --plan needs the model")
+    return QuantPlan.uniform(model, precision)
+
+
+def load_model_arg(path: str) -> Any:
+    """``--model``: a verified checkpoint directory (:func:`qslm_neuro.load_model`)."""
+    from qslm_neuro.models import load_model
+
+    return load_model(path)
+
+
+# -- what to cost: shared by `estimate` and `sweep` ----------------------------------------
+def add_candidate_options(p: argparse.ArgumentParser) -> None:
+    """Options naming what to cost: a checkpoint (+ plan) or a named config (+ profile)."""
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--model", help="checkpoint directory, e.g. data/slm-small-sst2")
+    what.add_argument("--config", help="named config costed without weights, e.g. spikegpt-216m "
+                      "(needs --profile for firing rates)")
+    what.add_argument("--workload", help="a workload .json file")
+    add_nir_options(p, what)  # --nir graph (+ --inputs / --rates): qslm_neuro.cli.nir_options
+    p.add_argument("--plan", default=None,
+                   help="plan JSON, search report.json, or a uniform precision (int4, fp16, ...)")
+    p.add_argument("--profile", default=None,
+                   help="activity profile JSON (default for --config: the SST-2 model's)")
+    add_data_dir(p)
+    p.add_argument("--hw", default="loihi2", help="loihi, loihi2, embedded-soc or a .toml path")
+    p.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
+                   help="override a hardware parameter, e.g. --set e_syn_op_pj=30")
+    p.add_argument("--tokens-per-s", type=float, default=None,
+                   help="token rate for the power figure (default: the fastest the chip sustains)")
+
+
+def candidate_workloads(args: argparse.Namespace, sources: list[str]) -> dict[str, Any]:
+    """{activity source: (workload, note)} for the candidate the options name."""
+    from qslm_neuro.workload import Workload
+
+    if args.workload:
+        return {"file": (Workload.load(args.workload), f"workload file {args.workload}")}
+    if args.nir:  # a NIR graph: activity simulated on --inputs or from --rates
+        return nir_workloads(args)
+    if args.config:
+        from qslm_neuro.measure.from_config import workload_from_config
+        from qslm_neuro.models import build_model
+        from qslm_neuro.workload.profile import ActivityProfile
+
+        profile_path = args.profile or "data/activity-slm-small-sst2.json"
+        profile = ActivityProfile.load(profile_path)
+        plan = plan_from_arg(args.plan, build_model(args.config, device="meta"))
+        workload = workload_from_config(args.config, profile, plan)
+        return {"borrowed": (workload, f"{args.config} without weights; firing rates borrowed "
+                             f"from {profile_path}")}
+    from qslm_neuro.api import model_workload
+
+    loaded = load_model_arg(args.model)
+    plan = plan_from_arg(args.plan, loaded.model)
+    return {source: model_workload(loaded, plan, activity=source, data_dir=args.data_dir,
+                                   lava_tokens=getattr(args, "lava_tokens", 64))
+            for source in sources}

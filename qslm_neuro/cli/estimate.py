@@ -1,0 +1,58 @@
+"""``qslm estimate``: energy, latency, power, memory and cores of a (quantized) model on a chip."""
+from __future__ import annotations
+
+import argparse
+
+from qslm_neuro.cli.common import (EXIT_OK, add_candidate_options, candidate_workloads,
+                                   parse_overrides)
+from qslm_neuro.cli.nir_options import layer_rows
+from qslm_neuro.workload.profile import ACTIVITY_SOURCES, BOTH_SOURCES
+
+HELP = "energy, latency, power, memory and cores of a (quantized) model on a chip"
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    add_candidate_options(p)
+    p.add_argument("--activity", default="snntorch", choices=[*ACTIVITY_SOURCES, BOTH_SOURCES],
+                   help="where spike counts come from (both: snntorch and lava side by side)")
+    p.add_argument("--lava-tokens", type=int, default=64, help="tokens simulated in Lava")
+    p.add_argument("--out", default=None, help="write the report(s) as JSON here")
+    p.add_argument("--layers-csv", default=None, help="write the per-layer table as CSV here")
+    p.add_argument("--save-workload", default=None,
+                   help="write the workload as JSON (reusable with --workload, sweep, notebooks)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from qslm_neuro.fileio import atomic_path, write_json_atomic
+    from qslm_neuro.hw import estimate
+
+    sources = ["snntorch", "lava"] if args.activity == BOTH_SOURCES else [args.activity]
+    workloads = candidate_workloads(args, sources)
+    overrides = parse_overrides(args.set)
+    reports = {}
+    for source, (workload, note) in workloads.items():
+        report = estimate(workload, hw=args.hw, tokens_per_s=args.tokens_per_s,
+                          overrides=overrides)
+        reports[source] = report
+        print(f"[{source}] {note}")
+        print(report.summary())
+        if args.nir:  # a user's own network: show every layer
+            print(layer_rows(report, workload))
+        print()
+    if len(reports) == 2:
+        (a, ra), (b, rb) = reports.items()
+        diff = (rb.energy_per_token_j - ra.energy_per_token_j) / ra.energy_per_token_j
+        print(f"energy per token: {a} {ra.energy_per_token_j * 1e6:.3f} uJ, {b} "
+              f"{rb.energy_per_token_j * 1e6:.3f} uJ ({diff:+.1%})")
+    if args.save_workload:
+        workload = next(iter(workloads.values()))[0]
+        workload.save(args.save_workload)
+        print(f"written {args.save_workload}")
+    if args.out:
+        write_json_atomic(args.out, {k: r.to_dict() for k, r in reports.items()})
+        print(f"written {args.out}")
+    if args.layers_csv:
+        with atomic_path(args.layers_csv) as tmp:
+            next(iter(reports.values())).layers.to_csv(tmp, index=False)
+        print(f"written {args.layers_csv}")
+    return EXIT_OK
