@@ -58,7 +58,7 @@ def layer_rows(report: Any, workload: Any) -> str:
         energy = sum(v for k, v in rec.items() if k.endswith("_j_per_token"))
         rows.append({"layer": rec["name"], "kind": rec["kind"], "fan_in": rec["fan_in"],
                      "fan_out": rec["fan_out"], "bits": rec["weight_bits"],
-                     "input_events": totals.get(rec["name"], ""),
+                     "input_events": int(totals[rec["name"]]) if rec["name"] in totals else "",
                      "events/step": rec["input_events_per_step"],
                      "synops/step": rec["synaptic_ops_per_step"],
                      "cores": rec.get("cores", ""),
