@@ -32,6 +32,7 @@ _EXPORTS = {
     "QuantPlan": "qslm_neuro.quant",
     "Precision": "qslm_neuro.quant",
     "Workload": "qslm_neuro.workload",
+    "from_nir": "qslm_neuro.measure.from_nir",   # a NIR graph -> Workload (issue 14)
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

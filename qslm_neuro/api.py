@@ -36,32 +36,42 @@ if TYPE_CHECKING:
 
 def estimate(candidate: Any, hw: HardwareLike = "loihi2", tokens_per_s: float | None = None,
              overrides: Mapping[str, Any] | None = None, *, activity: str = "snntorch",
-             data_dir: Any = None, max_tokens: int = 4000) -> "CostReport":
+             data_dir: Any = None, max_tokens: int = 4000, inputs: Any = None,
+             rates: Mapping[str, float] | None = None) -> "CostReport":
     """Cost ``candidate`` on one hardware model (see :func:`qslm_neuro.hw.estimate`).
 
     ``candidate``: a Workload (or its .json path), a search candidate, a loaded checkpoint or a
     ``(model, plan)`` pair (``plan`` None means fp32). ``activity`` says where a torch model's
     spike counts come from (``snntorch``: measured when the task data is found, else the shipped
-    profile; ``profile``; ``lava``).
+    profile; ``profile``; ``lava``). A NIR graph (``.nir`` path or ``nir.NIRGraph``) or a
+    ``(model, plan)`` of any other snnTorch network is costed on ``inputs`` (spike trains
+    [time, batch, ...]) or, for NIR, on stated per-population ``rates``
+    (:mod:`qslm_neuro.measure.external`).
     """
     workload = to_workload(candidate, activity=activity, data_dir=data_dir,
-                           max_tokens=max_tokens)
+                           max_tokens=max_tokens, inputs=inputs, rates=rates)
     return hardware.estimate(workload, hw, tokens_per_s=tokens_per_s, overrides=overrides)
 
 
 def sweep(candidate: Any, hw: HardwareLike = "loihi2", *, tokens_per_s: float | None = None,
           overrides: Mapping[str, Any] | None = None, activity: str = "snntorch",
-          data_dir: Any = None, max_tokens: int = 4000,
+          data_dir: Any = None, max_tokens: int = 4000, inputs: Any = None,
+          rates: Mapping[str, float] | None = None,
           **grid: Iterable[float]) -> "pd.DataFrame":
     """Cost ``candidate`` on a grid of hardware variants (see :func:`qslm_neuro.hw.sweep`)."""
     workload = to_workload(candidate, activity=activity, data_dir=data_dir,
-                           max_tokens=max_tokens)
+                           max_tokens=max_tokens, inputs=inputs, rates=rates)
     return hardware.sweep(workload, hw, tokens_per_s=tokens_per_s, overrides=overrides, **grid)
 
 
 def to_workload(candidate: Any, *, activity: str = "snntorch", data_dir: Any = None,
-                max_tokens: int = 4000) -> Workload:
+                max_tokens: int = 4000, inputs: Any = None,
+                rates: Mapping[str, float] | None = None) -> Workload:
     """The Workload of anything :func:`estimate` accepts; the note on activity is in its meta."""
+    from qslm_neuro.measure.external import external_workload, is_external
+
+    if is_external(candidate, inputs):  # a NIR graph, or any snnTorch model with spike trains
+        return external_workload(candidate, inputs=inputs, rates=rates)
     if isinstance(candidate, tuple) and len(candidate) == 2:
         model, plan = candidate
     elif _is_torch_model(candidate):
@@ -93,8 +103,8 @@ def model_workload(model: Any, plan: Any = None, *, activity: str = "snntorch",
     if not is_spiking_rwkv(network):
         raise BadInputError(
             f"cannot measure a {type(network).__name__}: the torch side costs a qslm-neuro "
-            "SpikingRWKV or a loaded checkpoint (qslm_neuro.load_model); for another model "
-            "build a qslm_neuro.workload.Workload and pass that")
+            "SpikingRWKV or a loaded checkpoint (qslm_neuro.load_model); for any other spiking "
+            "model pass its input spike trains: estimate((model, plan), inputs=spikes)")
     plan = plan if plan is not None else QuantPlan()
     if activity == "lava":
         from qslm_neuro.lava import lava_workload  # needs lava-nc

@@ -47,14 +47,15 @@ def test_bad_plan_argument_names_the_value(model, text, fragment):
 
 def test_every_subcommand_is_registered_and_takes_the_same_plan_option():
     parser = build_parser()
-    for command in ("eval", "estimate", "sweep", "lava"):
+    for command in ("eval", "estimate", "sweep", "lava", "export"):
         base = {"eval": ["--model", "m", "--task", "sst2"],
                 "estimate": ["--model", "m"],
                 "sweep": ["--model", "m", "--param", "e_syn_op_pj=1,2", "--out", "x.csv"],
-                "lava": ["--model", "m"]}[command]
+                "lava": ["--model", "m"], "export": ["--model", "m", "--out", "d"]}[command]
         assert parser.parse_args([command, *base, "--plan", "int4"]).plan == "int4"
     assert set(parser._subparsers._group_actions[0].choices) == {
-        "train", "eval", "search", "lava", "estimate", "sweep", "demo", "import-spikegpt"}
+        "train", "eval", "search", "lava", "estimate", "sweep", "demo", "import-spikegpt",
+        "export"}
 
 
 def test_eval_with_a_bad_plan_exits_with_bad_input(capsys, in_repo):

@@ -28,6 +28,7 @@ NOTEBOOKS = {
                                    "energy_breakdown"],
     "03_sweeping_a_chip": ["energy_heatmap", "chips_heatmap", "static_heatmap",
                            "energy_breakdown"],
+    "04_cost_your_own_network": ["energy_breakdown", "energy_chosen_vs_fp32"],
 }
 CELL_TIMEOUT_S = 300
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from qslm_neuro.cli.nir_options import add_nir_options, nir_workloads
 from qslm_neuro.errors import BadInputError, QSLMError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_CONSTRAINTS = 0, 1, 2, 3
@@ -84,6 +85,7 @@ def add_candidate_options(p: argparse.ArgumentParser) -> None:
     what.add_argument("--config", help="named config costed without weights, e.g. spikegpt-216m "
                       "(needs --profile for firing rates)")
     what.add_argument("--workload", help="a workload .json file")
+    add_nir_options(p, what)  # --nir graph (+ --inputs / --rates): qslm_neuro.cli.nir_options
     p.add_argument("--plan", default=None,
                    help="plan JSON, search report.json, or a uniform precision (int4, fp16, ...)")
     p.add_argument("--profile", default=None,
@@ -105,6 +107,8 @@ def candidate_workloads(args: argparse.Namespace, sources: list[str]) -> dict[st
 
     if args.workload:
         return {"file": (Workload.load(args.workload), f"workload file {args.workload}")}
+    if args.nir:  # a NIR graph: activity simulated on --inputs or from --rates
+        return nir_workloads(args)
     if args.config:
         from qslm_neuro.measure.from_config import workload_from_config
         from qslm_neuro.models import build_model

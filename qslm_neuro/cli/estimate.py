@@ -5,6 +5,7 @@ import argparse
 
 from qslm_neuro.cli.common import (EXIT_OK, add_candidate_options, candidate_workloads,
                                    parse_overrides)
+from qslm_neuro.cli.nir_options import layer_rows
 from qslm_neuro.workload.profile import ACTIVITY_SOURCES, BOTH_SOURCES
 
 HELP = "energy, latency, power, memory and cores of a (quantized) model on a chip"
@@ -59,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         reports[source] = report
         print(f"[{source}] {note}")
         print(report.summary())
+        if args.nir:  # a user's own network: show every layer
+            print(layer_rows(report, workload))
         print()
     if len(reports) == 2:
         (a, ra), (b, rb) = reports.items()

@@ -17,7 +17,7 @@ import sys
 from types import ModuleType
 from typing import Callable, Sequence
 
-from qslm_neuro.cli import demo, estimate, import_spikegpt, lava, search, sweep, train
+from qslm_neuro.cli import demo, estimate, export, import_spikegpt, lava, search, sweep, train
 from qslm_neuro.cli import eval as eval_command
 from qslm_neuro.cli.common import (EXIT_BAD_INPUT, EXIT_CONSTRAINTS, EXIT_INTERNAL, EXIT_OK,
                                    run_command)
@@ -38,7 +38,7 @@ def _register_module(name: str, module: ModuleType) -> None:
 
 for _name, _module in (("train", train), ("eval", eval_command), ("search", search),
                        ("lava", lava), ("estimate", estimate), ("sweep", sweep), ("demo", demo),
-                       ("import-spikegpt", import_spikegpt)):
+                       ("import-spikegpt", import_spikegpt), ("export", export)):
     _register_module(_name, _module)
 
 

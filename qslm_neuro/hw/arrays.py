@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qslm_neuro.hw.conv import layer_conv_arrays
 from qslm_neuro.hw.schema import MCU_WEIGHT_CLASSES
 from qslm_neuro.workload.types import NONSYNAPTIC_KINDS
 from qslm_neuro.workload import Workload
@@ -58,6 +59,12 @@ class WorkloadArrays:
     nonsyn_state_bytes: float     # recurrent state of non-synaptic ops (WKV numerator, ...)
     mcu_class: np.ndarray         # (L,) index into MCU_WEIGHT_CLASSES
     sram_priority: np.ndarray     # (L,) layer order for SRAM placement (most reads per byte first)
+    # weight sharing (conv layers, see qslm_neuro.hw.conv); for dense layers these equal
+    # fan_in * fan_out, fan_out, False and fan_out
+    stored_weights: np.ndarray = None       # type: ignore[assignment]  (L,) weights kept
+    synapses_per_event: np.ndarray = None   # type: ignore[assignment]  (L,) outputs per event
+    is_conv: np.ndarray = None              # type: ignore[assignment]  (L,) bool
+    out_channels: np.ndarray = None         # type: ignore[assignment]  (L,)
 
     @property
     def layer_count(self) -> int:
@@ -118,8 +125,10 @@ def workload_arrays(workload: Workload) -> WorkloadArrays:
     for op in workload.nonsynaptic:
         ops[NONSYNAPTIC_KINDS.index(op.kind)] += op.ops_per_step
 
-    weight_bytes = fan_in * fan_out * bits / 8.0 + scale_bytes
-    reads_per_byte = events * fan_out * bits / 8.0 / np.maximum(weight_bytes, 1e-12)
+    conv = layer_conv_arrays(layers)
+    weight_bytes = conv["stored_weights"] * bits / 8.0 + scale_bytes
+    reads_per_byte = (events * conv["synapses_per_event"] * bits / 8.0
+                      / np.maximum(weight_bytes, 1e-12))
     priority = np.argsort(-reads_per_byte, kind="stable")
 
     return WorkloadArrays(
@@ -150,7 +159,7 @@ def workload_arrays(workload: Workload) -> WorkloadArrays:
         nonsyn_ops=ops,
         nonsyn_state_bytes=float(sum(op.state_bytes for op in workload.nonsynaptic)),
         mcu_class=np.array([_mcu_class(l.weight_format, l.weight_bits) for l in layers], dtype=int),
-        sram_priority=priority,
+        sram_priority=priority, **conv,
     )
 
 

@@ -9,7 +9,9 @@ Neuromorphic (per synaptic layer, its weights living on the cores of its output 
     bits per synapse     b   = weight_bits if s == 1 else max_weight_bits (a split weight fills
                                every synapse it occupies) + synapse_overhead_bits
     dense format         every weight stored and processed, zeros included:
-                         M_d = fan_in * fan_out * s * b / 8,  synapses per input event fan_out * s
+                         M_d = W * s * b / 8,  synapses per input event fan_out * s
+                         (W = fan_in * fan_out stored weights; a conv stores its kernel and
+                         reaches fewer outputs per event: qslm_neuro.hw.conv)
     sparse format        non-zeros only, each with sparse_index_bits more:
                          M_s = nnz * s * (b + index) / 8,  synapses per input event
                          fan_out * event_density * s (event_density: the non-zero share of the
@@ -26,6 +28,8 @@ Neuromorphic (per synaptic layer, its weights living on the cores of its output 
   where d is the number of destination cores one output spike is sent to (the output splits of
   the layers its population drives). A split fan-in needs one partial-sum compartment per slice,
   so compartments = fan_out * c_in. The fan-out limit uses d from the first pass (one refinement).
+  Conv layers store their kernel, not the unrolled matrix, and send an input event only to the
+  cores its receptive field reaches (weight sharing: :mod:`qslm_neuro.hw.conv`).
 
 MCU
     Layers are placed in SRAM in order of reads per stored byte (most-read first) until the SRAM
@@ -40,6 +44,7 @@ from typing import Mapping
 import numpy as np
 
 from qslm_neuro.hw.arrays import WorkloadArrays
+from qslm_neuro.hw.conv import conv_memory_and_dests
 
 Params = Mapping[str, "np.ndarray | float"]
 
@@ -68,6 +73,7 @@ class CoreMapping:
     cores: np.ndarray                   # per layer
     compartments: np.ndarray            # per layer
     dest_cores_per_spike: np.ndarray    # d per layer (for its target population's spikes)
+    dest_cores_per_input: np.ndarray    # cores one input event of the layer is sent to
     source_cores: np.ndarray            # (grid..., S) cores of each external source
     free_cores: np.ndarray              # (grid...) cores of LIF populations no layer drives
     cores_total: np.ndarray             # (grid...)
@@ -87,7 +93,7 @@ def choose_format(wa: WorkloadArrays, pl: Params,
     spw = np.ceil(wa.weight_bits / pl["max_weight_bits"])
     bits = np.where(spw > 1, pl["max_weight_bits"], wa.weight_bits) + pl["synapse_overhead_bits"]
     bits_sparse = bits + pl["sparse_index_bits"]
-    per_event_dense = wa.fan_out * spw
+    per_event_dense = wa.synapses_per_event * spw   # conv: outputs one event reaches
     per_event_sparse = per_event_dense * wa.event_density
     fixed_pj = np.maximum(pl["e_syn_op_pj"] - pl["e_syn_read_pj_per_bit"] * pl["syn_op_ref_bits"],
                           0.0)
@@ -100,7 +106,7 @@ def choose_format(wa: WorkloadArrays, pl: Params,
     by_neurons = np.ceil(wa.fan_out / pl["neurons_per_core"])
     cores = {}
     for is_sparse in (False, True):
-        mem = (wa.fan_in * wa.fan_out * spw * (wa.density if is_sparse else 1.0)
+        mem = (wa.stored_weights * spw * (wa.density if is_sparse else 1.0)
                * (bits_sparse if is_sparse else bits) / 8.0)
         cores[is_sparse] = split_in * np.maximum(
             by_neurons, np.ceil(mem / (split_in * pl["syn_mem_per_core_bytes"])))
@@ -131,12 +137,15 @@ def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params,
     split_in, by_neurons = f["split_in"], f["by_neurons"]
     per_event = np.where(sparse, per_event_sparse, per_event_dense)
     read_bits = np.where(sparse, bits_sparse, bits)
-    mem_bytes = wa.fan_in * wa.fan_out * spw * np.where(sparse, wa.density, 1.0) * read_bits / 8.0
+    # conv: the kernel is what is stored (weight sharing), see qslm_neuro.hw.conv
+    mem_bytes = wa.stored_weights * spw * np.where(sparse, wa.density, 1.0) * read_bits / 8.0
     by_memory = np.ceil(mem_bytes / (split_in * pl["syn_mem_per_core_bytes"]))
     split_out = np.maximum(by_neurons, by_memory)
     dests = sparse_matmul(split_out, wa.routing.T)
     split_out = np.maximum(split_out, np.ceil(wa.fan_out * dests / pl["max_axons_out_per_core"]))
-    dests = sparse_matmul(split_out, wa.routing.T)
+    mem_bytes, dest_in = conv_memory_and_dests(wa.is_conv, wa.out_channels, mem_bytes,
+                                               split_out, by_memory)
+    dests = sparse_matmul(dest_in, wa.routing.T)
     cores = split_in * split_out
 
     # sources without a driving layer: pure inputs get spike-generator cores, LIF ones real cores
@@ -151,7 +160,8 @@ def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params,
         synapses_per_weight=spw, sparse=sparse, synapses_per_event=per_event,
         read_bits=read_bits, synaptic_memory_bytes=mem_bytes, split_in=split_in,
         split_out=split_out, cores=cores, compartments=wa.fan_out * split_in,
-        dest_cores_per_spike=dests, source_cores=source_cores, free_cores=free_cores,
+        dest_cores_per_spike=dests, dest_cores_per_input=dest_in, source_cores=source_cores,
+        free_cores=free_cores,
         cores_total=cores_total, tiles=tiles, chips=chips, fanout_ok=fanout_ok)
 
 
@@ -168,7 +178,7 @@ class MemoryPlacement:
 
 def place_in_memory(wa: WorkloadArrays, pl: Params, pg: Params) -> MemoryPlacement:
     """Share of each layer's weights in SRAM (most-read layers first), the rest in DRAM."""
-    weight_bytes = wa.fan_in * wa.fan_out * wa.weight_bits / 8.0 + wa.scale_bytes
+    weight_bytes = wa.stored_weights * wa.weight_bits / 8.0 + wa.scale_bytes
     state_bytes = wa.pop_state_bytes + wa.nonsyn_state_bytes
     capacity = np.maximum(pg["sram_bytes"] - pg["sram_reserved_bytes"] - state_bytes, 0.0)
     order = wa.sram_priority

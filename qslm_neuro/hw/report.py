@@ -59,7 +59,9 @@ class CostReport:
     @property
     def layer_rows(self) -> "pd.DataFrame":
         """The rows of the table that are synaptic layers (no input, population, chip rows)."""
-        return self.layers[self.layers["kind"].isin(("linear", "embedding", "head"))]
+        from qslm_neuro.workload.types import LAYER_KINDS
+
+        return self.layers[self.layers["kind"].isin(LAYER_KINDS)]
 
     @property
     def generation_tokens_per_s(self) -> float:

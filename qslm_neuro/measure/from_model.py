@@ -78,7 +78,8 @@ def build_workload(model: nn.Module, plan: Any = None,
     if not is_spiking_rwkv(model):
         raise BadInputError(
             f"build_workload needs a qslm-neuro SpikingRWKV (got {type(model).__name__}); for "
-            "other models build a qslm_neuro.workload.Workload directly")
+            "any other spiking model pass its input spike trains: estimate((model, plan), "
+            "inputs=spikes) (qslm_neuro.measure.time_stepped)")
     if activity is None:
         if batches is None:
             raise BadInputError("build_workload needs an activity profile or batches to measure "

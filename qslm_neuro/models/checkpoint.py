@@ -2,7 +2,7 @@
 
 Layout of a checkpoint directory::
 
-    model.safetensors   weights (fp32)
+    model.safetensors   weights (fp32; or packed integers + scales, see qslm_neuro.export)
     config.json         the SLMConfig
     tokenizer.json      the BPE tokenizer the model was trained with
     training.json       how it was trained and what it measured (free-form, optional)
@@ -28,6 +28,7 @@ from safetensors.torch import load_file, save_file
 from qslm_neuro.errors import BadInputError, ChecksumError, DataNotFoundError
 from qslm_neuro.fileio import sha256_file, write_json_atomic
 from qslm_neuro.models.config import SLMConfig
+from qslm_neuro.models.packed import PACKED_FORMAT
 from qslm_neuro.models.rwkv import SpikingRWKV
 from qslm_neuro.models.spikegpt import SpikeGPT
 
@@ -129,11 +130,16 @@ def load_checkpoint(directory: str | os.PathLike[str],
     from qslm_neuro.tasks.neox_tokenizer import load_tokenizer
 
     directory = Path(directory)
-    verify_checkpoint(directory)
+    manifest = verify_checkpoint(directory)
     config = SLMConfig.from_dict(json.loads((directory / CONFIG).read_text()))
     model = construct_model(config)
     try:
-        state = load_file(str(directory / WEIGHTS))
+        if manifest.get("format") == PACKED_FORMAT:  # integer weights (qslm export)
+            from qslm_neuro.models.packed import load_packed_state
+
+            state = load_packed_state(directory / WEIGHTS)
+        else:
+            state = load_file(str(directory / WEIGHTS))
     except Exception as exc:  # safetensors raises its own SafetensorError for a damaged file
         raise BadInputError(f"{directory / WEIGHTS} cannot be read as safetensors ({exc}); "
                             "restore the file or re-train the checkpoint") from exc

@@ -52,7 +52,8 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
            higher_is_better: bool | None = None, metric: str | None = None,
            calibrate: EvaluateFn | None = None, calibration_size: int | None = None,
            proxy: ProxyFn | None = None, evaluation_id: str | None = None,
-           new_run: bool = False, **strategy_options: Any) -> "SearchResult | PerChipResults":
+           new_run: bool = False, hw_inputs: Any = None,
+           **strategy_options: Any) -> "SearchResult | PerChipResults":
     """Find a weight-precision plan for ``model`` that meets constA, constM and hardware bounds.
 
     Args:
@@ -88,6 +89,8 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
         calibrate: a cheaper evaluation for sensitivity analysis (default: a
             ``calibration_size`` subset of a task, else ``evaluate`` itself).
         proxy: ``proxy(model) -> outputs`` on a fixed batch for the KL proxy (tasks: built in).
+        hw_inputs: spike trains [time, batch, ...] on which a model other than the SLM (any
+            snnTorch network of Linear/Conv layers and spiking neurons) is costed on ``hw``.
     """
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**32:
         raise BadInputError(f"seed={seed!r}; expected a whole number from 0 to 2**32 - 1")
@@ -102,8 +105,8 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
                                 metric=metric, calibrate=calibrate,
                                 calibration_size=calibration_size, proxy=proxy,
                                 store=_open_store(store, out), seed=seed, hw=chips[0],
-                                evaluation_id=evaluation_id)
-    if beta and not evaluator.has_synapses:
+                                evaluation_id=evaluation_id, hw_inputs=hw_inputs)
+    if beta and evaluator.hw is None:
         raise BadInputError(f"beta={beta:g} weighs energy, but {type(model).__name__} has no "
                             "synapses() description for hardware estimates; use beta=0")
     keep_set = kept_modules(evaluator.hierarchy, keep)
@@ -180,7 +183,7 @@ def build_evaluator(model: nn.Module, evaluate: Any, *, higher_is_better: bool |
                     metric: str | None = None, calibrate: EvaluateFn | None = None,
                     calibration_size: int | None = None, proxy: ProxyFn | None = None,
                     store: EvaluationStore | None = None, seed: int = 0, hw: Any = "loihi2",
-                    evaluation_id: str | None = None) -> Evaluator:
+                    evaluation_id: str | None = None, hw_inputs: Any = None) -> Evaluator:
     """An :class:`Evaluator` for a task object or a plain evaluation function."""
     if calibration_size is not None and (isinstance(calibration_size, bool) or not isinstance(
             calibration_size, numbers.Integral) or calibration_size < 1):
@@ -221,7 +224,8 @@ def build_evaluator(model: nn.Module, evaluate: Any, *, higher_is_better: bool |
         return Evaluator(model, task.evaluate, higher_is_better=task.higher_is_better,
                          metric=metric or task.metric, calibrate=calibrate, proxy=proxy,
                          store=store, evaluation_id=evaluation_id or _task_id(task),
-                         calibration_id=calibration_id, proxy_id=proxy_id, hw=hw, **sizes)
+                         calibration_id=calibration_id, proxy_id=proxy_id, hw=hw,
+                         hw_inputs=hw_inputs, **sizes)
     if not callable(evaluate):
         raise BadInputError(f"evaluate={evaluate!r} is neither a function evaluate(model) -> "
                             "float nor a task object with .evaluate")
@@ -230,7 +234,7 @@ def build_evaluator(model: nn.Module, evaluate: Any, *, higher_is_better: bool |
                             "or False (loss, perplexity)")
     return Evaluator(model, evaluate, higher_is_better=bool(higher_is_better),
                      metric=metric or "metric", calibrate=calibrate, proxy=proxy, store=store,
-                     evaluation_id=evaluation_id, hw=hw)
+                     evaluation_id=evaluation_id, hw=hw, hw_inputs=hw_inputs)
 
 
 def evaluator_settings(evaluator: Evaluator) -> dict[str, Any]:

@@ -61,14 +61,15 @@ class SearchContext:
         self.started_cpu = time.process_time()
         self.baseline: Candidate | None = None
         # The chip this search costs candidates on (several contexts may share one evaluator).
-        self.chip = evaluator.hw if chip == "evaluator" else (chip if evaluator.has_synapses
-                                                              else None)
+        self.chip = evaluator.hw if chip == "evaluator" else (
+            chip if evaluator.has_synapses or evaluator.hw_inputs is not None else None)
         self.hardware_spec = hardware or HardwareConstraints()
         if self.hardware_spec and self.chip is None:
             raise BadInputError(
                 "hardware constraints (chips, cores, syn:, energy, power, latency) need a chip "
-                "and a model with a synapses() description (a qslm-neuro SpikingRWKV); name one "
-                "with hw='loihi2' (--hw loihi2) or drop those constraints")
+                "and a model with a synapses() description (a qslm-neuro SpikingRWKV) or, for any "
+                "other spiking model, hw_inputs=spike trains to measure it on; name a chip with "
+                "hw='loihi2' (--hw loihi2) or drop those constraints")
         rate = self.hardware_spec.tokens_per_s
         self.coster = ChipCoster(evaluator, self.chip, rate)
         self.steps = StepResources(evaluator, self.chip, rate)
@@ -126,7 +127,7 @@ class SearchContext:
         score = float(self.objective(inputs))
         activity = result.get("activity")
         factory = None
-        if activity is not None and self.evaluator.has_synapses:
+        if self.evaluator.can_cost(activity):
             factory = (lambda p=plan, a=activity: self.evaluator.workload(p, a))
         misses = self.hardware.misses(hw)
         candidate = Candidate(

@@ -78,7 +78,8 @@ class Evaluator:
                  evaluation_id: str | None = None, calibration_id: str | None = None,
                  proxy_id: str | None = None, hw: Any = "loihi2", record_activity: bool = True,
                  full_size: float | None = None, calibration_size: float | None = None,
-                 proxy_size: float | None = None, reuse_prefix: bool = True) -> None:
+                 proxy_size: float | None = None, reuse_prefix: bool = True,
+                 hw_inputs: Any = None) -> None:
         if not isinstance(model, nn.Module):
             raise BadInputError(f"search needs a torch.nn.Module, got {type(model).__name__}")
         if not callable(evaluate):
@@ -97,13 +98,15 @@ class Evaluator:
         self._proxy = proxy
         self.store = store if store is not None else EvaluationStore(None)
         self.has_synapses = is_spiking_rwkv(model)
-        self.hw = hw if self.has_synapses else None
+        # any other spiking model is costed on spike trains it is given (issue 14)
+        self.hw_inputs = None if self.has_synapses else hw_inputs
+        self.hw = hw if self.has_synapses or self.hw_inputs is not None else None
         # Activity is measured to cost candidates on hardware: without hw there is no use for it.
         self.record_activity = record_activity and self.has_synapses and self.hw is not None
         self.fp32_bytes = footprint(self.hierarchy).baseline_bytes
         self._sizes = (full_size, calibration_size, proxy_size)
         digest = _weights_digest(model)
-        ids = {FULL: evaluation_id or _name_of(evaluate),
+        ids = {FULL: (evaluation_id or _name_of(evaluate)) + _inputs_id(self.hw_inputs),
                CALIBRATION: calibration_id or (_name_of(calibrate) if calibrate else
                                                f"full:{evaluation_id or _name_of(evaluate)}"),
                PROXY: proxy_id or (_name_of(proxy) if proxy else "none")}
@@ -196,8 +199,17 @@ class Evaluator:
         return values[len(values) // 2] if values else 0.0
 
     # -- workloads ---------------------------------------------------------------------------
+    def can_cost(self, activity: Mapping[str, Any] | None) -> bool:
+        """Whether a candidate with this recorded ``activity`` has a workload: the SLM with its
+        activity, or any model given ``hw_inputs`` (measured on them)."""
+        return (activity is not None and self.has_synapses) or self.hw_inputs is not None
+
     def workload(self, plan: QuantPlan, activity: Mapping[str, Any] | None):
         """The hardware Workload of ``plan`` with the activity measured when it was evaluated."""
+        if self.hw_inputs is not None:  # a plain spiking model: measured on its spike trains
+            from qslm_neuro.measure.time_stepped import workload_from_module
+
+            return workload_from_module(self.model, plan, self.hw_inputs)
         if not self.has_synapses or activity is None:
             raise BadInputError(
                 f"no workload for this candidate: {type(self.model).__name__} has no synapses() "
@@ -243,11 +255,11 @@ class Evaluator:
         result: dict[str, Any] = {"metric": metric, "details": details,
                                   "total_bytes": self.footprint_bytes(plan), "activity": profile,
                                   "hw": None}
-        if profile is not None and self.hw is not None:
+        if self.hw is not None and (profile is not None or self.hw_inputs is not None):
             result["hw"] = self._hardware(plan, profile)
         return result
 
-    def _hardware(self, plan: QuantPlan, profile: Mapping[str, Any]) -> dict[str, Any]:
+    def _hardware(self, plan: QuantPlan, profile: Mapping[str, Any] | None) -> dict[str, Any]:
         from qslm_neuro.hw import estimate
 
         report = estimate(self.workload(plan, profile), self.hw)
@@ -382,6 +394,15 @@ def _weights_digest(model: nn.Module) -> str:
         digest.update(f"{name}|{data.dtype}|{tuple(data.shape)}|".encode())
         digest.update(data.reshape(-1).view(torch.uint8).numpy().tobytes() if data.numel() else b"")
     return digest.hexdigest()
+
+
+def _inputs_id(inputs: Any) -> str:
+    """A digest of the spike trains a plain model is costed on ("" when there are none)."""
+    if inputs is None:
+        return ""
+    data = torch.as_tensor(inputs).detach().cpu().contiguous()
+    digest = hashlib.sha256(str(tuple(data.shape)).encode() + data.numpy().tobytes()).hexdigest()
+    return f"|hw_inputs:{digest[:16]}"
 
 
 def _fingerprint(weights: str, kind: str, identity: str, hw: Any) -> str:

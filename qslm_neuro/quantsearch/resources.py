@@ -72,7 +72,7 @@ class ChipCoster:
         if self.chip is None:
             return None
         activity = result.get("activity")
-        if activity is None or not self.evaluator.has_synapses:
+        if not self.evaluator.can_cost(activity):
             return None
         stored = result.get("hw")
         if self.reuses_stored and stored is not None:
@@ -121,7 +121,7 @@ class StepResources:
         cached = self._anchor.get(anchor.plan.key)
         if cached is not None:
             return cached
-        if anchor.activity is None or not self.evaluator.has_synapses or self.chip is None:
+        if not self.evaluator.can_cost(anchor.activity) or self.chip is None:
             return None
         from qslm_neuro.hw import estimate
 
@@ -164,7 +164,7 @@ class StepResources:
 
 def binding_resource(ctx: Any, anchor: "Candidate") -> str:
     """The resource the next greedy step is ranked by (rule in :mod:`~.strategies.tiered`)."""
-    if ctx.chip is None or anchor.activity is None:
+    if ctx.chip is None or not ctx.evaluator.can_cost(anchor.activity):
         return "bytes"
     from qslm_neuro.quantsearch.hw_constraints import KINDS
 

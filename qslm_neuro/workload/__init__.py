@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from qslm_neuro.workload.profile import (ACTIVITY_SOURCES, ActivityProfile, LayerActivity,
                                          PopulationActivity)
-from qslm_neuro.workload.types import (NONSYNAPTIC_KINDS, WEIGHT_FORMATS, Activity,
+from qslm_neuro.workload.types import (LAYER_KINDS, NONSYNAPTIC_KINDS, WEIGHT_FORMATS, Activity,
                                        NeuronPopulation, NonSynapticOp, SynapticLayer, Workload)
 
 __all__ = ["Workload", "SynapticLayer", "NeuronPopulation", "NonSynapticOp", "Activity",
-           "NONSYNAPTIC_KINDS", "WEIGHT_FORMATS", "ActivityProfile", "LayerActivity",
-           "PopulationActivity", "ACTIVITY_SOURCES"]
+           "NONSYNAPTIC_KINDS", "WEIGHT_FORMATS", "LAYER_KINDS", "ActivityProfile",
+           "LayerActivity", "PopulationActivity", "ACTIVITY_SOURCES"]

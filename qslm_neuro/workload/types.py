@@ -11,6 +11,7 @@ token, so per step == per token unless ``time_steps_per_token`` says otherwise.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import os
@@ -55,8 +56,14 @@ class SynapticLayer:
     ``fan_in`` inputs (pre-synaptic axons), ``fan_out`` outputs (post-synaptic neurons or
     accumulators). ``weight_bits`` is the stored width of one weight at the layer's precision;
     ``scale_count`` per-channel scales of ``scale_bits`` each come with integer formats.
-    ``kind`` is ``linear`` (a dense matmul), ``embedding`` (a lookup: one row read per token) or
-    ``head`` (the output projection).
+    ``kind`` is ``linear`` (a dense matmul), ``embedding`` (a lookup: one row read per token),
+    ``head`` (the output projection) or ``conv`` (a convolution: weight sharing).
+
+    A ``conv`` layer's ``fan_in``/``fan_out`` count input and output *neurons* (channels x
+    positions); its weights are the kernel (``kernel_weights`` = C_out x C_in/groups x kernel
+    positions), not the unrolled fan_in x fan_out matrix, and ``connections`` counts the
+    (input, output) pairs the unrolled matrix links, so one input event reaches
+    ``connections / fan_in`` outputs (at most ``kernel_positions`` x ``out_channels``).
     """
 
     name: str
@@ -75,6 +82,10 @@ class SynapticLayer:
     # share of non-zero weights in the rows input events actually hit (spike-weighted; inputs
     # that fire often may have denser rows); None: the layer's mean, 1 - zero_fraction
     event_density: float | None = None
+    kernel_weights: int = 0   # conv: stored kernel weights (C_out x C_in/groups x positions)
+    kernel_positions: int = 0  # conv: kernel positions (kh x kw)
+    out_channels: int = 0     # conv: output channels one input channel feeds (C_out / groups)
+    connections: int = 0      # conv: non-zero pairs of the unrolled fan_in x fan_out matrix
 
     def __post_init__(self) -> None:
         if self.fan_in <= 0 or self.fan_out <= 0:
@@ -93,13 +104,31 @@ class SynapticLayer:
         if self.event_density is not None and not 0.0 <= self.event_density <= 1.0:
             raise BadInputError(
                 f"layer {self.name!r}: event_density={self.event_density} must lie in [0, 1]")
-        if self.kind not in ("linear", "embedding", "head"):
+        if self.kind not in LAYER_KINDS:
             raise BadInputError(
-                f"layer {self.name!r}: kind={self.kind!r}; expected linear, embedding or head")
+                f"layer {self.name!r}: kind={self.kind!r}; expected one of {LAYER_KINDS}")
+        if self.kind != "embedding" and self.activity.input_events_per_step > self.fan_in * (
+                1 + 1e-9):
+            raise BadInputError(
+                f"layer {self.name!r}: {self.activity.input_events_per_step:g} input events per "
+                f"step exceed its fan_in={self.fan_in} (a call has at most fan_in non-zero "
+                "inputs); give events per call and put repeated calls in calls_per_step")
+        if self.kind == "conv":
+            _check_conv(self)
 
     @property
     def weight_count(self) -> int:
+        """Stored weights: the kernel of a conv layer, the whole matrix otherwise."""
+        if self.kind == "conv":
+            return self.kernel_weights
         return self.fan_in * self.fan_out
+
+    @property
+    def synapses_per_event(self) -> float:
+        """Outputs one input event reaches (the unrolled matrix's mean column count)."""
+        if self.kind == "conv":
+            return self.connections / self.fan_in
+        return float(self.fan_out)
 
     @property
     def nonzero_weight_count(self) -> int:
@@ -123,7 +152,8 @@ class SynapticLayer:
         a = self.activity
         if self.kind == "embedding":
             return self.fan_out * a.calls_per_step
-        return a.input_events_per_step * self.fan_out * (1.0 - self.zero_fraction) * a.calls_per_step
+        return (a.input_events_per_step * self.synapses_per_event * (1.0 - self.zero_fraction)
+                * a.calls_per_step)
 
     @property
     def acs_per_step(self) -> float:
@@ -144,7 +174,32 @@ class SynapticLayer:
         """Operations if every input were processed (NeuroBench's dense count)."""
         if self.kind == "embedding":
             return self.fan_out * self.activity.calls_per_step
-        return self.fan_in * self.fan_out * self.activity.calls_per_step
+        return self.fan_in * self.synapses_per_event * self.activity.calls_per_step
+
+
+LAYER_KINDS = ("linear", "embedding", "head", "conv")
+
+
+def _check_conv(layer: "SynapticLayer") -> None:
+    """A conv layer needs its kernel description, and it must fit its fan-in and fan-out."""
+    where = f"conv layer {layer.name!r}"
+    for name in ("kernel_weights", "kernel_positions", "out_channels", "connections"):
+        value = getattr(layer, name)
+        if not isinstance(value, int) or value <= 0:
+            raise BadInputError(f"{where}: {name}={value!r} must be a positive integer (a conv "
+                                "layer is described by its kernel, see SynapticLayer)")
+    if layer.connections > layer.fan_in * layer.fan_out:
+        raise BadInputError(f"{where}: connections={layer.connections} exceed fan_in x fan_out "
+                            f"= {layer.fan_in * layer.fan_out}")
+    per_event = layer.kernel_positions * layer.out_channels
+    if layer.connections > layer.fan_in * per_event:
+        raise BadInputError(
+            f"{where}: connections={layer.connections} exceed fan_in x kernel_positions x "
+            f"out_channels = {layer.fan_in * per_event} (one input reaches at most "
+            f"{per_event} outputs)")
+    if layer.kernel_weights > layer.fan_in * layer.fan_out:
+        raise BadInputError(f"{where}: kernel_weights={layer.kernel_weights} exceed the "
+                            f"unrolled matrix ({layer.fan_in * layer.fan_out})")
 
 
 @dataclass(frozen=True)
@@ -250,6 +305,32 @@ class Workload:
         if self.time_steps_per_token < 1:
             raise BadInputError(
                 f"workload {self.name!r}: time_steps_per_token={self.time_steps_per_token} < 1")
+        self._check_wiring()
+
+    def _check_wiring(self) -> None:
+        """A source that names no population is an external input (spike-generator cores); one
+        that nearly matches the name of a population whose size equals the layer's fan-in is a
+        misspelling (it would cost a phantom core) and is refused. A population a layer drives
+        has one neuron per output."""
+        pops = {p.name: p for p in self.populations}
+        if len(pops) != len(self.populations):
+            raise BadInputError(f"workload {self.name!r}: duplicate population names")
+        for layer in self.layers:
+            if layer.source and layer.source not in pops:
+                close = [name for name in difflib.get_close_matches(
+                    layer.source, list(pops), n=3, cutoff=0.8) if pops[name].size == layer.fan_in]
+                if close:
+                    raise BadInputError(
+                        f"workload {self.name!r}: layer {layer.name!r} has source "
+                        f"{layer.source!r}, which is no population; did you mean {close}? (a "
+                        "misspelt source is costed as an extra input core; declare a real "
+                        "external input as a population with neuron_type='input')")
+            target = pops.get(layer.target)
+            if target is not None and target.size != layer.fan_out:
+                raise BadInputError(
+                    f"workload {self.name!r}: layer {layer.name!r} (fan_out={layer.fan_out}) "
+                    f"drives population {target.name!r} of size {target.size}; they must be "
+                    "equal (one neuron per output)")
 
     # -- summaries -------------------------------------------------------------------------
     @property

@@ -23,7 +23,7 @@ TIME_PARTS = ("CPU cycles", "DRAM bandwidth")
 def mcu_step(wa: WorkloadArrays, pl: Params, pg: Params, per_layer: bool = False) -> StepCosts:
     """One time step on a Cortex-M7-class MCU with SRAM and external DRAM."""
     place = place_in_memory(wa, pl, pg)
-    synops = wa.input_events * wa.fan_out
+    synops = wa.input_events * wa.synapses_per_event   # conv: outputs one event reaches
     acs = synops * wa.binary_share
     macs = synops - acs
     onehot = np.eye(len(MCU_WEIGHT_CLASSES))[wa.mcu_class]           # (L, classes)

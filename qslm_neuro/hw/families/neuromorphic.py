@@ -86,7 +86,7 @@ def _step(wa: WorkloadArrays, pl: Params, pg: Params, per_layer: bool,
     b = wa.binary_share
     graded_events = wa.input_events * (1.0 - b) * pl["graded_input_ops"]
     events = wa.input_events * b + graded_events            # messages-worth of input per step
-    msgs_in = events * m.split_out                          # each goes to every output split
+    msgs_in = events * m.dest_cores_per_input               # dense: every output split; conv: fewer
     synops = events * m.synapses_per_event                  # zeros only where the format is dense
     synops_graded = graded_events * m.synapses_per_event
     io_values = (wa.fan_out * wa.calls * ~wa.has_target).sum()  # graded outputs read out
