@@ -203,8 +203,8 @@ def transferred(source_dir: str, config: str, plans: dict[str, Any],
     """The plans transferred to ``config`` (no weights) and costed on loihi2 and embedded-soc."""
     from qslm_neuro.hw import estimate
     from qslm_neuro.measure.from_checkpoint import shipped_profile_path
-    from qslm_neuro.measure.from_model import workload_from_config
-    from qslm_neuro.measure.recorder import ActivityProfile
+    from qslm_neuro.measure import workload_from_config
+    from qslm_neuro.workload.profile import ActivityProfile
     from qslm_neuro.models import build_model
     from qslm_neuro.models.checkpoint import load_checkpoint
     from qslm_neuro.quant import QuantPlan

@@ -28,7 +28,7 @@ from pathlib import Path
 from qslm_neuro.fileio import sha256_file, write_json_atomic
 from qslm_neuro.hw import estimate
 from qslm_neuro.measure import build_workload, workload_from_config
-from qslm_neuro.measure.recorder import ActivityProfile
+from qslm_neuro.workload.profile import ActivityProfile
 from qslm_neuro.measure.spikegpt_activity import spikegpt_config_activity
 from qslm_neuro.models import build_model
 from qslm_neuro.models.checkpoint import load_checkpoint

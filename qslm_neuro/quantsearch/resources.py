@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Mapping
 
-from qslm_neuro.quant.plan import Precision, QuantPlan
+from qslm_neuro.quant import Precision, QuantPlan
 
 if TYPE_CHECKING:
     from qslm_neuro.quantsearch.evaluator import Evaluator
