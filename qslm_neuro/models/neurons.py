@@ -95,10 +95,29 @@ class LIFPopulation(nn.Module):
         self.beta = tau_to_beta(tau)
         # snntorch reads its scalar buffers with .item() while building, which a meta-device
         # build (weights not allocated) cannot do; its two scalars are created on the CPU.
+        self.lif = self._build_leaky()
+
+    def _build_leaky(self) -> snn.Leaky:
         with torch.device("cpu"):
-            self.lif = snn.Leaky(beta=self.beta, threshold=threshold,
-                                 spike_grad=surrogate.atan(alpha=surrogate_alpha),
-                                 reset_mechanism="zero")
+            return snn.Leaky(beta=self.beta, threshold=self.threshold,
+                             spike_grad=surrogate.atan(alpha=self.surrogate_alpha),
+                             reset_mechanism="zero")
+
+    def __getstate__(self) -> dict:
+        """Picklable (e.g. to Dask workers): snntorch's surrogate is a local closure that
+        plain pickle refuses, so the ``Leaky`` travels as its settings and is rebuilt."""
+        state = dict(self.__dict__)
+        modules = dict(state["_modules"])
+        lif = modules.pop("lif")
+        state["_modules"] = modules
+        state["_lif_device"] = str(lif.beta.device) if isinstance(lif.beta, torch.Tensor) \
+            else "cpu"
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        device = state.pop("_lif_device", "cpu")
+        self.__dict__.update(state)
+        self._modules["lif"] = self._build_leaky().to(device)
 
     def forward(self, currents: torch.Tensor) -> torch.Tensor:
         if self.fused:

@@ -23,6 +23,7 @@ from qslm_neuro.errors import BadInputError
 from qslm_neuro.quantsearch.constraints import MemConstraint, MemLike, PerfConstraint, PerfLike
 from qslm_neuro.quantsearch.context import BudgetExhausted, SearchContext
 from qslm_neuro.quantsearch.evaluator import EvaluateFn, Evaluator, ProxyFn
+from qslm_neuro.quantsearch.executor import make_executor
 from qslm_neuro.quantsearch.objective import ObjectiveLike, make_objective
 from qslm_neuro.quantsearch.result import SearchResult
 from qslm_neuro.quantsearch.sensitivity import SensitivityTable, measure_sensitivity
@@ -47,7 +48,7 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
            higher_is_better: bool | None = None, metric: str | None = None,
            calibrate: EvaluateFn | None = None, calibration_size: int | None = None,
            proxy: ProxyFn | None = None, evaluation_id: str | None = None,
-           **strategy_options: Any) -> SearchResult:
+           executor: Any = None, **strategy_options: Any) -> SearchResult:
     """Find a weight-precision plan for ``model`` that meets constA and constM.
 
     Args:
@@ -72,6 +73,10 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
         calibrate: a cheaper evaluation for sensitivity analysis (default: a
             ``calibration_size`` subset of a task, else ``evaluate`` itself).
         proxy: ``proxy(model) -> outputs`` on a fixed batch for the KL proxy (tasks: built in).
+        executor: where evaluations run: ``None`` (this process), ``"local:N"`` (a Dask
+            ``LocalCluster`` of N processes, started and stopped here), a scheduler address or
+            a ``distributed.Client`` (see :mod:`qslm_neuro.quantsearch.executor`). The result
+            is the same whichever runs them; this process alone writes the store.
     """
     chosen_strategy = make_strategy(strategy, **_renamed(strategy, strategy_options))
     objective_fn = make_objective(objective, alpha, beta)
@@ -93,6 +98,21 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
                 "max_full_evaluations": max_full_evaluations,
                 "hw": str(getattr(hw, "name", hw)) if evaluator.hw else None,
                 "torch_threads": torch.get_num_threads(), "model": type(model).__name__}
+    runner = make_executor(executor)
+    try:
+        evaluator.executor, evaluator.progress = runner, progress
+        settings["executor"] = runner.description
+        return _run_strategy(ctx, chosen_strategy, evaluator, precision_ladder, settings,
+                             max_full_evaluations, progress, out)
+    finally:
+        evaluator.executor = None
+        if runner is not executor:  # made here (not passed in): release what it started
+            runner.close()
+
+
+def _run_strategy(ctx: SearchContext, chosen_strategy: Any, evaluator: Evaluator,
+                  precision_ladder: Any, settings: dict[str, Any],
+                  max_full_evaluations: int | None, progress: bool, out: Any) -> SearchResult:
     ctx.start()
 
     def measure(units: list) -> SensitivityTable:
