@@ -36,13 +36,14 @@ def parse_layers(text: str | None) -> Sequence[str] | None:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def load_and_record_inputs(model_dir: str, tokens: int, data_dir: Any) -> tuple[Any, Any, str]:
-    """The checkpoint and the first ``tokens`` tokens of its task data (SST-2 dev or WikiText-2
-    test) as one stream."""
+def load_and_record_inputs(model_dir: str, tokens: int, data_dir: Any,
+                           device: str = "cpu") -> tuple[Any, Any, str]:
+    """The checkpoint (on ``device``, where its traces are recorded) and the first ``tokens``
+    tokens of its task data (SST-2 dev or WikiText-2 test) as one stream."""
     from qslm_neuro.lava.traces import task_token_stream
     from qslm_neuro.models.checkpoint import load_checkpoint
 
-    loaded = load_checkpoint(model_dir)
+    loaded = load_checkpoint(model_dir, device=device)
     ids, description = task_token_stream(loaded, tokens, data_dir)
     return loaded, ids, description
 
@@ -53,7 +54,10 @@ def run_lava_command(args: argparse.Namespace) -> int:
                                          snntorch_workload)
     from qslm_neuro.lava.cosim import cosimulate
 
-    loaded, ids, description = load_and_record_inputs(args.model, args.tokens, args.data_dir)
+    from qslm_neuro.cli.scale_options import device_of
+
+    loaded, ids, description = load_and_record_inputs(args.model, args.tokens, args.data_dir,
+                                                      device_of(args))
     plan = resolve_plan(loaded.model, args.plan)
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     report = cosimulate(loaded.model, plan, ids, parse_layers(args.layers), modes=modes,

@@ -13,6 +13,7 @@ import json
 import sys
 from typing import Any, Callable, Sequence
 
+from qslm_neuro.cli.scale_options import add_scale_options, device_of
 from qslm_neuro.errors import QSLMError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_CONSTRAINTS = 0, 1, 2, 3
@@ -110,6 +111,7 @@ def _configure_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plan", default=None, help="quantization plan (plan JSON or search report)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--json", action="store_true", help="print the result as JSON only")
+    add_scale_options(p)
 
 
 def _run_eval(args: argparse.Namespace) -> int:
@@ -118,7 +120,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     from qslm_neuro.models.checkpoint import load_checkpoint
     from qslm_neuro.tasks import make_task
 
-    loaded = load_checkpoint(args.model)
+    loaded = load_checkpoint(args.model, device=device_of(args))
     task = make_task(args.task, loaded.tokenizer, data_dir=args.data_dir, split=args.split,
                      ctx_len=loaded.config.ctx_len)
     context = nullcontext()
@@ -181,6 +183,7 @@ def _configure_search(p: argparse.ArgumentParser) -> None:
                    "process avoids OpenMP contention)")
     p.add_argument("--data-dir", default=None, help="dataset folder (default: $QSLM_DATA_DIR)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_scale_options(p, workers=True)
 
 
 def _run_search(args: argparse.Namespace) -> int:
@@ -214,6 +217,7 @@ def _configure_lava(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hw", default="loihi2",
                    help="hardware model for the Lava vs snntorch energy comparison ('none': skip)")
     p.add_argument("--data-dir", default=None, help="dataset folder (default: $QSLM_DATA_DIR)")
+    add_scale_options(p)
 
 
 def _run_lava(args: argparse.Namespace) -> int:
@@ -266,7 +270,7 @@ def _candidate_workloads(args: argparse.Namespace, sources: list[str]) -> dict[s
     from qslm_neuro.measure.from_checkpoint import checkpoint_workload
     from qslm_neuro.models.checkpoint import load_checkpoint
 
-    loaded = load_checkpoint(args.model)
+    loaded = load_checkpoint(args.model, device=device_of(args))
     plan = load_plan_arg(args.plan, loaded.model)
     return {source: checkpoint_workload(loaded, plan, activity=source, data_dir=args.data_dir,
                                         lava_tokens=getattr(args, "lava_tokens", 64))
@@ -286,6 +290,7 @@ def _configure_estimate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lava-tokens", type=int, default=64, help="tokens simulated in Lava")
     p.add_argument("--out", default=None, help="write the report(s) as JSON here")
     p.add_argument("--layers-csv", default=None, help="write the per-layer table as CSV here")
+    add_scale_options(p)
     p.add_argument("--save-workload", default=None,
                    help="write the workload as JSON (reusable with --workload, sweep, notebooks)")
 
@@ -340,6 +345,7 @@ def _configure_sweep(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="CSV file for the grid")
     p.add_argument("--plot", default=None, help="PNG: a line (1 parameter) or heat map (2+)")
     p.add_argument("--value", default="energy_per_token_j", help="column to plot")
+    add_scale_options(p, workers=True)
 
 
 def parse_sweep_values(text: str) -> tuple[str, list[float]]:

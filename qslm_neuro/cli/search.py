@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from qslm_neuro.cli.scale_options import device_of, executor_of
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.quantsearch.checkpoint import search_checkpoint
 
@@ -40,7 +41,8 @@ def run_search_command(args: Any) -> int:
         alpha=args.alpha, beta=args.beta, strategy=args.strategy, ladder=args.ladder,
         tiers=tiers, keep=args.keep, calibration_size=args.calib_size, seed=args.seed,
         hw=None if args.hw.lower() == "none" else args.hw, data_dir=args.data_dir,
-        select_split=args.select_split, progress=not args.no_progress, **options)
+        select_split=args.select_split, progress=not args.no_progress,
+        device=device_of(args), executor=executor_of(args), **options)
     print(result.table())
     print()
     print(result.summary())
