@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -125,3 +127,31 @@ def test_executor_arguments_are_checked():
             make_executor(bad)
     with pytest.raises(BadInputError, match="--workers"):
         executor_from_options(workers=2, scheduler="tcp://h:1")
+
+
+def test_chunked_sweep_on_workers_writes_the_in_memory_rows(client, tmp_path):
+    from qslm_neuro.hw import sweep
+    from qslm_neuro.hw.chunked_sweep import grid_chunks, sweep_chunked
+    from qslm_neuro.workload.synthetic import synthetic_slm_workload
+
+    workload = synthetic_slm_workload()
+    grid = {"e_syn_op_pj": [5.0, 12.3, 30.0], "syn_mem_per_core_bytes": [16384, 65536],
+            "neurons_per_core": [128, 512, 1024], "t_syn_op_ns": [0.5, 1.0, 3.0, 4.0]}
+    table = sweep(workload, "loihi2", **grid)
+    expected = table.to_csv(index=False)
+    blocks = list(grid_chunks({k: np.asarray(v, float) for k, v in grid.items()}, 5))
+    assert sum(int(np.prod([len(v) for v in b.values()])) for b in blocks) == len(table)
+    for executor in (None, client):  # in this process, then on the two workers
+        out = tmp_path / f"grid-{executor is None}.csv"
+        summary = sweep_chunked(workload, "loihi2", executor=executor, out=out, chunk_points=5,
+                                progress=False, **grid)
+        assert out.read_text() == expected  # same numbers, same order, byte for byte
+        assert summary.points == len(table) and summary.chunks == len(blocks)
+    kept = sweep_chunked(workload, "loihi2", executor=client, chunk_points=7, progress=False,
+                         **grid)  # no CSV: the summary only
+    feasible = table[table["feasible"]]
+    assert kept.csv is None and kept.points == len(table)
+    assert kept.feasible == len(feasible)
+    best = feasible.loc[feasible["energy_per_token_j"].idxmin()]
+    assert kept.best["energy_per_token_j"] == best["energy_per_token_j"]
+    assert kept.ranges["power_w"] == (table["power_w"].min(), table["power_w"].max())

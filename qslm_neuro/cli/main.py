@@ -378,6 +378,17 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
     (source, (workload, note)), = _candidate_workloads(args, [args.activity]).items()
     grid = dict(parse_sweep_values(text) for text in args.param)
+    if args.workers is not None or args.scheduler is not None:  # in blocks, CSV as they finish
+        from qslm_neuro.cli.scale_options import executor_of
+        from qslm_neuro.hw.chunked_sweep import sweep_chunked
+
+        summary = sweep_chunked(workload, args.hw, executor=executor_of(args), out=args.out,
+                                tokens_per_s=args.tokens_per_s,
+                                overrides=_parse_overrides(args.set), **grid)
+        print(f"[{source}] {note}\n{summary.points} hardware variants ({summary.feasible} "
+              f"feasible) in {summary.chunks} blocks; written {args.out}\nleast energy: "
+              f"{summary.best}")
+        return EXIT_OK
     table = sweep(workload, args.hw, tokens_per_s=args.tokens_per_s,
                   overrides=_parse_overrides(args.set), **grid)
     with atomic_path(args.out) as tmp:

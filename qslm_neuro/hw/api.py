@@ -80,15 +80,21 @@ def estimate(candidate: Any, hw: HardwareLike = "loihi2", tokens_per_s: float | 
 
 
 def sweep(candidate: Any, hw: HardwareLike = "loihi2", *, tokens_per_s: float | None = None,
-          overrides: Mapping[str, Any] | None = None,
-          **grid: Iterable[float]) -> "pd.DataFrame":
+          overrides: Mapping[str, Any] | None = None, executor: Any = None,
+          out: "str | os.PathLike[str] | None" = None, **grid: Iterable[float]) -> Any:
     """Cost ``candidate`` on every combination of the given parameter values (a full grid).
 
     ``sweep(w, "loihi2", syn_mem_per_core_bytes=[64e3, 128e3], e_syn_op_pj=np.linspace(5, 30, 50))``
     returns one row per grid point: the swept parameters, then ``energy_per_token_j``, its parts
     (``energy_<part>_j``), ``latency_per_token_s``, ``power_w``, ``tokens_per_s``, ``cores``,
-    ``chips``, ``synaptic_memory_bytes`` and ``feasible``.
+    ``chips``, ``synaptic_memory_bytes`` and ``feasible``. With ``executor`` (Dask) or ``out``
+    (a CSV) the grid is evaluated in blocks instead and a summary is returned
+    (:func:`qslm_neuro.hw.chunked_sweep.sweep_chunked`: grids larger than memory).
     """
+    if executor is not None or out is not None:
+        from qslm_neuro.hw.chunked_sweep import sweep_chunked
+        return sweep_chunked(candidate, hw, executor=executor, out=out,
+                             tokens_per_s=tokens_per_s, overrides=overrides, **grid)
     workload = as_workload(candidate)
     _check_workload(workload)
     _check_rate(tokens_per_s)
