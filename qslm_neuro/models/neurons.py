@@ -25,6 +25,8 @@ import torch
 from snntorch import surrogate
 from torch import nn
 
+from qslm_neuro.models import fused
+
 
 def tau_to_beta(tau: float) -> float:
     """Membrane decay per step of a discrete LIF with time constant ``tau`` (in steps)."""
@@ -50,12 +52,15 @@ class _LIFSequence(torch.autograd.Function):
         # Since s_{t-1} = H(mem_{t-1} - thr), the reset needs no separate spike tensor: the
         # membrane carried into step t is mem_{t-1} where it stayed at or under threshold, else 0.
         # Three kernels per step; spikes for all steps come from one comparison afterwards.
-        mems = torch.empty_like(currents)
-        mem = torch.zeros_like(currents[:, 0])
-        zero = torch.zeros((), dtype=currents.dtype, device=currents.device)
-        for t in range(currents.shape[1]):
-            kept = torch.where(mem > threshold, zero, mem)
-            mem = torch.add(currents[:, t], kept, alpha=beta, out=mems[:, t])
+        if fused.usable(currents):  # CUDA: the same loop in one Triton kernel
+            mems = fused.lif_membranes(currents, beta, threshold)
+        else:
+            mems = torch.empty_like(currents)
+            mem = torch.zeros_like(currents[:, 0])
+            zero = torch.zeros((), dtype=currents.dtype, device=currents.device)
+            for t in range(currents.shape[1]):
+                kept = torch.where(mem > threshold, zero, mem)
+                mem = torch.add(currents[:, t], kept, alpha=beta, out=mems[:, t])
         spikes = (mems > threshold).to(currents.dtype)
         ctx.save_for_backward(mems)
         ctx.beta, ctx.threshold, ctx.alpha = beta, threshold, alpha

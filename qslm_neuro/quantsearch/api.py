@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import time
 from typing import Any, Callable, Sequence
 
 import torch
@@ -115,8 +116,14 @@ def _run_strategy(ctx: SearchContext, chosen_strategy: Any, evaluator: Evaluator
                   max_full_evaluations: int | None, progress: bool, out: Any) -> SearchResult:
     ctx.start()
 
+    settings["sensitivity_wall_s"] = 0.0
+
     def measure(units: list) -> SensitivityTable:
-        return measure_sensitivity(evaluator, units, precision_ladder, progress)
+        start = time.perf_counter()
+        try:
+            return measure_sensitivity(evaluator, units, precision_ladder, progress)
+        finally:
+            settings["sensitivity_wall_s"] += time.perf_counter() - start
 
     sensitivity: SensitivityTable | None = None
     try:

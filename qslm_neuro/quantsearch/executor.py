@@ -186,7 +186,15 @@ def local_cluster(workers: int, *, threads_per_worker: int = 1) -> DaskExecutor:
 
     cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
                            processes=True, dashboard_address=None, silence_logs=40)
-    return DaskExecutor(Client(cluster), owns_cluster=True)
+    client = Client(cluster)
+    client.run(_warm_up)  # import torch and the evaluation code once, before any timing
+    return DaskExecutor(client, owns_cluster=True)
+
+
+def _warm_up() -> None:
+    import qslm_neuro.hw  # noqa: F401
+    import qslm_neuro.quantsearch.evaluator  # noqa: F401
+    import qslm_neuro.tasks  # noqa: F401
 
 
 def _client(address: str) -> Any:
