@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from typing import Iterator
 
 import torch
@@ -43,9 +44,56 @@ def fused_loops(enabled: bool = True) -> Iterator[None]:
         _ENABLED = before
 
 
+_CHECKED: dict[str, str] = {}  # device -> "exact" or why the fused loops are not used there
+
+
 def usable(tensor: torch.Tensor) -> bool:
-    """Whether the fused kernels run for ``tensor`` (CUDA, enabled, Triton importable)."""
-    return _ENABLED and tensor.is_cuda and _kernels() is not None
+    """Whether the fused kernels run for ``tensor``: CUDA, enabled, Triton importable, and the
+    kernels gave the reference loops' results bit for bit on this device (checked once)."""
+    if not (_ENABLED and tensor.is_cuda) or _kernels() is None:
+        return False
+    key = str(tensor.device)
+    if key not in _CHECKED:
+        _CHECKED[key] = _self_check(tensor.device)
+        if _CHECKED[key] != "exact":
+            warnings.warn(f"fused CUDA loops not used on {key}: {_CHECKED[key]}; the "
+                          "reference loops run instead", RuntimeWarning, stacklevel=2)
+    return _CHECKED[key] == "exact"
+
+
+def status() -> dict[str, str]:
+    """Per device checked so far: ``"exact"`` or the reason the fused loops are off there."""
+    return dict(_CHECKED)
+
+
+def _self_check(device: torch.device) -> str:
+    """Run both kernels against the reference loops on small random inputs."""
+    from qslm_neuro.models.wkv import WKVState, wkv
+
+    gen = torch.Generator(device=device).manual_seed(0)
+    try:
+        currents = torch.randn(3, 40, 131, device=device, generator=gen) * 1.5
+        for beta in (0.5, 2.0 / 3.0):
+            mems = torch.empty_like(currents)
+            mem = torch.zeros_like(currents[:, 0])
+            zero = torch.zeros((), device=device)
+            for t in range(currents.shape[1]):
+                kept = torch.where(mem > 1.0, zero, mem)
+                mem = torch.add(currents[:, t], kept, alpha=beta, out=mems[:, t])
+            if not torch.equal(lif_membranes(currents, beta, 1.0), mems):
+                return f"LIF membranes differ from the reference (beta={beta:.4g})"
+        k = torch.randn(3, 40, 131, device=device, generator=gen) * 4
+        v = torch.randn_like(k)
+        decay, first = torch.randn(131, device=device), torch.randn(131, device=device)
+        with fused_loops(False), torch.no_grad():
+            reference, _ = wkv(decay, first, k, v, state=WKVState.zeros(k[:, 0].float()))
+        out, _ = wkv_fused(decay, first, k, v, None)
+        if not torch.equal(out, reference):
+            return (f"WKV outputs differ from the reference (max "
+                    f"{float((out - reference).abs().max()):.3g})")
+    except Exception as exc:  # a kernel that does not build or run here: say why, fall back
+        return f"{type(exc).__name__}: {exc}"
+    return "exact"
 
 
 def _kernels():  # noqa: ANN202 - a namespace of Triton kernels, or None
@@ -59,66 +107,9 @@ def _kernels():  # noqa: ANN202 - a namespace of Triton kernels, or None
 
 
 def _build():  # noqa: ANN202
-    import triton
-    import triton.language as tl
+    from qslm_neuro.models import _fused_kernels
 
-    try:
-        from triton.language.extra import libdevice
-    except ImportError:  # older Triton
-        from triton.language.extra.cuda import libdevice
-
-    @triton.jit
-    def lif_kernel(cur_ptr, mem_ptr, n, channels, steps, beta, threshold,
-                   BLOCK: tl.constexpr):
-        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-        mask = offs < n
-        base = (offs // channels).to(tl.int64) * steps * channels + offs % channels
-        mem = tl.zeros([BLOCK], dtype=tl.float32)
-        for t in range(steps):
-            current = tl.load(cur_ptr + base + t * channels, mask=mask, other=0.0)
-            kept = tl.where(mem > threshold, 0.0, mem)
-            mem = tl.fma(kept, beta, current)
-            tl.store(mem_ptr + base + t * channels, mem, mask=mask)
-
-    @triton.jit
-    def wkv_kernel(k_ptr, v_ptr, out_ptr, decay_ptr, bonus_ptr, num_ptr, den_ptr, exp_ptr,
-                   n, channels, steps, BLOCK: tl.constexpr):
-        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-        mask = offs < n
-        channel = offs % channels
-        base = (offs // channels).to(tl.int64) * steps * channels + channel
-        decay = tl.load(decay_ptr + channel, mask=mask, other=0.0)
-        bonus = tl.load(bonus_ptr + channel, mask=mask, other=0.0)
-        num = tl.load(num_ptr + offs, mask=mask, other=0.0)
-        den = tl.load(den_ptr + offs, mask=mask, other=0.0)
-        top_exp = tl.load(exp_ptr + offs, mask=mask, other=-1e38)
-        for t in range(steps):
-            kt = tl.load(k_ptr + base + t * channels, mask=mask, other=0.0)
-            vt = tl.load(v_ptr + base + t * channels, mask=mask, other=0.0)
-            current = bonus + kt
-            top = tl.maximum(top_exp, current)
-            scale_old = libdevice.exp(top_exp - top)
-            scale_new = libdevice.exp(current - top)
-            numer = scale_old * num + scale_new * vt
-            denom = scale_old * den + scale_new
-            tl.store(out_ptr + base + t * channels, libdevice.div_rn(numer, denom), mask=mask)
-            decayed = top_exp + decay
-            top = tl.maximum(decayed, kt)
-            scale_old = libdevice.exp(decayed - top)
-            scale_new = libdevice.exp(kt - top)
-            num = scale_old * num + scale_new * vt
-            den = scale_old * den + scale_new
-            top_exp = top
-        tl.store(num_ptr + offs, num, mask=mask)
-        tl.store(den_ptr + offs, den, mask=mask)
-        tl.store(exp_ptr + offs, top_exp, mask=mask)
-
-    class Kernels:
-        pass
-
-    kernels = Kernels()
-    kernels.triton, kernels.lif, kernels.wkv = triton, lif_kernel, wkv_kernel
-    return kernels
+    return _fused_kernels
 
 
 def lif_membranes(currents: torch.Tensor, beta: float, threshold: float) -> torch.Tensor:
@@ -131,7 +122,7 @@ def lif_membranes(currents: torch.Tensor, beta: float, threshold: float) -> torc
     n = batch * channels
     if n and steps:
         grid = (kernels.triton.cdiv(n, BLOCK),)
-        kernels.lif[grid](x, mems, n, channels, steps, float(beta), float(threshold),
+        kernels.lif_kernel[grid](x, mems, n, channels, steps, float(beta), float(threshold),
                           BLOCK=BLOCK)
     return mems.to(currents.dtype)
 
@@ -156,6 +147,6 @@ def wkv_fused(time_decay: torch.Tensor, time_first: torch.Tensor, k: torch.Tenso
     n = batch * channels
     if n and steps:
         grid = (kernels.triton.cdiv(n, BLOCK),)
-        kernels.wkv[grid](k32, v32, out, decay, bonus, num, den, exp, n, channels, steps,
+        kernels.wkv_kernel[grid](k32, v32, out, decay, bonus, num, den, exp, n, channels, steps,
                           BLOCK=BLOCK, enable_fp_fusion=False)
     return out, (num, den, exp)
