@@ -108,8 +108,7 @@ def search_part(model: str, data_dir: Any, workers: list[int]) -> dict[str, Any]
 
 def sweep_part(workload_path: str, workers: int, chunk_points: int) -> dict[str, Any]:
     import numpy as np
-    from distributed import Client, LocalCluster
-
+    from qslm_neuro.dask_env import local_cluster
     from qslm_neuro.hw.chunked_sweep import sweep_chunked
     from qslm_neuro.workload import Workload
 
@@ -118,9 +117,7 @@ def sweep_part(workload_path: str, workers: int, chunk_points: int) -> dict[str,
     grid["neurons_per_core"] = np.round(grid["neurons_per_core"])
     grid["syn_mem_per_core_bytes"] = np.round(grid["syn_mem_per_core_bytes"])
     points = int(np.prod([len(v) for v in grid.values()]))
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=40)
-    client = Client(cluster)
+    cluster, client = local_cluster(workers)
     try:
         client.run(lambda: __import__("qslm_neuro.hw.chunked_sweep"))
         load_before = os.getloadavg()

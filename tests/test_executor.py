@@ -48,9 +48,9 @@ def problem():
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=40)
-    client = distributed.Client(cluster)
+    from qslm_neuro.dask_env import local_cluster
+
+    cluster, client = local_cluster(2)
     yield client
     client.close()
     cluster.close()

@@ -190,7 +190,7 @@ def _block_job(wa: Any, model: Any, block: dict[str, np.ndarray], tokens_per_s: 
 
 def _open_client(executor: Any) -> tuple[Any, bool]:
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError as exc:
         from qslm_neuro.errors import MissingDependencyError
 
@@ -201,9 +201,9 @@ def _open_client(executor: Any) -> tuple[Any, bool]:
             count = executor.partition(":")[2]
             if not count.isdigit() or int(count) < 1:
                 raise BadInputError(f"executor {executor!r}: expected 'local:N', N >= 1")
-            cluster = LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=40)
-            return Client(cluster), True
+            from qslm_neuro.dask_env import local_cluster
+
+            return local_cluster(int(count))[1], True
         try:
             return Client(executor, timeout=30), False
         except OSError as exc:

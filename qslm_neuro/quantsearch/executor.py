@@ -182,11 +182,9 @@ def executor_from_options(workers: int | None = None, scheduler: str | None = No
 def local_cluster(workers: int, *, threads_per_worker: int = 1) -> DaskExecutor:
     """A ``LocalCluster`` of ``workers`` processes with one thread each, owned by the executor."""
     _require_dask()
-    from distributed import Client, LocalCluster
+    from qslm_neuro.dask_env import local_cluster as start
 
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
-                           processes=True, dashboard_address=None, silence_logs=40)
-    client = Client(cluster)
+    _, client = start(workers, threads_per_worker)
     client.run(_warm_up)  # import torch and the evaluation code once, before any timing
     return DaskExecutor(client, owns_cluster=True)
 
