@@ -234,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         "gpu_memory_bytes": (torch.cuda.get_device_properties(device).total_memory
                              if device.type == "cuda" else None),
         "torch": torch.__version__, "python": platform.python_version(),
-        "fused_kernels_available": fused.usable(torch.zeros(1, device=device)),
+        "fused_lif_used": fused.usable(torch.zeros(1, device=device), "lif"),
+        "fused_wkv_used": fused.usable(torch.zeros(1, device=device), "wkv"),
         "tf32": False, "tiny": args.tiny, "shapes": []}
     shapes = ["tiny"] if args.tiny else [s.strip() for s in args.shapes.split(",") if s.strip()]
     for name in shapes:

@@ -37,7 +37,7 @@ def test_lif_membranes_and_spikes_match(shape, tau):
     population = LIFPopulation(shape[-1], tau=tau).cuda()
     with fused.fused_loops(False):
         reference = population(currents)
-    assert fused.usable(currents)
+    assert fused.usable(currents), fused.status()
     assert torch.equal(population(currents), reference)
     assert reference.sum() > 0  # something fired
 
@@ -49,6 +49,7 @@ def test_wkv_outputs_and_state_match(shape):
     v = torch.randn(*shape, device="cuda", generator=gen)
     decay = torch.randn(shape[-1], device="cuda", generator=gen)
     first = torch.randn(shape[-1], device="cuda", generator=gen)
+    assert fused.usable(k, "wkv"), fused.status()
     ref, ref_state = reference_wkv(decay, first, k, v)
     out, state = wkv(decay, first, k, v)
     assert torch.equal(out, ref)

@@ -23,7 +23,7 @@ SCRIPT = textwrap.dedent("""
     from qslm_neuro.models import _fused_kernels  # noqa: F401  (builds under the interpreter)
     from qslm_neuro.models import fused
     from qslm_neuro.models.neurons import LIFPopulation
-    fused.usable = lambda t: True  # CPU tensors, interpreter
+    fused.usable = lambda t, kernel='lif': True  # CPU tensors, interpreter
     torch.manual_seed(0)
     cur = torch.randn(3, 37, 129) * 1.5
     population = LIFPopulation(129)

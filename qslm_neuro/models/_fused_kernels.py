@@ -36,7 +36,7 @@ else:
 
 @triton.jit
 def lif_kernel(cur_ptr, mem_ptr, n, channels, steps, beta, threshold,
-               BLOCK: tl.constexpr):
+               USE_FMA: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
     base = (offs // channels).to(tl.int64) * steps * channels + offs % channels
@@ -44,7 +44,10 @@ def lif_kernel(cur_ptr, mem_ptr, n, channels, steps, beta, threshold,
     for t in range(steps):
         current = tl.load(cur_ptr + base + t * channels, mask=mask, other=0.0)
         kept = tl.where(mem > threshold, 0.0, mem)
-        mem = tl.fma(kept, beta, current)
+        if USE_FMA:  # how CUDA compiles torch's add(alpha=beta): one rounding
+            mem = tl.fma(kept, beta, current)
+        else:  # launched without fp fusion: product and sum rounded separately
+            mem = current + kept * beta
         tl.store(mem_ptr + base + t * channels, mem, mask=mask)
 
 @triton.jit

@@ -44,56 +44,76 @@ def fused_loops(enabled: bool = True) -> Iterator[None]:
         _ENABLED = before
 
 
-_CHECKED: dict[str, str] = {}  # device -> "exact" or why the fused loops are not used there
+#: device -> {"lif": ..., "wkv": ...}: "exact" (with the LIF variant that matched) or why not.
+_CHECKED: dict[str, dict[str, str]] = {}
+_LIF_FMA: dict[str, bool] = {}  # device -> whether torch's add(alpha=) matched a fused mul-add
 
 
-def usable(tensor: torch.Tensor) -> bool:
-    """Whether the fused kernels run for ``tensor``: CUDA, enabled, Triton importable, and the
-    kernels gave the reference loops' results bit for bit on this device (checked once)."""
+def usable(tensor: torch.Tensor, kernel: str = "lif") -> bool:
+    """Whether the fused ``kernel`` ("lif" or "wkv") runs for ``tensor``: CUDA, enabled, Triton
+    importable, and on this device the kernel gave the reference loop's results bit for bit
+    (checked once per device, :func:`status`)."""
     if not (_ENABLED and tensor.is_cuda) or _kernels() is None:
         return False
     key = str(tensor.device)
     if key not in _CHECKED:
         _CHECKED[key] = _self_check(tensor.device)
-        if _CHECKED[key] != "exact":
-            warnings.warn(f"fused CUDA loops not used on {key}: {_CHECKED[key]}; the "
-                          "reference loops run instead", RuntimeWarning, stacklevel=2)
-    return _CHECKED[key] == "exact"
+        for name, verdict in _CHECKED[key].items():
+            if not verdict.startswith("exact"):
+                warnings.warn(f"fused CUDA {name} loop not used on {key}: {verdict}; the "
+                              "reference loop runs instead", RuntimeWarning, stacklevel=2)
+    return _CHECKED[key][kernel].startswith("exact")
 
 
-def status() -> dict[str, str]:
-    """Per device checked so far: ``"exact"`` or the reason the fused loops are off there."""
-    return dict(_CHECKED)
+def status() -> dict[str, dict[str, str]]:
+    """Per device checked so far and kernel: "exact ..." or the reason it is off there."""
+    return {device: dict(verdicts) for device, verdicts in _CHECKED.items()}
 
 
-def _self_check(device: torch.device) -> str:
+def _self_check(device: torch.device) -> dict[str, str]:
     """Run both kernels against the reference loops on small random inputs."""
     from qslm_neuro.models.wkv import WKVState, wkv
 
+    key = str(device)
+    verdicts = {}
     gen = torch.Generator(device=device).manual_seed(0)
+    currents = torch.randn(3, 40, 131, device=device, generator=gen) * 1.5
+    verdicts["lif"] = "LIF membranes differ from the reference with and without a fused mul-add"
     try:
-        currents = torch.randn(3, 40, 131, device=device, generator=gen) * 1.5
-        for beta in (0.5, 2.0 / 3.0):
-            mems = torch.empty_like(currents)
-            mem = torch.zeros_like(currents[:, 0])
-            zero = torch.zeros((), device=device)
-            for t in range(currents.shape[1]):
-                kept = torch.where(mem > 1.0, zero, mem)
-                mem = torch.add(currents[:, t], kept, alpha=beta, out=mems[:, t])
-            if not torch.equal(lif_membranes(currents, beta, 1.0), mems):
-                return f"LIF membranes differ from the reference (beta={beta:.4g})"
+        for use_fma in (True, False):  # how this torch build compiles add(alpha=beta)
+            _LIF_FMA[key] = use_fma
+            if all(torch.equal(lif_membranes(currents, beta, 1.0),
+                               _reference_membranes(currents, beta, 1.0))
+                   for beta in (0.5, 2.0 / 3.0, 0.9)):
+                verdicts["lif"] = f"exact ({'fused' if use_fma else 'separate'} mul-add)"
+                break
+    except Exception as exc:  # a kernel that does not build or run here: say why, fall back
+        verdicts["lif"] = f"{type(exc).__name__}: {exc}"
+    try:
         k = torch.randn(3, 40, 131, device=device, generator=gen) * 4
         v = torch.randn_like(k)
         decay, first = torch.randn(131, device=device), torch.randn(131, device=device)
         with fused_loops(False), torch.no_grad():
             reference, _ = wkv(decay, first, k, v, state=WKVState.zeros(k[:, 0].float()))
         out, _ = wkv_fused(decay, first, k, v, None)
-        if not torch.equal(out, reference):
-            return (f"WKV outputs differ from the reference (max "
-                    f"{float((out - reference).abs().max()):.3g})")
-    except Exception as exc:  # a kernel that does not build or run here: say why, fall back
-        return f"{type(exc).__name__}: {exc}"
-    return "exact"
+        verdicts["wkv"] = "exact" if torch.equal(out, reference) else (
+            f"WKV outputs differ from the reference (max "
+            f"{float((out - reference).abs().max()):.3g})")
+    except Exception as exc:
+        verdicts["wkv"] = f"{type(exc).__name__}: {exc}"
+    return verdicts
+
+
+def _reference_membranes(currents: torch.Tensor, beta: float, threshold: float
+                         ) -> torch.Tensor:
+    """The loop of ``_LIFSequence.forward`` (kept here so the check needs no model code)."""
+    mems = torch.empty_like(currents)
+    mem = torch.zeros_like(currents[:, 0])
+    zero = torch.zeros((), dtype=currents.dtype, device=currents.device)
+    for t in range(currents.shape[1]):
+        kept = torch.where(mem > threshold, zero, mem)
+        mem = torch.add(currents[:, t], kept, alpha=beta, out=mems[:, t])
+    return mems
 
 
 def _kernels():  # noqa: ANN202 - a namespace of Triton kernels, or None
@@ -122,8 +142,9 @@ def lif_membranes(currents: torch.Tensor, beta: float, threshold: float) -> torc
     n = batch * channels
     if n and steps:
         grid = (kernels.triton.cdiv(n, BLOCK),)
+        use_fma = _LIF_FMA.get(str(x.device), True)
         kernels.lif_kernel[grid](x, mems, n, channels, steps, float(beta), float(threshold),
-                          BLOCK=BLOCK)
+                                 USE_FMA=use_fma, BLOCK=BLOCK, enable_fp_fusion=use_fma)
     return mems.to(currents.dtype)
 
 

@@ -80,7 +80,7 @@ def wkv(time_decay: torch.Tensor, time_first: torch.Tensor, k: torch.Tensor, v: 
     batch, steps, channels = k.shape
     needs_grad = torch.is_grad_enabled() and any(
         t.requires_grad for t in (time_decay, time_first, k, v))
-    if not needs_grad and fused.usable(k):  # CUDA inference: the loop below in one kernel
+    if not needs_grad and fused.usable(k, "wkv"):  # CUDA inference: the loop below in one kernel
         out, (num, den, exp) = fused.wkv_fused(
             time_decay, time_first, k, v,
             None if state is None else (state.num, state.den, state.exp))
