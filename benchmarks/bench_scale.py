@@ -108,6 +108,7 @@ def search_part(model: str, data_dir: Any, workers: list[int]) -> dict[str, Any]
 
 def sweep_part(workload_path: str, workers: int, chunk_points: int) -> dict[str, Any]:
     import numpy as np
+
     from qslm_neuro.dask_env import local_cluster
     from qslm_neuro.hw.chunked_sweep import sweep_chunked
     from qslm_neuro.workload import Workload

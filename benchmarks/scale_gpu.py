@@ -25,8 +25,9 @@ import argparse
 import json
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -52,7 +53,7 @@ def _timed(run: Callable[[], Any], device: torch.device, repeats: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def _reference_loops():  # noqa: ANN202 - a context manager
+def _reference_loops():
     """The step-by-step loops: fused kernels off, WKV's parallel form off."""
     import contextlib
 

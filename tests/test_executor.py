@@ -10,14 +10,17 @@ from __future__ import annotations
 import random
 
 import numpy as np
-
 import pytest
 import torch
 
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.models import build_model
 from qslm_neuro.quantsearch import search
-from qslm_neuro.quantsearch.executor import DaskExecutor, executor_from_options, make_executor
+from qslm_neuro.quantsearch.executor import (
+    DaskExecutor,
+    executor_from_options,
+    make_executor,
+)
 from qslm_neuro.quantsearch.store import EvaluationStore
 from qslm_neuro.tasks import SST2Task
 from qslm_neuro.tasks.tokenizer import Tokenizer

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from qslm_neuro.models import build_model, fused, wkv as wkv_module
+from qslm_neuro.models import build_model, fused
+from qslm_neuro.models import wkv as wkv_module
 from qslm_neuro.models.neurons import LIFPopulation
 from qslm_neuro.models.wkv import wkv
 

@@ -14,15 +14,22 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.hw.api import HardwareLike, _check_rate, _check_workload, _grid_values, \
-    as_workload, evaluate_grid
+from qslm_neuro.hw.api import (
+    HardwareLike,
+    _check_rate,
+    _check_workload,
+    _grid_values,
+    as_workload,
+    evaluate_grid,
+)
 from qslm_neuro.hw.arrays import workload_arrays
 from qslm_neuro.hw.params import load_hardware
 
@@ -58,7 +65,7 @@ class SweepSummary:
             if self.best is None or _better(row, self.best):
                 self.best = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
 
-    def merge(self, other: "SweepSummary") -> None:
+    def merge(self, other: SweepSummary) -> None:
         self.points += other.points
         self.feasible += other.feasible
         self.chunks += other.chunks

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 
@@ -116,7 +116,7 @@ def _reference_membranes(currents: torch.Tensor, beta: float, threshold: float
     return mems
 
 
-def _kernels():  # noqa: ANN202 - a namespace of Triton kernels, or None
+def _kernels():
     global _TRITON
     if _TRITON is None:
         try:
@@ -126,7 +126,7 @@ def _kernels():  # noqa: ANN202 - a namespace of Triton kernels, or None
     return _TRITON or None
 
 
-def _build():  # noqa: ANN202
+def _build():
     from qslm_neuro.models import _fused_kernels
 
     return _fused_kernels

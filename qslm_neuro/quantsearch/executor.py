@@ -17,7 +17,8 @@ of N single-threaded worker processes, closed when the search ends), a scheduler
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from qslm_neuro.errors import BadInputError, MissingDependencyError
 
@@ -48,7 +49,7 @@ class Executor:
     def close(self) -> None:
         """Release what the executor started (nothing for the sequential one)."""
 
-    def __enter__(self) -> "Executor":
+    def __enter__(self) -> Executor:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -190,8 +191,8 @@ def local_cluster(workers: int, *, threads_per_worker: int = 1) -> DaskExecutor:
 
 
 def _warm_up() -> None:
-    import qslm_neuro.hw  # noqa: F401
-    import qslm_neuro.quantsearch.evaluator  # noqa: F401
+    import qslm_neuro.hw
+    import qslm_neuro.quantsearch.evaluator
     import qslm_neuro.tasks  # noqa: F401
 
 
