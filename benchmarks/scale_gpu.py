@@ -129,7 +129,8 @@ def one_evaluation_s(model: torch.nn.Module, plan: Any, batch: int, steps: int,
     return _timed(run, device, 2)
 
 
-def measure_shape(name: str, args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+def measure_shape(name: str, args: argparse.Namespace, device: torch.device,
+                  save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     from qslm_neuro.models import build_model
     from qslm_neuro.quant import QuantPlan
 
@@ -156,8 +157,12 @@ def measure_shape(name: str, args: argparse.Namespace, device: torch.device) -> 
         plan = QuantPlan.uniform(model, "int4")
         fastest = max((r for r in runs if r.get("fused") and "tokens_per_s" in r),
                       key=lambda r: r["tokens_per_s"])
-        with plan.applied(model):
-            quantized = throughput(model, fastest["batch"], steps, True, device, args.repeats)
+        try:  # one failing part must not lose the numbers measured so far
+            with plan.applied(model):
+                quantized = throughput(model, fastest["batch"], steps, True, device,
+                                       args.repeats)
+        except Exception as exc:  # noqa: BLE001
+            quantized = {"batch": fastest["batch"], "error": f"{type(exc).__name__}: {exc}"}
         quantized["plan"] = "uniform int4 (fake-quantized weights)"
         part["runs"] = runs + [quantized]
         part["best_fused_fp32"] = fastest
@@ -168,8 +173,12 @@ def measure_shape(name: str, args: argparse.Namespace, device: torch.device) -> 
         if task == "lm":
             part["wikitext2_test_pass_s"] = WIKITEXT2_TEST_TOKENS / fastest["tokens_per_s"]
         else:
-            part["search_projection"] = project_search(model, plan, cls_steps, args, device)
+            try:
+                part["search_projection"] = project_search(model, plan, cls_steps, args, device)
+            except Exception as exc:  # noqa: BLE001
+                part["search_projection"] = {"error": f"{type(exc).__name__}: {exc}"}
         entry[task] = part
+        save(entry)
         del model
         if device.type == "cuda":
             torch.cuda.empty_cache()
@@ -209,8 +218,10 @@ def print_table(result: dict[str, Any]) -> None:
                   f"{part['fused_speedup']:>6.1f} {q.get('tokens_per_s', 0):>11,.0f} "
                   f"{(peak or 0) / 2**30:>9.1f} {part['exactness']['logits_equal']}")
         projection = entry["classify"]["search_projection"]
-        print(f"{entry['shape']}: projected SST-2 search {projection['projected_search_s']:.1f} s"
-              f"; WikiText-2 test pass {entry['lm']['wikitext2_test_pass_s']:.1f} s")
+        print(f"{entry['shape']}: projected SST-2 search "
+              f"{projection.get('projected_search_s', float('nan')):.1f} s ("
+              f"{projection.get('error', 'from measured evaluations')}); WikiText-2 test pass "
+              f"{entry['lm']['wikitext2_test_pass_s']:.1f} s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,13 +250,17 @@ def main(argv: list[str] | None = None) -> int:
         "fused_wkv_used": fused.usable(torch.zeros(1, device=device), "wkv"),
         "tf32": False, "tiny": args.tiny, "shapes": []}
     shapes = ["tiny"] if args.tiny else [s.strip() for s in args.shapes.split(",") if s.strip()]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def save(entry: dict[str, Any]) -> None:  # after every part: a crash keeps what was measured
+        result["shapes"] = [e for e in result["shapes"] if e is not entry] + [entry]
+        result["fused_status"] = fused.status()
+        (out / "scale_gpu.json").write_text(json.dumps(result, indent=2))
+
     for name in shapes:
         print(f"{name} ...", flush=True)
-        result["shapes"].append(measure_shape(name, args, device))
-        result["fused_status"] = fused.status()
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "scale_gpu.json").write_text(json.dumps(result, indent=2))  # after each shape
+        save(measure_shape(name, args, device, save))
     print_table(result)
     print(f"\nwritten {Path(args.out) / 'scale_gpu.json'}")
     return 0

@@ -72,6 +72,7 @@ def fingerprint(result):
 @pytest.mark.parametrize("strategy, options", [
     ("tiered", {"module_sensitivity": "all"}),
     ("random", {"n_evaluations": 6, "level": "block"}),
+    ("random", {"n_evaluations": 6, "level": "block", "max_full_evaluations": 4}),
     ("ilp", {"budgets": 3, "level": "block"}),
     ("nsga2", {"n_trials": 12, "population_size": 4, "level": "block"}),
 ])

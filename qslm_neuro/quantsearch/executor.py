@@ -87,6 +87,9 @@ class DaskExecutor(Executor):
 
             import cloudpickle
 
+            for _, old in self._payloads.values():  # one search at a time: free the last copy
+                old.release()
+            self._payloads.clear()
             blob = (uuid.uuid4().hex, cloudpickle.dumps(evaluator))
             future = self.client.scatter([blob], broadcast=True, hash=False,
                                          workers=self.workers)[0]
