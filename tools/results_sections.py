@@ -387,3 +387,59 @@ def section_validation(sanafe: dict | None, sweep: dict | None, lava: dict | Non
                      f"{energy['energy_per_token_j']['snntorch'] * 1e6:.3f} uJ, Lava-derived "
                      f"{energy['energy_per_token_j']['lava'] * 1e6:.3f} uJ ({diff:+.2%}).")
     return "\n\n".join(parts)
+
+
+def section_scale(cpu: dict | None, gpu: dict | None) -> str:
+    """Dask workers on the 2-core machine and GPU throughput (benchmarks/bench_scale.py)."""
+    parts = []
+    if cpu and "search" in cpu:
+        rows = []
+        for name, run in cpu["search"]["runs"].items():
+            same = all(run["identical_to_sequential"].values())
+            rows.append([name, f"{run['search_wall_s']:.1f}", f"{run['sensitivity_wall_s']:.1f}",
+                         f"{run['sensitivity_phase_best_s']:.1f}",
+                         f"{run['sensitivity_phase_cpu_estimate_s']:.1f}",
+                         f"{run['search_speedup_vs_sequential']:.2f}x",
+                         f"{run['phase_best_speedup_vs_sequential']:.2f}x",
+                         f"{run['phase_cpu_estimate_speedup_vs_sequential']:.2f}x",
+                         "yes" if same else "NO"])
+        two = cpu["search"]["runs"].get("2 workers", {})
+        load = two.get("load_average_before", [0])[0]
+        parts.append("## Dask workers (`benchmarks/bench_scale.py`)\n\nSST-2 tiered search of "
+                     f"`{cpu['search']['model']}` (constA {cpu['search']['const_acc']}, constM "
+                     f"{cpu['search']['const_mem']}) on {cpu['cpu_count']} cores shared with "
+                     f"other jobs (1-minute load average {load:.1f} before the 2-worker run), one "
+                     "torch thread per process. Wall times on a shared machine vary widely from "
+                     "run to run; the CPU estimate (this process's CPU time plus the busiest "
+                     "worker's) is what the phase would take on idle cores.\n\n"
+                     + table(["run", "search s", "sensitivity in search s", "phase alone s",
+                              "phase CPU estimate s", "search vs seq.", "phase vs seq.",
+                              "CPU estimate vs seq.", "same plan, candidates, table"], rows))
+    if cpu and "sweep" in cpu:
+        sw = cpu["sweep"]
+        parts.append(f"A {sw['points']:.0e}-point Loihi 2 sweep on {sw['workers']} workers in "
+                     f"blocks of {sw['block_points']:.0e}: {sw['wall_s']:.0f} s "
+                     f"({sw['points_per_s']:.2e} points/s), peak resident memory "
+                     f"{sw['driver_peak_rss_bytes'] / 2**20:.0f} MiB (driver) and "
+                     f"{max(sw['worker_peak_rss_bytes']) / 2**20:.0f} MiB (largest worker); "
+                     f"one table would need ~{sw['in_memory_table_bytes_estimate'] / 1e9:.0f} GB.")
+    if gpu and gpu.get("shapes") and not gpu.get("tiny"):
+        rows = []
+        for entry in gpu["shapes"]:
+            for task in ("lm", "classify"):
+                part = entry[task]
+                rows.append([entry["shape"], task, part["best_fused_fp32"]["batch"],
+                             f"{part['best_reference_fp32']['tokens_per_s']:,.0f}",
+                             f"{part['best_fused_fp32']['tokens_per_s']:,.0f}",
+                             f"{part['runs'][-1].get('tokens_per_s', 0):,.0f}",
+                             f"{(part['best_fused_fp32'].get('peak_memory_bytes') or 0) / 2**30:.1f}",
+                             "yes" if part["exactness"]["logits_equal"] else "no"])
+        big = gpu["shapes"][-1]
+        parts.append(f"GPU throughput on one {gpu['gpu']} (fp32, random weights in the SpikeGPT "
+                     "shapes; tokens/s of evaluation):\n\n"
+                     + table(["shape", "head", "batch", "reference loops", "fused loops",
+                              "fused, int4 plan", "peak GiB", "bit-exact"], rows)
+                     + f"\n\nProjected SST-2 search at {big['shape']}: "
+                     f"{big['classify']['search_projection']['projected_search_s']:.0f} s; a "
+                     f"WikiText-2 test pass: {big['lm']['wikitext2_test_pass_s']:.1f} s.")
+    return "\n\n".join(parts)

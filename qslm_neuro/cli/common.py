@@ -70,11 +70,12 @@ def plan_from_arg(text: str | None, model: Any = None) -> Any:
     return QuantPlan.uniform(model, precision)
 
 
-def load_model_arg(path: str) -> Any:
-    """``--model``: a verified checkpoint directory (:func:`qslm_neuro.load_model`)."""
+def load_model_arg(path: str, device: str = "cpu") -> Any:
+    """``--model``: a verified checkpoint directory (:func:`qslm_neuro.load_model`), on
+    ``device`` (``--device``: :func:`qslm_neuro.cli.scale_options.device_of`)."""
     from qslm_neuro.models import load_model
 
-    return load_model(path)
+    return load_model(path, device)
 
 
 # -- what to cost: shared by `estimate` and `sweep` ----------------------------------------
@@ -122,7 +123,9 @@ def candidate_workloads(args: argparse.Namespace, sources: list[str]) -> dict[st
                              f"from {profile_path}")}
     from qslm_neuro.api import model_workload
 
-    loaded = load_model_arg(args.model)
+    from qslm_neuro.cli.scale_options import device_of
+
+    loaded = load_model_arg(args.model, device_of(args))
     plan = plan_from_arg(args.plan, loaded.model)
     return {source: model_workload(loaded, plan, activity=source, data_dir=args.data_dir,
                                    lava_tokens=getattr(args, "lava_tokens", 64))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from qslm_neuro.cli.scale_options import add_scale_options
 from qslm_neuro.cli.common import (EXIT_OK, add_candidate_options, candidate_workloads,
                                    parse_overrides)
 from qslm_neuro.cli.nir_options import layer_rows
@@ -27,6 +28,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="task tokens replayed (one time step each) for --simulate")
     p.add_argument("--sim-layers", default=None,
                    help="comma-separated spike-driven layers for --simulate (default: all)")
+    add_scale_options(p)
 
 
 def run(args: argparse.Namespace) -> int:

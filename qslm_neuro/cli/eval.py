@@ -6,6 +6,7 @@ import json
 from contextlib import nullcontext
 from typing import Any
 
+from qslm_neuro.cli.scale_options import add_scale_options, device_of
 from qslm_neuro.cli.common import EXIT_OK, add_data_dir, load_model_arg, plan_from_arg
 
 HELP = "evaluate a checkpoint (SST-2 dev accuracy or WikiText-2 perplexity)"
@@ -19,13 +20,14 @@ def configure(p: argparse.ArgumentParser) -> None:
                    "or one precision for every layer (e.g. int4)")
     add_data_dir(p, help_text=None)
     p.add_argument("--json", action="store_true", help="print the result as JSON only")
+    add_scale_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from qslm_neuro.tasks import make_task
     from qslm_neuro.tasks.registry import check_model_for_task
 
-    loaded = load_model_arg(args.model)
+    loaded = load_model_arg(args.model, device_of(args))
     check_model_for_task(loaded.config.task, args.task, str(args.model))
     plan = plan_from_arg(args.plan, loaded.model) if args.plan else None  # bad input first
     task = make_task(args.task, loaded.tokenizer, data_dir=args.data_dir, split=args.split,

@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any, Sequence
 
+from qslm_neuro.cli.scale_options import add_scale_options
 from qslm_neuro.cli.common import EXIT_OK, add_data_dir, load_model_arg, plan_from_arg
 
 HELP = ("run a quantized model's spike-driven layers in Lava (float and bit-accurate) "
@@ -35,6 +36,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hw", default="loihi2",
                    help="hardware model for the Lava vs snntorch energy comparison ('none': skip)")
     add_data_dir(p)
+    add_scale_options(p)
 
 
 def parse_layers(text: str | None) -> Sequence[str] | None:
@@ -44,12 +46,13 @@ def parse_layers(text: str | None) -> Sequence[str] | None:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def load_and_record_inputs(model_dir: str, tokens: int, data_dir: Any) -> tuple[Any, Any, str]:
-    """The checkpoint and the first ``tokens`` tokens of its task data (SST-2 dev or WikiText-2
-    test) as one stream."""
+def load_and_record_inputs(model_dir: str, tokens: int, data_dir: Any,
+                           device: str = "cpu") -> tuple[Any, Any, str]:
+    """The checkpoint (on ``device``, where its traces are recorded) and the first ``tokens``
+    tokens of its task data (SST-2 dev or WikiText-2 test) as one stream."""
     from qslm_neuro.lava.traces import task_token_stream
 
-    loaded = load_model_arg(model_dir)
+    loaded = load_model_arg(model_dir, device)
     ids, description = task_token_stream(loaded, tokens, data_dir)
     return loaded, ids, description
 
@@ -60,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
     from qslm_neuro.lava.workload import (energy_difference, lava_workload, side_by_side,
                                          snntorch_workload)
 
-    loaded, ids, description = load_and_record_inputs(args.model, args.tokens, args.data_dir)
+    from qslm_neuro.cli.scale_options import device_of
+
+    loaded, ids, description = load_and_record_inputs(args.model, args.tokens, args.data_dir,
+                                                      device_of(args))
     plan = plan_from_arg(args.plan, loaded.model)
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     report = cosimulate(loaded.model, plan, ids, parse_layers(args.layers), modes=modes,

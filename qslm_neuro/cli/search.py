@@ -12,6 +12,7 @@ from typing import Any
 from qslm_neuro.cli.common import add_data_dir
 from qslm_neuro.cli.hw_constraints import (add_hw_constraint_arguments, hw_argument,
                                            hw_constraint_kwargs, print_per_chip)
+from qslm_neuro.cli.scale_options import add_scale_options, device_of, executor_of
 from qslm_neuro.errors import BadInputError
 
 HELP = "find a weight-precision plan meeting constA and constM (QSLM tiered search)"
@@ -69,6 +70,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    "process avoids OpenMP contention)")
     add_data_dir(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_scale_options(p, workers=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         alpha=args.alpha, beta=args.beta, strategy=args.strategy, ladder=args.ladder,
         tiers=tiers, keep=args.keep, calibration_size=args.calib_size, seed=args.seed,
         hw=hw_argument(args.hw), data_dir=args.data_dir, select_split=args.select_split,
-        progress=not args.no_progress, **hw_constraint_kwargs(args), **options)
+        progress=not args.no_progress, device=device_of(args), executor=executor_of(args),
+        **hw_constraint_kwargs(args), **options)
     if print_per_chip(result):
         print(f"wrote {Path(args.out) / 'per_chip.csv'} and one run directory per chip")
         result.raise_if_not_found()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from qslm_neuro.cli.scale_options import add_scale_options
 from qslm_neuro.cli.common import (EXIT_OK, add_candidate_options, candidate_workloads,
                                    parse_overrides)
 from qslm_neuro.errors import BadInputError
@@ -21,6 +22,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--value", default="energy_per_token_j", help="column to plot")
     p.add_argument("--unit", default=None, help="unit of the plotted column (default: uJ for "
                    "energies, us for times, mW for power)")
+    add_scale_options(p, workers=True)
 
 
 def parse_sweep_values(text: str) -> tuple[str, list[float]]:
@@ -53,6 +55,18 @@ def run(args: argparse.Namespace) -> int:
     chips = hw_list(args.hw)
     grid, notes = sweep_grid(args.param, chips, parse_sweep_values)
     (source, (workload, note)), = candidate_workloads(args, [args.activity]).items()
+    if args.workers is not None or args.scheduler is not None:  # in blocks, CSV as they finish
+        from qslm_neuro.cli.scale_options import executor_of
+        from qslm_neuro.hw.chunked_sweep import sweep_chunked
+
+        summary = sweep_chunked(workload, chips if len(chips) > 1 else chips[0],
+                                executor=executor_of(args), out=args.out,
+                                tokens_per_s=args.tokens_per_s,
+                                overrides=parse_overrides(args.set), **grid)
+        print(f"[{source}] {note}\n{summary.points} hardware variants ({summary.feasible} "
+              f"feasible) in {summary.chunks} blocks; written {args.out}\nleast energy: "
+              f"{summary.best}")
+        return EXIT_OK
     table = sweep(workload, chips if len(chips) > 1 else chips[0],
                   tokens_per_s=args.tokens_per_s, overrides=parse_overrides(args.set), **grid)
     if args.plot and args.value not in table.columns:

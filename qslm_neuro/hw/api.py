@@ -115,7 +115,8 @@ def estimate(candidate: Any, hw: "HardwareLike | Sequence[HardwareLike]" = "loih
 
 def sweep(candidate: Any, hw: "HardwareLike | Sequence[HardwareLike]" = "loihi2", *,
           tokens_per_s: float | None = None, overrides: Mapping[str, Any] | None = None,
-          **grid: Iterable[float]) -> "pd.DataFrame":
+          executor: Any = None, out: "str | os.PathLike[str] | None" = None,
+          **grid: Iterable[float]) -> Any:
     """Cost ``candidate`` on every combination of the given parameter values (a full grid).
 
     ``sweep(w, "loihi2", syn_mem_per_core_bytes=[64e3, 128e3], e_syn_op_pj=np.linspace(5, 30, 50))``
@@ -123,8 +124,14 @@ def sweep(candidate: Any, hw: "HardwareLike | Sequence[HardwareLike]" = "loihi2"
     (``energy_<part>_j``), ``latency_per_token_s``, ``step_s``, ``power_w``, ``tokens_per_s``,
     ``throughput_bound``, ``cores``, ``chips``, ``synaptic_memory_bytes`` and ``feasible``.
     Several chips (``hw=["loihi", "loihi2"]``) are one more axis: a ``hardware`` column comes
-    first and each chip's grid follows the previous one.
+    first and each chip's grid follows the previous one. With ``executor`` (Dask) or ``out``
+    (a CSV) the grid is evaluated in blocks instead and a summary is returned
+    (:func:`qslm_neuro.hw.chunked_sweep.sweep_chunked`: grids larger than memory).
     """
+    if executor is not None or out is not None:
+        from qslm_neuro.hw.chunked_sweep import sweep_chunked
+        return sweep_chunked(candidate, hw, executor=executor, out=out,
+                             tokens_per_s=tokens_per_s, overrides=overrides, **grid)
     if isinstance(hw, (list, tuple)):
         import pandas as pd
 

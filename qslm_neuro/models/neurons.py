@@ -25,6 +25,8 @@ import torch
 from snntorch import surrogate
 from torch import nn
 
+from qslm_neuro.models import fused
+
 
 def tau_to_beta(tau: float) -> float:
     """Membrane decay per step of a discrete LIF with time constant ``tau`` (in steps)."""
@@ -50,12 +52,15 @@ class _LIFSequence(torch.autograd.Function):
         # Since s_{t-1} = H(mem_{t-1} - thr), the reset needs no separate spike tensor: the
         # membrane carried into step t is mem_{t-1} where it stayed at or under threshold, else 0.
         # Three kernels per step; spikes for all steps come from one comparison afterwards.
-        mems = torch.empty_like(currents)
-        mem = torch.zeros_like(currents[:, 0])
-        zero = torch.zeros((), dtype=currents.dtype, device=currents.device)
-        for t in range(currents.shape[1]):
-            kept = torch.where(mem > threshold, zero, mem)
-            mem = torch.add(currents[:, t], kept, alpha=beta, out=mems[:, t])
+        if fused.usable(currents):  # CUDA: the same loop in one Triton kernel
+            mems = fused.lif_membranes(currents, beta, threshold)
+        else:
+            mems = torch.empty_like(currents)
+            mem = torch.zeros_like(currents[:, 0])
+            zero = torch.zeros((), dtype=currents.dtype, device=currents.device)
+            for t in range(currents.shape[1]):
+                kept = torch.where(mem > threshold, zero, mem)
+                mem = torch.add(currents[:, t], kept, alpha=beta, out=mems[:, t])
         spikes = (mems > threshold).to(currents.dtype)
         ctx.save_for_backward(mems)
         ctx.beta, ctx.threshold, ctx.alpha = beta, threshold, alpha
@@ -95,10 +100,29 @@ class LIFPopulation(nn.Module):
         self.beta = tau_to_beta(tau)
         # snntorch reads its scalar buffers with .item() while building, which a meta-device
         # build (weights not allocated) cannot do; its two scalars are created on the CPU.
+        self.lif = self._build_leaky()
+
+    def _build_leaky(self) -> snn.Leaky:
         with torch.device("cpu"):
-            self.lif = snn.Leaky(beta=self.beta, threshold=threshold,
-                                 spike_grad=surrogate.atan(alpha=surrogate_alpha),
-                                 reset_mechanism="zero")
+            return snn.Leaky(beta=self.beta, threshold=self.threshold,
+                             spike_grad=surrogate.atan(alpha=self.surrogate_alpha),
+                             reset_mechanism="zero")
+
+    def __getstate__(self) -> dict:
+        """Picklable (e.g. to Dask workers): snntorch's surrogate is a local closure that
+        plain pickle refuses, so the ``Leaky`` travels as its settings and is rebuilt."""
+        state = dict(self.__dict__)
+        modules = dict(state["_modules"])
+        lif = modules.pop("lif")
+        state["_modules"] = modules
+        state["_lif_device"] = str(lif.beta.device) if isinstance(lif.beta, torch.Tensor) \
+            else "cpu"
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        device = state.pop("_lif_device", "cpu")
+        self.__dict__.update(state)
+        self._modules["lif"] = self._build_leaky().to(device)
 
     def forward(self, currents: torch.Tensor) -> torch.Tensor:
         if self.fused:

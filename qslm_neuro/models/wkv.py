@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import torch
 
+from qslm_neuro.models import fused
+
 _NEG_INF = -1e38
 
 
@@ -72,9 +74,18 @@ def wkv(time_decay: torch.Tensor, time_first: torch.Tensor, k: torch.Tensor, v: 
         state: state after the previous chunk (None: empty history).
     Returns:
         (wkv [B, T, C], state after the last step; None when the parallel form was used,
-        which happens on CUDA for a fresh sequence of at most PARALLEL_MAX_ELEMENTS).
+        which happens on CUDA for a fresh sequence of at most PARALLEL_MAX_ELEMENTS when a
+        gradient is needed; without one, CUDA runs this loop fused in one kernel,
+        :mod:`qslm_neuro.models.fused`).
     """
     batch, steps, channels = k.shape
+    needs_grad = torch.is_grad_enabled() and any(
+        t.requires_grad for t in (time_decay, time_first, k, v))
+    if not needs_grad and fused.usable(k, "wkv"):  # CUDA inference: the loop below in one kernel
+        out, (num, den, exp) = fused.wkv_fused(
+            time_decay, time_first, k, v,
+            None if state is None else (state.num, state.den, state.exp))
+        return out.to(v.dtype), WKVState(num, den, exp)
     if state is None and k.is_cuda and batch * channels * steps * steps <= PARALLEL_MAX_ELEMENTS:
         return wkv_parallel(time_decay, time_first, k, v), None
     dtype = _compute_dtype(k)  # float32, or float64 for float64 inputs (equivalence tests)

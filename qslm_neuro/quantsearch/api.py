@@ -25,6 +25,7 @@ from qslm_neuro.quantsearch.constraints import MemConstraint, MemLike, PerfConst
 from qslm_neuro.quantsearch.context import BudgetExhausted, SearchContext
 from qslm_neuro.quantsearch.evaluator import EvaluateFn, Evaluator, ProxyFn, Tally
 from qslm_neuro.quantsearch.hw_constraints import HardwareConstraints
+from qslm_neuro.quantsearch.executor import make_executor
 from qslm_neuro.quantsearch.objective import ObjectiveLike, make_objective
 from qslm_neuro.quantsearch.per_chip import PerChipResults, parse_chips
 from qslm_neuro.quantsearch.resources import chip_label
@@ -52,7 +53,7 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
            higher_is_better: bool | None = None, metric: str | None = None,
            calibrate: EvaluateFn | None = None, calibration_size: int | None = None,
            proxy: ProxyFn | None = None, evaluation_id: str | None = None,
-           new_run: bool = False, hw_inputs: Any = None,
+           new_run: bool = False, hw_inputs: Any = None, executor: Any = None,
            **strategy_options: Any) -> "SearchResult | PerChipResults":
     """Find a weight-precision plan for ``model`` that meets constA, constM and hardware bounds.
 
@@ -91,6 +92,10 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
         proxy: ``proxy(model) -> outputs`` on a fixed batch for the KL proxy (tasks: built in).
         hw_inputs: spike trains [time, batch, ...] on which a model other than the SLM (any
             snnTorch network of Linear/Conv layers and spiking neurons) is costed on ``hw``.
+        executor: where evaluations run: ``None`` (this process), ``"local:N"`` (a Dask
+            ``LocalCluster`` of N processes, started and stopped here), a scheduler address or
+            a ``distributed.Client`` (see :mod:`qslm_neuro.quantsearch.executor`). The result
+            is the same whichever runs them; this process alone writes the store.
     """
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**32:
         raise BadInputError(f"seed={seed!r}; expected a whole number from 0 to 2**32 - 1")
@@ -113,21 +118,30 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
     evaluator.store.claim(evaluator.identity, new_run=bool(new_run))
     started_unix = time.time()
     results: dict[str, SearchResult] = {}
-    for index, chip in enumerate(chips):
-        if index:  # each chip's counts say what it used; the memo and store carry over
-            evaluator.tally = Tally()
-        ctx = SearchContext(evaluator, perf, mem, objective_fn, precision_ladder, keep_set,
-                            max_full_evaluations=max_full_evaluations, progress=progress,
-                            seed=seed, hardware=hardware, chip=chip, beta=beta)
-        settings = {**chosen_strategy.settings(), "ladder": [p.name for p in precision_ladder],
-                    "keep": sorted(keep_set), "seed": seed, "alpha": alpha, "beta": beta,
-                    "max_full_evaluations": max_full_evaluations,
-                    "hw": chip_label(chip) if ctx.chip is not None else None,
-                    "hardware_constraints": hardware.to_dict(),
-                    "chips_searched": [chip_label(c) for c in chips if c is not None],
-                    "torch_threads": torch.get_num_threads(), "model": type(model).__name__}
-        results[chip_label(chip) if chip is not None else "none"] = _run_strategy(
-            ctx, chosen_strategy, evaluator, precision_ladder, progress, settings)
+    runner = make_executor(executor)
+    evaluator.executor, evaluator.progress = runner, progress
+    try:
+        for index, chip in enumerate(chips):
+            if index:  # each chip's counts say what it used; the memo and store carry over
+                evaluator.tally = Tally()
+            ctx = SearchContext(evaluator, perf, mem, objective_fn, precision_ladder, keep_set,
+                                max_full_evaluations=max_full_evaluations, progress=progress,
+                                seed=seed, hardware=hardware, chip=chip, beta=beta)
+            settings = {**chosen_strategy.settings(),
+                        "ladder": [p.name for p in precision_ladder],
+                        "keep": sorted(keep_set), "seed": seed, "alpha": alpha, "beta": beta,
+                        "max_full_evaluations": max_full_evaluations,
+                        "hw": chip_label(chip) if ctx.chip is not None else None,
+                        "hardware_constraints": hardware.to_dict(),
+                        "chips_searched": [chip_label(c) for c in chips if c is not None],
+                        "executor": runner.description,
+                        "torch_threads": torch.get_num_threads(), "model": type(model).__name__}
+            results[chip_label(chip) if chip is not None else "none"] = _run_strategy(
+                ctx, chosen_strategy, evaluator, precision_ladder, progress, settings)
+    finally:
+        evaluator.executor = None
+        if runner is not executor:  # made here (not passed in): release what it started
+            runner.close()
     if len(chips) == 1:
         result = next(iter(results.values()))
         _count_every_process(result, evaluator.store, started_unix)
@@ -148,8 +162,14 @@ def _run_strategy(ctx: SearchContext, chosen_strategy: Any, evaluator: Evaluator
     """Baseline, upfront sensitivities, the strategy, the result (one chip)."""
     ctx.start()
 
+    settings["sensitivity_wall_s"] = 0.0
+
     def measure(units: list) -> SensitivityTable:
-        return measure_sensitivity(evaluator, units, precision_ladder, progress)
+        start = time.perf_counter()
+        try:
+            return measure_sensitivity(evaluator, units, precision_ladder, progress)
+        finally:
+            settings["sensitivity_wall_s"] += time.perf_counter() - start
 
     sensitivity: SensitivityTable | None = None
     try:

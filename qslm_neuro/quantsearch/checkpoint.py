@@ -41,8 +41,8 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
                       keep: Sequence[str] = (), calibration_size: int | None = None,
                       seed: int = 0, hw: str | None = "loihi2", data_dir: Any = None,
                       select_split: str | None = None, report_split: str | None = "default",
-                      store: Any = None, progress: bool = True,
-                      **options: Any) -> "SearchResult | PerChipResults":
+                      store: Any = None, progress: bool = True, device: str = "cpu",
+                      executor: Any = None, **options: Any) -> "SearchResult | PerChipResults":
     """Load a checkpoint, search it on the selection split, report on the reporting split.
 
     ``strategy`` and ``**options`` (hardware bounds included: ``const_energy``,
@@ -50,6 +50,8 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
     :func:`qslm_neuro.quantsearch.api.search`; ``tiers`` is the tiered strategy's option, kept
     as a keyword here for the CLI. Several chips (``hw="loihi2,embedded-soc"``) give a
     :class:`~qslm_neuro.quantsearch.per_chip.PerChipResults`, one run directory per chip.
+    ``device`` is where the model runs (``"cuda"``); ``executor`` where evaluations run
+    (:mod:`qslm_neuro.quantsearch.executor`).
     """
     from qslm_neuro.models.checkpoint import load_checkpoint
     from qslm_neuro.tasks import TASKS, make_task
@@ -57,7 +59,7 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
     if task_name not in TASKS:
         raise BadInputError(f"unknown task {task_name!r}; expected one of {sorted(TASKS)}")
     task_class = TASKS[task_name]
-    loaded = load_checkpoint(model_dir)
+    loaded = load_checkpoint(model_dir, device=device)
     expected = task_class.model_head
     if loaded.config.task != expected:
         raise BadInputError(f"{model_dir} is a {loaded.config.task!r} model but task "
@@ -73,7 +75,8 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
     result = search(loaded.model, task, const_perf=const_perf, const_mem=const_mem,
                     alpha=alpha, beta=beta, strategy=strategy, ladder=ladder,
                     keep=keep, calibration_size=calibration_size, seed=seed, hw=hw,
-                    store=run_store, out=None, progress=progress, **options)
+                    store=run_store, out=None, progress=progress, executor=executor,
+                    **options)
     report_task = None
     if report:
         report_task = task if report == split else make_task(

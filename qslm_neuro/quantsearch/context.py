@@ -104,6 +104,22 @@ class SearchContext:
             raise BudgetExhausted
         return self._candidate(plan, tier, label, self.evaluator.full(plan))
 
+    def prefetch(self, plans: Sequence[QuantPlan]) -> None:
+        """Let a parallel executor compute the full evaluations of ``plans`` ahead of the
+        strategy's own :meth:`evaluate` calls (which then find them); new plans only, and no
+        more than the budget allows. Sequential: nothing happens."""
+        if self.evaluator.executor is None or not self.evaluator.executor.parallel:
+            return
+        fresh, seen = [], set(self._by_key)
+        for plan in plans:
+            if plan.key not in seen:
+                seen.add(plan.key)
+                fresh.append(plan)
+        left = self.budget_left()
+        if math.isfinite(left):
+            fresh = fresh[:max(int(left), 0)]
+        self.evaluator.prefetch(fresh, ("full",))
+
     def budget_left(self) -> float:
         if self.max_full_evaluations is None:
             return math.inf

@@ -25,7 +25,7 @@ import math
 import numbers
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -120,13 +120,85 @@ class Evaluator:
         self.tally = Tally()
         self._baseline_outputs: torch.Tensor | None = None
         self._memo: dict[tuple[str, str], dict[str, Any]] = {}
+        # Results computed ahead by a parallel executor, waiting for the strategy to ask.
+        self._prefetched: dict[tuple[str, str], dict[str, Any]] = {}
+        self.executor: Any = None  # None: sequential (see qslm_neuro.quantsearch.executor)
+        self._reuse_prefix = reuse_prefix
+        self._make_replays()
+
+    def _make_replays(self) -> None:
         # Sensitivity plans change one unit: the blocks in front of it need not be recomputed.
         self._replays: dict[str, PrefixReplay] = {}
-        if reuse_prefix:
-            self._replays[CALIBRATION] = PrefixReplay(model, self.hierarchy,
-                                                      calibrate or evaluate)
-            if proxy is not None:
-                self._replays[PROXY] = PrefixReplay(model, self.hierarchy, proxy)
+        if self._reuse_prefix:
+            self._replays[CALIBRATION] = PrefixReplay(self.model, self.hierarchy,
+                                                      self._calibrate or self._evaluate)
+            if self._proxy is not None:
+                self._replays[PROXY] = PrefixReplay(self.model, self.hierarchy, self._proxy)
+
+    # -- shipping to workers -----------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """What a worker needs to compute results: no store, no memo, no recorded replays
+        (a worker writes nothing; the driving process stores every result it gets back)."""
+        state = dict(self.__dict__)
+        for name in ("store", "_memo", "_prefetched", "tally", "executor", "_replays"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.store = EvaluationStore(None)
+        self._memo, self._prefetched, self.tally, self.executor = {}, {}, Tally(), None
+        self._make_replays()
+
+    def compute(self, kind: str, plan: QuantPlan) -> dict[str, Any]:
+        """Compute one result of ``kind`` for ``plan`` (no store, no tally), with its
+        ``seconds``: what an executor runs, here or on a worker."""
+        compute = {FULL: self._compute_full, CALIBRATION: self._compute_calibration,
+                   PROXY: self._compute_proxy}[kind]
+        start = time.perf_counter()
+        result = compute(plan)
+        result["seconds"] = time.perf_counter() - start
+        return result
+
+    def prefetch(self, plans: Sequence[QuantPlan], kinds: Sequence[str]) -> int:
+        """Compute the results of ``kinds`` for ``plans`` on a parallel executor, ahead of
+        the strategy asking for them one by one (a no-op when sequential).
+
+        Results the store already holds are not recomputed; each new one is written to the
+        store here, in this process, as it arrives. Returns how many results were computed.
+        """
+        executor = self.executor
+        if executor is None or not executor.parallel:
+            return 0
+        kinds = [k for k in kinds if k != PROXY or self._proxy is not None]
+        jobs, seen = [], set()
+        for plan in plans:
+            key = plan.key
+            missing = tuple(k for k in kinds if (k, key) not in self._memo
+                            and (k, key) not in self._prefetched
+                            and not self.store.has(k, key, self.fingerprints[k]))
+            if missing and key not in seen:
+                seen.add(key)
+                jobs.append((plan.to_json(), missing))
+        if not jobs:
+            return 0
+        if PROXY in kinds and self._baseline_outputs is None:
+            self._reference_outputs()  # shipped with the evaluator: computed once, here
+        plans_by_key = {QuantPlan.from_json(text).key: text for text, _ in jobs}
+        count = 0
+        from tqdm.auto import tqdm
+
+        total = sum(len(k) for _, k in jobs)
+        with tqdm(total=total, desc=f"parallel {'+'.join(kinds)}", leave=False,
+                  mininterval=2.0, disable=not getattr(self, "progress", True)) as bar:
+            for key, kind, result in executor.run(self, jobs):
+                seconds = float(result.get("seconds", 0.0))
+                self.store.put(kind, key, self.fingerprints[kind], plans_by_key[key], result,
+                               seconds)
+                self._prefetched[(kind, key)] = json.loads(json.dumps(result, allow_nan=True))
+                count += 1
+                bar.update()
+        return count
 
     # -- evaluations -------------------------------------------------------------------------
     def full(self, plan: QuantPlan) -> dict[str, Any]:
@@ -227,6 +299,12 @@ class Evaluator:
         memo = self._memo.get((kind, key))
         if memo is not None:
             return memo
+        ahead = self._prefetched.pop((kind, key), None)
+        if ahead is not None:  # computed by a parallel executor for this very request
+            self.tally.computed[kind] += 1
+            self.tally.seconds[kind] += float(ahead.get("seconds", 0.0))
+            self._memo[(kind, key)] = ahead
+            return ahead
         result = self.store.get(kind, key, self.fingerprints[kind])
         if result is None:
             start = time.perf_counter()

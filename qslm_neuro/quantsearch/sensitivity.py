@@ -156,6 +156,9 @@ def measure_sensitivity(evaluator: Evaluator, units: Iterable[Unit],
     fp32_bytes = evaluator.fp32_bytes
     rows = []
     pairs = [(unit, precision) for unit in units for precision in ladder[1:]]
+    # A parallel executor computes every row at once; the loop below then reads them in order.
+    evaluator.prefetch([unit.assign(QuantPlan(), p) for unit, p in pairs],
+                       ("calibration", "proxy"))
     for unit, precision in tqdm(pairs, desc="sensitivity", disable=not progress, leave=False,
                                 mininterval=2.0):
         plan = unit.assign(QuantPlan(), precision)

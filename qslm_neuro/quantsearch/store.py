@@ -164,6 +164,11 @@ class EvaluationStore:
             (kind, plan_key, fingerprint)).fetchone()
         return None if row is None else json.loads(row[0])
 
+    def has(self, kind: str, plan_key: str, fingerprint: str) -> bool:
+        return self._conn.execute(
+            "SELECT 1 FROM evaluations WHERE kind = ? AND plan_key = ? AND fingerprint = ?",
+            (kind, plan_key, fingerprint)).fetchone() is not None
+
     def put(self, kind: str, plan_key: str, fingerprint: str, plan_json: str,
             result: dict[str, Any], seconds: float) -> None:
         text = json.dumps(result, default=_plain, allow_nan=True)

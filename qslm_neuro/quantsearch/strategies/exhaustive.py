@@ -44,7 +44,8 @@ class Exhaustive(Strategy):
                 f"precisions = {size:,} plans exceeds the limit of {self.limit:,}; search blocks "
                 "instead of modules, use a shorter ladder (e.g. fp32,int8,int4,int2), raise the "
                 "limit, or use the tiered strategy")
-        combos = itertools.product(ctx.ladder, repeat=len(units))
+        combos = list(itertools.product(ctx.ladder, repeat=len(units)))
+        ctx.prefetch([plan_of(units, combo) for combo in combos])  # parallel executors only
         for combo in tqdm(combos, total=size, desc="exhaustive", disable=not ctx.progress,
                           leave=False, mininterval=2.0):
             ctx.evaluate(plan_of(units, combo), "exhaustive", short_label(combo))

@@ -66,6 +66,7 @@ def _run_ilp(ctx: "SearchContext", sensitivity: "SensitivityTable", budgets: int
     one_each = np.zeros((n_units, n_units * n_prec))
     for i in range(n_units):
         one_each[i, i * n_prec:(i + 1) * n_prec] = 1.0
+    solved = []  # (trial, plan or None, label): every budget is solved before any evaluation
     for budget in _budget_ladder(ctx, units, budgets):
         limit = budget - fixed
         constraints = [LinearConstraint(one_each, 1.0, 1.0),
@@ -75,14 +76,19 @@ def _run_ilp(ctx: "SearchContext", sensitivity: "SensitivityTable", budgets: int
         trial = {"tier": "ilp", "budget_bytes": budget, "status": int(solution.status),
                  "message": str(solution.message)}
         if solution.x is None:
-            ctx.trials.append({**trial, "action": "infeasible"})
+            solved.append((trial, None, ""))
             continue
         picks = np.round(solution.x).reshape(n_units, n_prec).argmax(axis=1)
         precisions = [ladder[i] for i in picks]
         trial["predicted_damage"] = float(damage[np.arange(n_units), picks].sum())
+        solved.append((trial, plan_of(units, precisions), f"ILP <= {budget / 1e6:.3f} MB"))
+    ctx.prefetch([plan for _, plan, _ in solved if plan is not None])  # parallel executors
+    for trial, plan, label in solved:
+        if plan is None:
+            ctx.trials.append({**trial, "action": "infeasible"})
+            continue
         try:
-            candidate = ctx.evaluate(plan_of(units, precisions), "ilp",
-                                     f"ILP <= {budget / 1e6:.3f} MB")
+            candidate = ctx.evaluate(plan, "ilp", label)
         except BudgetExhausted:
             ctx.trials.append({**trial, "action": "budget exhausted"})
             raise

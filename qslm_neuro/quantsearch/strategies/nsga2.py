@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tqdm.auto import tqdm
 
@@ -63,6 +63,8 @@ def _run_nsga2(ctx: "SearchContext", n_trials: int, level: str, seed: int,
     direction = "maximize" if ctx.evaluator.higher_is_better else "minimize"
     study = optuna.create_study(directions=[direction, "minimize"], sampler=sampler)
     bar = tqdm(total=n_trials, desc="nsga2", disable=not ctx.progress, leave=False)
+    executor = ctx.evaluator.executor
+    batched = executor is not None and executor.parallel
 
     def objective(trial: "optuna.Trial") -> tuple[float, float]:
         precisions = [by_name[trial.suggest_categorical(unit.path, names)] for unit in units]
@@ -70,7 +72,8 @@ def _run_nsga2(ctx: "SearchContext", n_trials: int, level: str, seed: int,
             candidate = ctx.evaluate(plan_of(units, precisions), "nsga2",
                                      short_label(precisions))
         except BudgetExhausted:
-            trial.study.stop()
+            if not batched:  # study.stop() is for optimize(); the batched loop stops itself
+                trial.study.stop()
             raise optuna.TrialPruned()
         finally:
             bar.update()
@@ -88,8 +91,53 @@ def _run_nsga2(ctx: "SearchContext", n_trials: int, level: str, seed: int,
         if ctx.budget_left() <= 0:
             study.stop()
 
-    study.optimize(objective, n_trials=n_trials, callbacks=[stop_when_spent])
+    if not batched:
+        study.optimize(objective, n_trials=n_trials, callbacks=[stop_when_spent])
+    else:
+        _optimize_in_generations(ctx, study, objective, units, names, n_trials, population)
     bar.close()
+
+
+def _optimize_in_generations(ctx: "SearchContext", study: "optuna.Study", objective: Any,
+                             units: list, names: list[str], n_trials: int,
+                             population: int) -> None:
+    """The same trials as ``study.optimize``, asked a generation at a time so that a parallel
+    executor evaluates a generation's new plans together.
+
+    The sampler stays in this process (never pickled into tasks, where every copy would replay
+    the same random state): NSGA-II draws a generation's children from the parents of the
+    generations before it only, and a trial's generation is fixed when it is asked, so asking
+    a whole generation before telling any of it draws the very parameters the one-by-one loop
+    draws.
+    """
+    import optuna
+
+    by_name = {p.name: p for p in ctx.ladder}
+    done = 0
+    while done < n_trials:
+        size = min(population, n_trials - done)
+        trials = [study.ask() for _ in range(size)]
+        # suggest now, in asking order: the same random draws as the one-by-one loop
+        plans = [plan_of(units, [by_name[t.suggest_categorical(u.path, names)] for u in units])
+                 for t in trials]
+        ctx.prefetch(plans)
+        stopped = False
+        for trial in trials:
+            if stopped:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                continue
+            try:
+                values = objective(trial)
+            except optuna.TrialPruned:
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                stopped = True
+                continue
+            study.tell(trial, values)
+            if ctx.budget_left() <= 0:
+                stopped = True
+        done += size
+        if stopped:
+            return
 
 
 def _signed_violations(ctx: "SearchContext", metric: float, total_bytes: float) -> list[float]:

@@ -33,19 +33,30 @@ class Random(Strategy):
     def run(self, ctx: "SearchContext", sensitivity: "SensitivityTable | None",
             measure: Measure) -> "SensitivityTable | None":
         units = units_at(ctx, self.level)
+        draws = self.draws(ctx, units)
+        ctx.prefetch([plan for plan, _ in draws])  # parallel executors only
+        bar = tqdm(total=self.n_evaluations, desc="random", disable=not ctx.progress,
+                   leave=False)
+        for plan, precisions in draws:
+            ctx.evaluate(plan, "random", short_label(precisions))
+            bar.update()
+        bar.close()
+        return sensitivity
+
+    def draws(self, ctx: "SearchContext", units: list) -> list:
+        """The distinct plans the search evaluates, in order: seeded draws, repeats and plans
+        already evaluated skipped, until the budget (baseline included) is used."""
         rng = np.random.default_rng(ctx.seed)
         space = len(ctx.ladder) ** len(units)
         seen = {c.plan.key for c in ctx.candidates}
-        bar = tqdm(total=self.n_evaluations, desc="random", disable=not ctx.progress,
-                   leave=False)
-        while len(ctx.evaluator.tally.used["full"]) < self.n_evaluations and len(seen) < space:
+        wanted = self.n_evaluations - len(ctx.evaluator.tally.used["full"])
+        draws = []
+        while len(draws) < wanted and len(seen) < space:
             choice = rng.integers(0, len(ctx.ladder), size=len(units))
             precisions = [ctx.ladder[i] for i in choice]
             plan = plan_of(units, precisions)
             if plan.key in seen:
                 continue
             seen.add(plan.key)
-            ctx.evaluate(plan, "random", short_label(precisions))
-            bar.update()
-        bar.close()
-        return sensitivity
+            draws.append((plan, precisions))
+        return draws
