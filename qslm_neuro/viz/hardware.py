@@ -139,6 +139,8 @@ def plot_sweep_heatmap(table: "pd.DataFrame", x: str, y: str,
         mesh = ax.pcolormesh(xs, ys, shown, shading="nearest", cmap="viridis", norm=norm)
     bar = fig.colorbar(mesh, ax=ax)
     bar.set_label(vlabel + (", log colour scale" if log else ""))
+    if norm is not None:
+        _plain_log_colorbar(bar, norm.vmin, norm.vmax)
     if bad.any():
         for i, j in zip(*np.nonzero(bad)):
             ax.add_patch(Rectangle((x_edges[j], y_edges[i]), x_edges[j + 1] - x_edges[j],
@@ -168,6 +170,32 @@ def plot_sweep_heatmap(table: "pd.DataFrame", x: str, y: str,
     return fig
 
 
+def _plain(value: float) -> str:
+    """1,024 rather than 1.02e+03; 0.5 rather than 5x10^-1."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2g}"
+
+
+def _plain_log_colorbar(bar: Any, vmin: float, vmax: float) -> None:
+    """Five ticks spread over a log colour bar, written as plain numbers."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    ticks = np.geomspace(vmin, vmax, 5)
+    ticks = np.array([float(f"{t:.2g}") for t in ticks])
+    ticks = ticks[(ticks >= vmin * 0.999) & (ticks <= vmax * 1.001)]
+    bar.ax.yaxis.set_major_locator(FixedLocator(ticks))
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _plain(v)))
+    bar.ax.yaxis.set_minor_locator(NullLocator())
+
+
+def _plain_log_axis(axis: Any) -> None:
+    """Log axis ticks at 1, 2, 5 x 10^k written as plain numbers (no 6x10^1)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: _plain(v)))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _grid_ticks(axis: Any, centres: np.ndarray, log: bool) -> None:
     """Ticks on (at most 9 of) the grid values, written plainly (no 3x10^1 on log axes)."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
@@ -176,7 +204,7 @@ def _grid_ticks(axis: Any, centres: np.ndarray, log: bool) -> None:
         return
     step = max(1, int(np.ceil(len(centres) / 9)))
     axis.set_major_locator(FixedLocator(centres[::step]))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: _plain(v)))
     axis.set_minor_locator(NullLocator())
 
 
@@ -204,8 +232,10 @@ def plot_sweep_lines(table: "pd.DataFrame", x: str, value: str = "energy_per_tok
     ax.set_ylabel(vlabel + (" (log scale)" if logy and not vlabel.endswith(")") else ""))
     if logy:
         ax.set_yscale("log")
+        _plain_log_axis(ax.yaxis)
     if logx:
         ax.set_xscale("log")
+        _plain_log_axis(ax.xaxis)
     ax.set_title(title or f"{vlabel} against {xlabel}", fontsize=10)
     ax.grid(alpha=0.3, which="both")
     if group is not None:

@@ -77,10 +77,10 @@ def _axes_metadata(ax: "Axes", colorbars: dict[int, Any]) -> dict[str, Any]:
             ys.append(np.array([y0 + h]))
     for collection in ax.collections:
         array = collection.get_array()
-        if hasattr(collection, "get_coordinates"):  # a heat map's cell edges
+        if hasattr(collection, "get_coordinates"):  # a heat map: its cells' centres
             coordinates = np.asarray(collection.get_coordinates(), dtype=float)
-            xs.append(coordinates[..., 0].ravel())
-            ys.append(coordinates[..., 1].ravel())
+            xs.append(_centres(coordinates[0, :, 0], ax.get_xscale()))
+            ys.append(_centres(coordinates[:, 0, 1], ax.get_yscale()))
         if array is not None and collection.get_cmap() is not None:
             colours.append(np.ma.filled(np.ma.asarray(array, dtype=float), np.nan).ravel())
             holder = colorbars.get(id(collection))
@@ -131,6 +131,13 @@ def _axis(axis: Any, label: str, scale: str, values: list[np.ndarray],
         categorical = any(not _is_number(t.get_text()) for t in axis.get_ticklabels())
     return {"label": label, "scale": scale, "categorical": categorical,
             "linear_reason": reason, **_range(values)}
+
+
+def _centres(edges: np.ndarray, scale: str) -> np.ndarray:
+    """Cell centres from edges: geometric on a log axis, arithmetic otherwise."""
+    if scale == "log" and np.all(edges > 0):
+        return np.sqrt(edges[1:] * edges[:-1])
+    return (edges[1:] + edges[:-1]) / 2.0
 
 
 def _is_number(text: str) -> bool:
