@@ -128,6 +128,21 @@ print(f"{example.name}: {example.layers[0].synaptic_ops_per_step:,.0f} synaptic 
 print(f"dense: {dense_layer().layers[0].macs_per_step:,.0f} MACs per step")
 
 # %% [markdown]
+# **Questions**
+#
+# 1. How many synaptic operations does one time step of the spiking layer need at 10% firing?
+#
+#    <details><summary>answer</summary>51.2 inputs spike (10% of 512), each adds its row of 512
+#    weights: 51.2 x 512 = 26,214 synaptic operations, a tenth of the dense layer's 262,144 MACs.
+#    </details>
+#
+# 2. Why does the spiking layer count output spikes, and the dense one not?
+#
+#    <details><summary>answer</summary>Output spikes are messages a neuromorphic chip must send
+#    (energy and time per spike); the dense layer hands its numbers to the next layer in memory.
+#    </details>
+
+# %% [markdown]
 # ## 2. Where the numbers come from
 #
 # A hardware model is a TOML file (`hw_models/*.toml`): every parameter has a value, a unit and
@@ -232,6 +247,20 @@ display(pd.DataFrame({
     "weight reads (nJ/step)": (layer_table["memory_reads_j_per_token"] * 1e9).round(2)}))
 
 # %% [markdown]
+# **Questions**
+#
+# 1. Loihi's summary above says ~46% static, although the chip runs as fast as it can. Why?
+#
+#    <details><summary>answer</summary>The chip's static power (~10 mW for the embedded cores,
+#    I/O and clocks, plus each powered core) is paid for the whole step, and one small layer
+#    keeps only 3 of its 128 cores busy.</details>
+#
+# 2. What limits the token rate on the MCU?
+#
+#    <details><summary>answer</summary>The CPU's cycles: every synaptic operation and every LIF
+#    update runs one after another on one core at 480 MHz.</details>
+
+# %% [markdown]
 # ## 4. Energy per time step vs firing rate
 #
 # We sweep the input firing rate from 0.1% to 100% (every input spikes in every step) on all
@@ -317,14 +346,14 @@ for row in summary_rows:
 energy_marks = {f"r* on {chip}: {r:.1%}": (r, E_DENSE) for chip, r in break_even.items()
                 if r is not None and r <= rates[-1]}
 show(plot_energy_vs_rate(curves, references={"dense int8 on embedded-soc": E_DENSE},
-                         marks=energy_marks,
+                         marks=energy_marks, mark_offset=(-10, 8),
                          title="512x512 layer: energy per time step vs firing rate"),
      "energy_vs_rate")
 
 # %% [markdown]
 # **What to see:** each SNN curve rises with the firing rate, the dense line does not, and the
 # software SNN on the MCU crosses the dense line at its break-even rate (the red circle); the
-# neuromorphic curves stay about two decades below it at every rate.
+# neuromorphic curves stay one to four decades below it at every rate.
 #
 # Read the plot on log-log axes: a straight line of slope 1 means "energy proportional to
 # spikes". At low rates every curve flattens: the neuron updates (every neuron is updated every

@@ -33,8 +33,9 @@
 # the SST-2 data set is not available, this notebook trains a *tiny* spiking RWKV for a few dozen
 # steps on a **synthetic** sentiment task it writes itself (short sentences from fixed word lists;
 # not SST-2, not language you should draw conclusions from). Otherwise it quantizes the shipped
-# classifier `data/slm-small-sst2` on the real SST-2 dev set, which takes 10-20 minutes on two
-# CPU cores (the sensitivity analysis evaluates every block and module at every precision).
+# classifier `data/slm-small-sst2` on real SST-2 (selecting on the 1,000 training sentences it
+# was trained without, reporting on dev), which takes 10-20 minutes or a little more on two CPU
+# cores (the sensitivity analysis evaluates every block and module at every precision).
 #
 # **Never select and report on the same data.** The search chooses its plan on a *selection*
 # split (training sentences the model never trained on); the accuracy we report comes from

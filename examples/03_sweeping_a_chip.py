@@ -186,6 +186,23 @@ for report in baseline.values():
     print(report.summary(), "\n")
 
 # %% [markdown]
+# **Questions**
+#
+# 1. Why does Loihi need far more energy per token than Loihi 2 for the same candidate?
+#
+#    <details><summary>answer</summary>Read the parts: on Loihi ~76% is static. Its step is
+#    much slower (4.7 ms against 0.12 ms): the head's graded inputs cost 8 bit-serial synaptic
+#    events each, on the few cores that hold the head, and the whole chip leaks while they
+#    work (`estimate(...).layers["core_time_s"]` shows the head as the slowest layer).</details>
+#
+# 2. Where the activity comes from changes the answer. Which source would you trust for a
+#    deployment, and why?
+#
+#    <details><summary>answer</summary>Activity measured with the plan applied on real inputs of
+#    the deployment's kind (here WikiText-2 text); random tokens are not language, and a
+#    profile measured at fp32 may fire differently from the quantized model.</details>
+
+# %% [markdown]
 # ## 2. The sweep
 #
 # Three parameters, a full grid. The values of the `loihi2` model itself are marked in the

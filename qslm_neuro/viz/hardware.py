@@ -273,11 +273,13 @@ def plot_energy_vs_rate(table: "pd.DataFrame", rate: str = "firing_rate",
                         value: str = "energy_per_step_j", group: str = "hardware",
                         references: Mapping[str, float] | None = None,
                         marks: Mapping[str, tuple[float, float]] | None = None,
-                        ylabel: str | None = None, title: str | None = None) -> "Figure":
+                        ylabel: str | None = None, title: str | None = None,
+                        mark_offset: tuple[float, float] = (-8.0, -14.0)) -> "Figure":
     """``value`` against input firing rate (log-log), one line per ``group``.
 
     ``references`` draws horizontal lines (e.g. a dense implementation's energy, in the table's
-    unit); ``marks`` labels points such as break-even rates, ``{label: (rate, value)}``.
+    unit); ``marks`` labels points such as break-even rates, ``{label: (rate, value)}``, their
+    text ``mark_offset`` points away (right-aligned: negative x puts it to the left).
     Columns ending in ``_j`` are shown in µJ.
     """
     _check_columns(table, rate, value, group)
@@ -291,7 +293,7 @@ def plot_energy_vs_rate(table: "pd.DataFrame", rate: str = "firing_rate",
         ax.axhline(level * scale, color="black", lw=1.0, ls=styles[i % len(styles)], label=label)
     for label, (x, y) in (marks or {}).items():
         ax.plot([x * 100.0], [y * scale], "o", ms=7, mfc="none", mec="crimson", mew=1.6)
-        ax.annotate(label, (x * 100.0, y * scale), textcoords="offset points", xytext=(-8, -14),
+        ax.annotate(label, (x * 100.0, y * scale), textcoords="offset points", xytext=mark_offset,
                     ha="right", fontsize=8, color="crimson")
     ax.set_xscale("log")
     ax.set_yscale("log")
