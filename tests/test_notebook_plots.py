@@ -86,3 +86,33 @@ def test_energy_breakdown_goes_log_when_bars_span_decades():
     np.testing.assert_allclose(meta["axes"][1]["y"]["max"], 100.0)
     plt.close(wide)
     plt.close(narrow)
+
+
+def test_show_figure_outside_a_kernel_saves_and_says_where(tmp_path, capsys):
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [1, 2])
+    ax.set_title("t")
+    path = show_figure(fig, tmp_path / "f.png")
+    out = capsys.readouterr().out
+    assert path.is_file() and path.with_suffix(".json").is_file()
+    assert f"figure saved: {path}" in out and "IPython.core.display.Image" not in out
+
+
+def test_notebooks_open_with_one_command_and_show_figures_through_show_figure():
+    """`make notebooks` installs the [notebooks] extra (not part of [dev]) and opens examples/;
+    the scripts show figures only through show_figure (so that as scripts they save PNGs)."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    assert any(d.startswith("jupyterlab") for d in extras["notebooks"])
+    assert not any(d.startswith(("jupyterlab", "notebook")) for d in extras["dev"])
+    makefile = (root / "Makefile").read_text()
+    assert "\nnotebooks:" in makefile and ".[dev,lava,notebooks]" in makefile
+    assert "jupyter lab examples/" in makefile
+    for script in sorted((root / "examples").glob("0*.py")):
+        text = script.read_text()
+        assert "display(Image(" not in text, f"{script.name} shows figures without saving them"
+        assert "show_figure(" in text
