@@ -57,11 +57,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(table)} hardware variants of {workload.name} on {args.hw}; written {args.out}")
     print(table.describe().loc[["min", "max"]].T.to_string())
     if args.plot:
-        from qslm_neuro.viz import plot_sweep_heatmap, plot_sweep_lines, save_figure
+        from qslm_neuro.viz import (plot_sweep_heatmap, plot_sweep_lines, save_figure,
+                                    save_figure_metadata)
 
         names = list(grid)
-        fig = (plot_sweep_lines(table, names[0], args.value) if len(names) == 1 else
-               plot_sweep_heatmap(table, names[0], names[1], args.value))
+        # a swept parameter spanning more than 100x is drawn on a log axis
+        log = {n: min(grid[n]) > 0 and max(grid[n]) / min(grid[n]) > 100 for n in names}
+        fig = (plot_sweep_lines(table, names[0], args.value, logx=log[names[0]])
+               if len(names) == 1 else
+               plot_sweep_heatmap(table, names[0], names[1], args.value, logx=log[names[0]],
+                                  logy=log[names[1]]))
+        save_figure_metadata(fig, args.plot)  # title, labels, scales: what the tests check
         save_figure(fig, args.plot)
         print(f"written {args.plot}")
     return EXIT_OK
