@@ -289,8 +289,8 @@ show(plot_sensitivity_heatmap(result.sensitivity, level="module", noise=2.01 * o
      "sensitivity_heatmap")
 
 # %% [markdown]
-# **What to see:** which rows turn red at which precision. Most modules survive int4 (white or
-# pale); the red cells at int2 are the modules the search will keep wider.
+# **What to see:** which rows turn red at which precision. In the small setting most modules
+# survive int4 (white); the red cells are the modules the search will have to keep wider.
 
 # %%
 show(plot_sensitivity_heatmap(result.sensitivity, level="block", value="kl",

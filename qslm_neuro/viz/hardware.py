@@ -179,9 +179,14 @@ def _plain_log_colorbar(bar: Any, vmin: float, vmax: float) -> None:
     """Five ticks spread over a log colour bar, written as plain numbers."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-    ticks = np.geomspace(vmin, vmax, 5)
-    ticks = np.array([float(f"{t:.2g}") for t in ticks])
+    decades = range(int(np.floor(np.log10(vmin))), int(np.ceil(np.log10(vmax))) + 1)
+    ticks = np.array([m * 10.0 ** k for k in decades for m in (1, 2, 5)])
     ticks = ticks[(ticks >= vmin * 0.999) & (ticks <= vmax * 1.001)]
+    if len(ticks) > 7:  # many decades: powers of ten only
+        ticks = ticks[np.isclose(np.log10(ticks) % 1, 0) | np.isclose(np.log10(ticks) % 1, 1)]
+    if len(ticks) < 3:  # less than a decade: five ticks spread evenly, 2 digits
+        ticks = np.array([float(f"{t:.2g}") for t in np.geomspace(vmin, vmax, 5)])
+        ticks = ticks[(ticks >= vmin * 0.999) & (ticks <= vmax * 1.001)]
     bar.ax.yaxis.set_major_locator(FixedLocator(ticks))
     bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _plain(v)))
     bar.ax.yaxis.set_minor_locator(NullLocator())
