@@ -164,6 +164,70 @@ def section_alpha(alpha: dict | None) -> str:
             + table(["memory cap", "alpha", "chosen", "dev acc", "size", "precisions"], rows))
 
 
+def section_search_hw(hw: dict | None) -> str:
+    if not hw:
+        return ""
+
+    def uj(s: dict | None) -> str:
+        return "-" if not s or not s.get("hw") else f"{s['hw']['energy_per_token_j'] * 1e6:.1f}"
+
+    def acc(s: dict | None) -> str:
+        return "-" if not s else f"{s['dev_accuracy']:.4f}"
+
+    costs = {(s["search"], c["chip"]): c for s in hw["searches"] for c in s["chips"]}
+
+    def evals(search: str, chip: str) -> str:
+        c = costs.get((search, chip)) or costs.get((search, "loihi2"))
+        return (f"{c['full_evaluations']} ({c['computed']['full']} new) + "
+                f"{c['calibration_evaluations']} ({c['computed']['calibration']} new)")
+
+    rows = []
+    for r in hw["energy"]:
+        for role, search in (("bytes_only", "bytes-only"), ("energy_aware", "energy budget")):
+            s = r[role]
+            rows.append([r["chip"], search, "-" if s is None else s["precisions"], acc(s),
+                         "-" if s is None else mb(s["bytes"]), uj(s), evals(search, r["chip"])])
+    chip_rows = []
+    for r in hw["one_chip"]:
+        s, base = r["chosen"], r["fp32"]
+        chip_rows.append([r["search"], r["chip"], f"{base['hw']['chips']} chips / {base['hw']['cores']} cores",
+                          "none" if s is None else s["precisions"], acc(s),
+                          "-" if s is None else f"{r['accuracy_from_fp32_points']:+.2f} pt",
+                          "-" if s is None else f"{s['hw']['chips']} / {s['hw']['cores']}",
+                          evals(r["search"], r["chip"])])
+    cost_rows = [[s["search"], c["chip"], f"{c['full_equivalents']:.1f}",
+                  f"{c['cpu_time_s']:.0f} s", f"{c['wall_time_s']:.0f} s"]
+                 for s in hw["searches"] for c in s["chips"]]
+    large = hw["large"]
+    large_rows = [[r["plan"], r["chip"], f"{r['model_MB']:.1f}",
+                   f"{r['energy_per_token_j'] * 1e6:,.0f}", f"{r['cores']:,} / {r['chips']}"]
+                  for r in large["rows"]]
+    criteria = ", ".join(f"{name.replace('_', ' ')}: {'yes' if ok else 'NO'}"
+                         for name, ok in hw["criteria"].items())
+    return ("### Hardware in the loop (`benchmarks/search_hw.py`)\n\n"
+            f"`{hw['model']}`, constA {hw['const_acc']} on SST-2 dev (the selection and reporting "
+            "split of this task), all searches over one evaluation store "
+            f"({hw['store']['distinct_full_evaluations']} distinct full evaluations in all). "
+            f"Energy budget {hw['energy_budget_text']}: {hw['energy_cut']:.0%} below the "
+            "bytes-only plan on embedded-soc, the same budget on both chips, beta 1.\n\n"
+            + table(["chip", "search", "precisions", "dev acc", "size", "uJ/token",
+                     "full + calibration evals (new)"], rows)
+            + "\n\nOne chip (`--const-mem 1chip`, alpha 0: the best-accuracy plan that fits; "
+            "\"from fp32\": block and module tiers only, steps ranked by cores freed):\n\n"
+            + table(["search", "chip", "fp32 needs", "chosen precisions", "dev acc", "vs fp32",
+                     "chips / cores", "full + calibration evals (new)"], chip_rows)
+            + "\n\nCost per chip search (full-evaluation equivalents, single-thread CPU time, "
+            f"wall time with load average {hw['load_average_before'][0]:.1f} -> "
+            f"{hw['load_average_after'][0]:.1f} on {hw['cpu_count']} cores):\n\n"
+            + table(["search", "chip", "full-eval equivalents", "CPU", "wall"], cost_rows)
+            + f"\n\n{large['label']}: fewest Loihi 2 chips with `{large['fewest_loihi2_chips']}`; "
+            f"within {large['energy_budget_j_per_token'] * 1e6:,.0f} uJ/token on embedded-soc "
+            f"(10% below the transferred bytes-only plan): "
+            f"{', '.join(large['within_energy_budget_on_embedded_soc']) or 'none'}.\n\n"
+            + table(["transferred plan", "chip", "MB", "uJ/token", "cores / chips"], large_rows)
+            + f"\n\nCriteria: {criteria}.")
+
+
 def section_hw(hw: dict | None) -> str:
     if not hw:
         return ""
@@ -278,6 +342,7 @@ def render() -> str:
         lambda: section_search(load("search_sst2"), load("search_wt2")),
         lambda: section_compare(load("search_compare"), load("search_tiny_exhaustive")),
         lambda: section_alpha(load("search_alpha")),
+        lambda: section_search_hw(load("search_hw")),
         lambda: section_hw(load("hw_table")),
         lambda: section_spikegpt(load("spikegpt_architectures")),
         lambda: section_gpu216(load("gpu_spikegpt216")),

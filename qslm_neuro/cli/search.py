@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from qslm_neuro.cli.common import add_data_dir
+from qslm_neuro.cli.hw_constraints import (add_hw_constraint_arguments, hw_argument,
+                                           hw_constraint_kwargs, print_per_chip)
 from qslm_neuro.errors import BadInputError
 
 HELP = "find a weight-precision plan meeting constA and constM (QSLM tiered search)"
@@ -27,7 +29,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--const-acc", "--const-perf", "--const-ppl", dest="const_acc", default=None,
                    help="constA: 0.80, '>=0.80', '<=250', '1pt' or '5%%' (relative to fp32)")
     p.add_argument("--const-mem", default=None,
-                   help="constM: '2.5MB', '400MB', '1.5MiB', '350kB', bytes, or '15%%' of fp32")
+                   help="constM: '2.5MB', '400MB', '1.5MiB', '350kB', bytes, or '15%%' of fp32; "
+                   "on the chip: '1chip', '64cores', 'syn:2MB'")
     p.add_argument("--alpha", type=float, default=1.0,
                    help="weight of memory saving in the score (0 favours performance)")
     p.add_argument("--beta", type=float, default=0.0, help="weight of energy saving (default 0)")
@@ -50,7 +53,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="budget of random (evaluations) and nsga2 (trials)")
     p.add_argument("--level", choices=["block", "module"], default=None,
                    help="units of exhaustive/random/ilp/nsga2")
-    p.add_argument("--hw", default="loihi2", help="hardware model for estimates, or 'none'")
+    p.add_argument("--hw", default="loihi2", help="hardware model for estimates, a "
+                   "comma-separated list (one plan per chip), or 'none'")
+    add_hw_constraint_arguments(p)
     p.add_argument("--select-split", default=None,
                    help="split candidates are scored on (sst2: heldout = the 1,000 training "
                         "sentences the model never saw; wikitext2: heldout); the result is "
@@ -97,8 +102,12 @@ def run(args: argparse.Namespace) -> int:
         args.model, args.task, out=args.out, const_perf=args.const_acc, const_mem=args.const_mem,
         alpha=args.alpha, beta=args.beta, strategy=args.strategy, ladder=args.ladder,
         tiers=tiers, keep=args.keep, calibration_size=args.calib_size, seed=args.seed,
-        hw=None if args.hw.lower() == "none" else args.hw, data_dir=args.data_dir,
-        select_split=args.select_split, progress=not args.no_progress, **options)
+        hw=hw_argument(args.hw), data_dir=args.data_dir, select_split=args.select_split,
+        progress=not args.no_progress, **hw_constraint_kwargs(args), **options)
+    if print_per_chip(result):
+        print(f"wrote {Path(args.out) / 'per_chip.csv'} and one run directory per chip")
+        result.raise_if_not_found()
+        return 0
     print(result.table())
     print()
     print(result.summary())

@@ -5,6 +5,11 @@ weight-precision plan meeting a performance constraint (constA) and a memory con
 for any ``nn.Module``; see :mod:`qslm_neuro.quantsearch.api`. Parts, one job each:
 
 * :mod:`~.constraints` - parse and resolve constA / constM;
+* :mod:`~.hw_constraints` - bounds in the chip's terms (chips, cores, mapped synaptic memory,
+  energy per token, power at a rate, latency), checked on each candidate's own estimate;
+* :mod:`~.resources` - a plan's cost on the search's chip, and the resource one greedy step
+  saves, predicted analytically (what the tiers rank by);
+* :mod:`~.per_chip` - one plan per chip over one evaluation store, ``per_chip.csv``;
 * :mod:`~.objective` - the trade-off score (pluggable);
 * :mod:`~.store` - the SQLite evaluation store (resume);
 * :mod:`~.evaluator` - plan -> metric, footprint, activity, hardware estimate;
@@ -19,6 +24,8 @@ from __future__ import annotations
 from qslm_neuro.quantsearch.api import build_evaluator, search, task_proxy
 from qslm_neuro.quantsearch.constraints import MemConstraint, PerfConstraint
 from qslm_neuro.quantsearch.evaluator import Evaluator
+from qslm_neuro.quantsearch.hw_constraints import HardwareConstraints
+from qslm_neuro.quantsearch.per_chip import PerChipResults
 from qslm_neuro.quantsearch.objective import ScoreInputs, TradeOff
 from qslm_neuro.quantsearch.result import Candidate, SearchResult
 from qslm_neuro.quantsearch.sensitivity import SensitivityTable, measure_sensitivity
@@ -31,4 +38,4 @@ __all__ = ["search", "Candidate", "SearchResult", "STRATEGIES", "PerfConstraint"
            "MemConstraint", "TradeOff", "ScoreInputs", "Evaluator", "EvaluationStore",
            "SensitivityTable", "measure_sensitivity", "DEFAULT_LADDER", "parse_ladder",
            "build_evaluator", "task_proxy", "Strategy", "Tiered", "Exhaustive", "Random", "ILP",
-           "NSGA2", "make_strategy"]
+           "NSGA2", "make_strategy", "HardwareConstraints", "PerChipResults"]

@@ -23,8 +23,11 @@ from torch import nn
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.quantsearch.constraints import MemConstraint, MemLike, PerfConstraint, PerfLike
 from qslm_neuro.quantsearch.context import BudgetExhausted, SearchContext
-from qslm_neuro.quantsearch.evaluator import EvaluateFn, Evaluator, ProxyFn
+from qslm_neuro.quantsearch.evaluator import EvaluateFn, Evaluator, ProxyFn, Tally
+from qslm_neuro.quantsearch.hw_constraints import HardwareConstraints
 from qslm_neuro.quantsearch.objective import ObjectiveLike, make_objective
+from qslm_neuro.quantsearch.per_chip import PerChipResults, parse_chips
+from qslm_neuro.quantsearch.resources import chip_label
 from qslm_neuro.quantsearch.result import SearchResult
 from qslm_neuro.quantsearch.sensitivity import SensitivityTable, measure_sensitivity
 from qslm_neuro.quantsearch.space import DEFAULT_LADDER, LadderLike, kept_modules, parse_ladder
@@ -39,8 +42,9 @@ FALLBACK_CALIBRATION_SIZE, FALLBACK_PROXY_SIZE = 128, 32
 
 
 def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
-           const_mem: MemLike = None, alpha: float = 1.0, beta: float = 0.0,
-           strategy: StrategyLike = "tiered", hw: Any = "loihi2",
+           const_mem: MemLike = None, const_energy: Any = None, const_power: Any = None,
+           const_latency: Any = None, tokens_per_s: float | None = None, alpha: float = 1.0,
+           beta: float = 0.0, strategy: StrategyLike = "tiered", hw: Any = "loihi2",
            ladder: LadderLike = DEFAULT_LADDER, keep: Sequence[str] = (),
            objective: ObjectiveLike = None, out: str | os.PathLike[str] | None = None,
            store: str | os.PathLike[str] | EvaluationStore | None = None, seed: int = 0,
@@ -48,29 +52,38 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
            higher_is_better: bool | None = None, metric: str | None = None,
            calibrate: EvaluateFn | None = None, calibration_size: int | None = None,
            proxy: ProxyFn | None = None, evaluation_id: str | None = None,
-           new_run: bool = False, **strategy_options: Any) -> SearchResult:
-    """Find a weight-precision plan for ``model`` that meets constA and constM.
+           new_run: bool = False, **strategy_options: Any) -> "SearchResult | PerChipResults":
+    """Find a weight-precision plan for ``model`` that meets constA, constM and hardware bounds.
 
     Args:
         model: any ``nn.Module``; its quantizable modules are those owning a 2-D+ ``weight``.
         evaluate: ``evaluate(model) -> float`` (or a dict with ``"value"``), or a task object
             (it then supplies the calibration subset and the KL proxy batch itself).
         const_perf: constA, e.g. ``0.80``, ``">=0.80"``, ``"<=250"``, ``"1pt"``, ``"5%"``.
-        const_mem: constM, e.g. ``"2.5MB"``, ``"400MB"``, ``"1.5MiB"``, ``"15%"``, ``123456``.
+        const_mem: constM, e.g. ``"2.5MB"``, ``"400MB"``, ``"1.5MiB"``, ``"15%"``, ``123456``;
+            or mapped on the chip: ``"1chip"``, ``"2chips"``, ``"64cores"``, ``"syn:2MB"``,
+            ``"syn:20%"``; combined with commas (``"15%,1chip"``).
+        const_energy, const_power, const_latency: hardware bounds checked on each candidate's
+            own estimate, e.g. ``"10uJ/token"``, ``"150mW"``, ``"2ms/token"`` or ``"60%"`` of
+            the fp32 baseline's (see :mod:`qslm_neuro.quantsearch.hw_constraints`).
+        tokens_per_s: the rate power is estimated at (default: the fastest the chip sustains).
         alpha, beta: trade-off weights of memory and energy saving (see
             :mod:`qslm_neuro.quantsearch.objective`); ``objective`` replaces the formula.
         strategy: a strategy object (``Tiered(skip_margin=0.02)``, ``Random(n_evaluations=30)``,
             ...; see :mod:`qslm_neuro.quantsearch.strategies`) or its name; with a name, the
             strategy's options may be given as keywords (``strategy="random",
             n_evaluations=30``).
-        hw: hardware model for estimates (a name, a TOML path, or None).
+        hw: hardware model for estimates (a name, a TOML path, or None), or several
+            (``"loihi2,embedded-soc"`` or a list): one search per chip over one evaluation
+            store (no plan is evaluated twice), returned as a :class:`PerChipResults` keyed by
+            chip.
         ladder: precisions to search, e.g. ``"fp32,int8,int6,int5,int4,int3,int2"``.
         keep: block or module paths that stay at fp32.
         store / out: the SQLite evaluation store (a file or directory), the run directory. A
             store already holding a search of another model, data or evaluation is refused
             (naming what differs) unless ``new_run=True``, which keeps the old file aside.
         seed: calibration subset, proxy batch, random and NSGA-II sampling.
-        max_full_evaluations: stop any strategy after this many full evaluations.
+        max_full_evaluations: stop any strategy after this many full evaluations (per chip).
         higher_is_better, metric: needed for a plain function (tasks say it themselves).
         calibrate: a cheaper evaluation for sensitivity analysis (default: a
             ``calibration_size`` subset of a task, else ``evaluate`` itself).
@@ -80,12 +93,15 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
         raise BadInputError(f"seed={seed!r}; expected a whole number from 0 to 2**32 - 1")
     chosen_strategy = make_strategy(strategy, **_renamed(strategy, strategy_options))
     objective_fn = make_objective(objective, alpha, beta)
-    perf, mem = PerfConstraint.parse(const_perf), MemConstraint.parse(const_mem)
+    mem_bytes, hardware = HardwareConstraints.parse(const_mem, const_energy, const_power,
+                                                    const_latency, tokens_per_s)
+    perf, mem = PerfConstraint.parse(const_perf), MemConstraint.parse(mem_bytes)
     precision_ladder = parse_ladder(ladder)
+    chips = parse_chips(hw)
     evaluator = build_evaluator(model, evaluate, higher_is_better=higher_is_better,
                                 metric=metric, calibrate=calibrate,
                                 calibration_size=calibration_size, proxy=proxy,
-                                store=_open_store(store, out), seed=seed, hw=hw,
+                                store=_open_store(store, out), seed=seed, hw=chips[0],
                                 evaluation_id=evaluation_id)
     if beta and not evaluator.has_synapses:
         raise BadInputError(f"beta={beta:g} weighs energy, but {type(model).__name__} has no "
@@ -93,13 +109,40 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
     keep_set = kept_modules(evaluator.hierarchy, keep)
     evaluator.store.claim(evaluator.identity, new_run=bool(new_run))
     started_unix = time.time()
-    ctx = SearchContext(evaluator, perf, mem, objective_fn, precision_ladder, keep_set,
-                        max_full_evaluations=max_full_evaluations, progress=progress, seed=seed)
-    settings = {**chosen_strategy.settings(), "ladder": [p.name for p in precision_ladder],
-                "keep": sorted(keep_set), "seed": seed, "alpha": alpha, "beta": beta,
-                "max_full_evaluations": max_full_evaluations,
-                "hw": str(getattr(hw, "name", hw)) if evaluator.hw else None,
-                "torch_threads": torch.get_num_threads(), "model": type(model).__name__}
+    results: dict[str, SearchResult] = {}
+    for index, chip in enumerate(chips):
+        if index:  # each chip's counts say what it used; the memo and store carry over
+            evaluator.tally = Tally()
+        ctx = SearchContext(evaluator, perf, mem, objective_fn, precision_ladder, keep_set,
+                            max_full_evaluations=max_full_evaluations, progress=progress,
+                            seed=seed, hardware=hardware, chip=chip, beta=beta)
+        settings = {**chosen_strategy.settings(), "ladder": [p.name for p in precision_ladder],
+                    "keep": sorted(keep_set), "seed": seed, "alpha": alpha, "beta": beta,
+                    "max_full_evaluations": max_full_evaluations,
+                    "hw": chip_label(chip) if ctx.chip is not None else None,
+                    "hardware_constraints": hardware.to_dict(),
+                    "chips_searched": [chip_label(c) for c in chips if c is not None],
+                    "torch_threads": torch.get_num_threads(), "model": type(model).__name__}
+        results[chip_label(chip) if chip is not None else "none"] = _run_strategy(
+            ctx, chosen_strategy, evaluator, precision_ladder, progress, settings)
+    if len(chips) == 1:
+        result = next(iter(results.values()))
+        _count_every_process(result, evaluator.store, started_unix)
+        if out is not None:
+            result.write(out)
+        return result
+    evaluator.store.add_session(started_unix, sum(r.wall_time_s for r in results.values()),
+                                sum(r.cpu_time_s for r in results.values()))
+    per_chip = PerChipResults(results)
+    if out is not None:
+        per_chip.write(out)
+    return per_chip
+
+
+def _run_strategy(ctx: SearchContext, chosen_strategy: Any, evaluator: Evaluator,
+                  precision_ladder: tuple, progress: bool,
+                  settings: dict[str, Any]) -> SearchResult:
+    """Baseline, upfront sensitivities, the strategy, the result (one chip)."""
     ctx.start()
 
     def measure(units: list) -> SensitivityTable:
@@ -113,13 +156,9 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
         sensitivity = chosen_strategy.run(ctx, sensitivity, measure)
     except BudgetExhausted:
         ctx.trials.append({"tier": "stop", "action": "budget exhausted",
-                           "max_full_evaluations": max_full_evaluations})
+                           "max_full_evaluations": ctx.max_full_evaluations})
     settings.update(evaluator_settings(evaluator))
-    result = ctx.finish(chosen_strategy.name, sensitivity, settings)
-    _count_every_process(result, evaluator.store, started_unix)
-    if out is not None:
-        result.write(out)
-    return result
+    return ctx.finish(chosen_strategy.name, sensitivity, settings)
 
 
 def _count_every_process(result: SearchResult, store: EvaluationStore, started_unix: float

@@ -26,6 +26,7 @@ from qslm_neuro.errors import BadInputError
 from qslm_neuro.quantsearch.api import _open_store, search
 from qslm_neuro.quantsearch.constraints import PerfConstraint
 from qslm_neuro.quantsearch.paired import paired_accuracy, paired_perplexity
+from qslm_neuro.quantsearch.per_chip import PerChipResults, result_items
 from qslm_neuro.quantsearch.result import Candidate, SearchResult
 from qslm_neuro.quantsearch.space import DEFAULT_LADDER
 from qslm_neuro.quantsearch.strategies import StrategyLike
@@ -40,11 +41,15 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
                       keep: Sequence[str] = (), calibration_size: int | None = None,
                       seed: int = 0, hw: str | None = "loihi2", data_dir: Any = None,
                       select_split: str | None = None, report_split: str | None = "default",
-                      store: Any = None, progress: bool = True, **options: Any) -> SearchResult:
+                      store: Any = None, progress: bool = True,
+                      **options: Any) -> "SearchResult | PerChipResults":
     """Load a checkpoint, search it on the selection split, report on the reporting split.
 
-    ``strategy`` and ``**options`` are as in :func:`qslm_neuro.quantsearch.api.search`;
-    ``tiers`` is the tiered strategy's option, kept as a keyword here for the CLI.
+    ``strategy`` and ``**options`` (hardware bounds included: ``const_energy``,
+    ``const_power``, ``const_latency``, ``tokens_per_s``) are as in
+    :func:`qslm_neuro.quantsearch.api.search`; ``tiers`` is the tiered strategy's option, kept
+    as a keyword here for the CLI. Several chips (``hw="loihi2,embedded-soc"``) give a
+    :class:`~qslm_neuro.quantsearch.per_chip.PerChipResults`, one run directory per chip.
     """
     from qslm_neuro.models.checkpoint import load_checkpoint
     from qslm_neuro.tasks import TASKS, make_task
@@ -69,17 +74,21 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
                     alpha=alpha, beta=beta, strategy=strategy, ladder=ladder,
                     keep=keep, calibration_size=calibration_size, seed=seed, hw=hw,
                     store=run_store, out=None, progress=progress, **options)
-    result.settings.update({"checkpoint": str(Path(model_dir)), "task": task_name,
-                            "selection_split": task.name})
+    report_task = None
     if report:
         report_task = task if report == split else make_task(
             task_name, loaded.tokenizer, data_dir=data_dir, split=report,
             ctx_len=loaded.config.ctx_len)
-        entry = evaluate_on_split(loaded.model, report_task, result, const_perf)
-        entry["protocol"] = SAME_SPLIT_LABEL if report == split else \
-            "selected on a split the reported number never uses"
-        result.extra["report_split"] = entry
-        result.settings["report_split"] = report_task.name
+    scores: dict[str, dict[str, Any]] = {}  # plan key -> report-split evaluation (shared)
+    for _chip, one in result_items(result):
+        one.settings.update({"checkpoint": str(Path(model_dir)), "task": task_name,
+                             "selection_split": task.name})
+        if report_task is not None:
+            entry = evaluate_on_split(loaded.model, report_task, one, const_perf, scores)
+            entry["protocol"] = SAME_SPLIT_LABEL if report == split else \
+                "selected on a split the reported number never uses"
+            one.extra["report_split"] = entry
+            one.settings["report_split"] = report_task.name
     result.write(out)
     return result
 
@@ -115,8 +124,12 @@ def _split_options(loaded: Any, task_name: str, split: str) -> dict[str, Any]:
 
 
 def evaluate_on_split(model: nn.Module, task: Any, result: SearchResult,
-                      const_perf: Any = None) -> dict[str, Any]:
-    """fp32 and the chosen (else nearest) candidate on another split, paired, with constA."""
+                      const_perf: Any = None, scores: dict[str, dict[str, Any]] | None = None
+                      ) -> dict[str, Any]:
+    """fp32 and the chosen (else nearest) candidate on another split, paired, with constA.
+
+    ``scores`` caches evaluations by plan key across the results of one search (per chip)."""
+    scores = {} if scores is None else scores
     picked: list[tuple[str, Candidate]] = [("baseline", result.baseline)]
     if result.chosen is not None:
         picked.append(("chosen", result.chosen))
@@ -125,8 +138,10 @@ def evaluate_on_split(model: nn.Module, task: Any, result: SearchResult,
     entry: dict[str, Any] = {"split": task.name, "metric": task.metric}
     per_item: dict[str, list] = {}
     for role, candidate in picked:
-        with candidate.plan.applied(model):
-            evaluation = task.evaluate(model, per_item=True)
+        if candidate.plan.key not in scores:
+            with candidate.plan.applied(model):
+                scores[candidate.plan.key] = task.evaluate(model, per_item=True)
+        evaluation = dict(scores[candidate.plan.key])
         items_key = "per_example_correct" if "per_example_correct" in evaluation else \
             "per_token_nll"
         per_item[role] = evaluation.pop(items_key)

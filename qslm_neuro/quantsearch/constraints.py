@@ -34,7 +34,7 @@ from qslm_neuro.errors import BadInputError
 PERF_FORMS = ("0.80", "'>=0.80'", "'<=250'", "'1pt' (points worse than the baseline)",
               "'5%' (relative to the baseline)")
 MEM_FORMS = ("'2.5MB'", "'400MB'", "'1.5MiB'", "'350kB'", "'123456' (bytes)",
-             "'15%' (of the fp32 footprint)")
+             "'15%' (of the fp32 footprint)", "'1chip', '64cores', 'syn:2MB' (mapped on the chip)")
 
 _NUMBER = r"(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
 _PERF_ABSOLUTE = re.compile(rf"^(?P<op>>=|<=|=>|=<)?\s*{_NUMBER}$")

@@ -15,7 +15,9 @@ from qslm_neuro.errors import BadInputError
 from qslm_neuro.quant import Precision, QuantPlan, footprint
 from qslm_neuro.quantsearch.constraints import MemConstraint, PerfConstraint
 from qslm_neuro.quantsearch.evaluator import Evaluator
+from qslm_neuro.quantsearch.hw_constraints import HardwareConstraints, ResolvedHardware
 from qslm_neuro.quantsearch.objective import Objective, ScoreInputs, describe_objective
+from qslm_neuro.quantsearch.resources import ChipCoster, StepResources, chip_label
 from qslm_neuro.quantsearch.result import Candidate, SearchResult
 from qslm_neuro.quantsearch.space import Unit, block_units, module_units
 
@@ -32,7 +34,9 @@ class SearchContext:
     def __init__(self, evaluator: Evaluator, perf: PerfConstraint, mem: MemConstraint,
                  objective: Objective, ladder: tuple[Precision, ...],
                  keep: frozenset[str] = frozenset(), *, max_full_evaluations: int | None = None,
-                 progress: bool = True, seed: int = 0) -> None:
+                 progress: bool = True, seed: int = 0,
+                 hardware: HardwareConstraints | None = None, chip: Any = "evaluator",
+                 beta: float = 0.0) -> None:
         if max_full_evaluations is not None and max_full_evaluations < 1:
             raise BadInputError(f"max_full_evaluations={max_full_evaluations}; expected a "
                                 "positive number of full evaluations (or None for no cap)")
@@ -56,6 +60,20 @@ class SearchContext:
         self.started_at = time.perf_counter()
         self.started_cpu = time.process_time()
         self.baseline: Candidate | None = None
+        # The chip this search costs candidates on (several contexts may share one evaluator).
+        self.chip = evaluator.hw if chip == "evaluator" else (chip if evaluator.has_synapses
+                                                              else None)
+        self.hardware_spec = hardware or HardwareConstraints()
+        if self.hardware_spec and self.chip is None:
+            raise BadInputError(
+                "hardware constraints (chips, cores, syn:, energy, power, latency) need a chip "
+                "and a model with a synapses() description (a qslm-neuro SpikingRWKV); name one "
+                "with hw='loihi2' (--hw loihi2) or drop those constraints")
+        rate = self.hardware_spec.tokens_per_s
+        self.coster = ChipCoster(evaluator, self.chip, rate)
+        self.steps = StepResources(evaluator, self.chip, rate)
+        self.beta = beta
+        self.hardware = ResolvedHardware()
 
     # -- setup -------------------------------------------------------------------------------
     def start(self) -> Candidate:
@@ -68,6 +86,10 @@ class SearchContext:
         self.perf = self.perf_spec.resolve(metric, self.evaluator.higher_is_better,
                                            self.evaluator.metric_name)
         self.mem = self.mem_spec.resolve(self.evaluator.fp32_bytes)
+        base_hw = self.coster.summary(QuantPlan(), base)
+        resolved = self.hardware_spec.resolve(base_hw)
+        self.hardware = ResolvedHardware(resolved.bounds, resolved.tokens_per_s,
+                                         None if self.chip is None else chip_label(self.chip))
         self.baseline = self._candidate(QuantPlan(), "baseline", "fp32 baseline", base)
         return self.baseline
 
@@ -95,7 +117,7 @@ class SearchContext:
         total = result["total_bytes"]
         fp = footprint(self.hierarchy, plan)
         metric = result["metric"]
-        hw = result.get("hw")
+        hw = self.coster.summary(plan, result)
         base_energy = (self.baseline.hw or {}).get("energy_per_token_j") if self.baseline else (
             hw or {}).get("energy_per_token_j")
         inputs = ScoreInputs(metric, self.perf.baseline, self.evaluator.higher_is_better, total,
@@ -106,16 +128,27 @@ class SearchContext:
         factory = None
         if activity is not None and self.evaluator.has_synapses:
             factory = (lambda p=plan, a=activity: self.evaluator.workload(p, a))
+        misses = self.hardware.misses(hw)
         candidate = Candidate(
             order=len(self.candidates) + 1, tier=tier, label=label, plan=plan, metric=metric,
             total_bytes=total, fp32_bytes=self.evaluator.fp32_bytes,
             mean_weight_bits=fp.mean_weight_bits, meets_perf=self.perf.ok(metric),
             meets_mem=self.mem.ok(total), score=score,
-            violation=self.perf.violation(metric) + self.mem.violation(total), hw=hw,
+            violation=self.perf.violation(metric) + self.mem.violation(total)
+            + sum(min(m["over"], 1e6) for m in misses), hw=hw,
+            meets_hw=not misses, misses=misses,
             activity=activity, details=result.get("details", {}), _workload_factory=factory)
         self.candidates.append(candidate)
         self._by_key[plan.key] = candidate
         return candidate
+
+    def accepts(self, candidate: Candidate, anchor: Candidate) -> bool:
+        """A greedy step is kept when constA holds and it misses no hardware bound that the
+        anchor met (a step may not trade one met budget for another resource)."""
+        if not candidate.meets_perf:
+            return False
+        before = {miss["kind"] for miss in anchor.misses}
+        return not ({miss["kind"] for miss in candidate.misses} - before)
 
     # -- choice ------------------------------------------------------------------------------
     def choose(self, candidates: Sequence[Candidate] | None = None
@@ -137,7 +170,7 @@ class SearchContext:
             strategy=strategy, metric_name=self.evaluator.metric_name,
             higher_is_better=self.evaluator.higher_is_better, baseline=self.baseline,
             candidates=list(self.candidates), chosen=chosen, nearest=nearest, perf=self.perf,
-            mem=self.mem, objective=describe_objective(self.objective),
+            mem=self.mem, objective=describe_objective(self.objective), hardware=self.hardware,
             counts=self.evaluator.counts(), wall_time_s=time.perf_counter() - self.started_at,
             cpu_time_s=time.process_time() - self.started_cpu,
             sensitivity=sensitivity, trials=list(self.trials), settings=dict(settings or {}))

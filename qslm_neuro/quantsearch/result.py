@@ -26,6 +26,7 @@ from qslm_neuro.errors import BadInputError, ConstraintsNotMetError
 from qslm_neuro.fileio import write_json_atomic, write_text_atomic
 from qslm_neuro.quant import QuantPlan
 from qslm_neuro.quantsearch.constraints import ResolvedMem, ResolvedPerf
+from qslm_neuro.quantsearch.hw_constraints import ResolvedHardware, format_value
 
 REPORT_FORMAT = "qslm-neuro.search-report/1"
 
@@ -47,14 +48,16 @@ class Candidate:
     score: float
     violation: float
     hw: dict[str, Any] | None = None
+    meets_hw: bool = True            # meets every hardware bound (chips, energy, power, ...)
+    misses: list[dict[str, Any]] = field(default_factory=list)  # hardware bounds it misses
     activity: dict[str, Any] | None = field(default=None, repr=False)
     details: dict[str, Any] = field(default_factory=dict, repr=False)
     _workload_factory: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def feasible(self) -> bool:
-        """Meets both constA and constM."""
-        return self.meets_perf and self.meets_mem
+        """Meets constA, constM and every hardware bound."""
+        return self.meets_perf and self.meets_mem and self.meets_hw
 
     @property
     def memory_saving(self) -> float:
@@ -90,6 +93,7 @@ class Candidate:
                 "metric": self.metric, "total_bytes": self.total_bytes,
                 "memory_saving": self.memory_saving, "mean_weight_bits": self.mean_weight_bits,
                 "meets_perf": self.meets_perf, "meets_mem": self.meets_mem,
+                "meets_hw": self.meets_hw, "misses": list(self.misses),
                 "feasible": self.feasible, "score": self.score, "violation": self.violation,
                 "precisions": self.precisions(), "plan_key": self.plan.key,
                 "plan": self.plan.to_dict(), "hw": self.hw, "details": self.details}
@@ -119,6 +123,7 @@ class SearchResult:
     trials: list[dict[str, Any]] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    hardware: ResolvedHardware = field(default_factory=ResolvedHardware)
 
     @property
     def found(self) -> bool:
@@ -146,13 +151,36 @@ class SearchResult:
         """ConstraintsNotMetError naming the nearest candidates (exit code 3 in the CLI)."""
         if self.found:
             return
-        names = "; ".join(f"#{c.order} {c.label}: {self.metric_name} {c.metric:.4g}, "
-                          f"{c.total_bytes:,} B ({c.memory_saving:.1%} saved)"
+        names = "; ".join(f"#{c.order} {c.label} misses {', '.join(self.missed(c)) or 'nothing'}"
                           for c in self.nearest)
         raise ConstraintsNotMetError(
-            f"no candidate met both constraints ({self.perf.describe()}; {self.mem.describe()}) "
-            f"among {len(self.candidates)} evaluated; nearest: {names or 'none'}. Relax "
-            "--const-acc/--const-mem or widen the precision ladder")
+            f"no candidate met every constraint ({self.constraints_text()}) among "
+            f"{len(self.candidates)} evaluated; nearest: {names or 'none'}. Relax --const-acc/"
+            "--const-mem/--const-energy/--const-power/--const-latency or widen the precision "
+            "ladder")
+
+    def constraints_text(self) -> str:
+        text = f"{self.perf.describe()}; {self.mem.describe()}"
+        return text + (f"; {self.hardware.describe()}" if self.hardware else "")
+
+    def missed(self, c: Candidate) -> list[str]:
+        """Which constraints ``c`` misses and by how much, in words."""
+        out = []
+        if not c.meets_perf:
+            gap = abs(c.metric - (self.perf.threshold if self.perf.threshold is not None
+                                  else c.metric))
+            point = 100 if 0.0 <= self.perf.baseline <= 1.0 else 1
+            unit = " pt" if point == 100 else ""
+            sign = ">=" if self.higher_is_better else "<="
+            out.append(f"{self.metric_name} {c.metric:.4g} (needs {sign} "
+                       f"{self.perf.threshold:.4g}, short by {gap * point:.3g}{unit})"
+                       if self.perf.threshold is not None else f"{self.metric_name} not finite")
+        if not c.meets_mem and self.mem.budget_bytes is not None:
+            over = c.total_bytes / self.mem.budget_bytes - 1
+            out.append(f"memory {c.total_bytes:,} B > {self.mem.budget_bytes:,.0f} B "
+                       f"(+{over:.1%})")
+        out += [m["text"] for m in c.misses]
+        return out
 
     # -- printing ----------------------------------------------------------------------------
     def table(self, limit: int | None = None) -> str:
@@ -162,6 +190,8 @@ class SearchResult:
                 f"{'MB':>8} {'saved':>6} {'bits':>5} {'A':>1} {'M':>1} {'score':>7}")
         if has_hw:
             head += f" {'uJ/tok':>8} {'mW':>7} {'cores':>5}"
+        if self.hardware:
+            head += " H"
         lines = [head]
         rows = self.candidates if limit is None else self.candidates[:limit]
         for c in rows:
@@ -176,6 +206,8 @@ class SearchResult:
                              f"{c.hw['power_w'] * 1e3:>7.2f} {c.hw['cores']:>5d}")
                 else:
                     line += f" {'-':>8} {'-':>7} {'-':>5}"
+            if self.hardware:
+                line += f" {'y' if c.meets_hw else 'n'}"
             lines.append(line)
         if limit is not None and len(self.candidates) > limit:
             lines.append(f"... {len(self.candidates) - limit} more candidates")
@@ -183,12 +215,14 @@ class SearchResult:
 
     def summary(self) -> str:
         c = self.counts
-        lines = [f"strategy {self.strategy}: {len(self.candidates)} candidates, "
+        lines = [f"strategy {self.strategy}"
+                 f"{' on ' + self.hardware.chip if self.hardware.chip else ''}: "
+                 f"{len(self.candidates)} candidates, "
                  f"{c['full_evaluations']} full + {c['calibration_evaluations']} calibration + "
                  f"{c['proxy_evaluations']} proxy evaluations = {c['full_equivalents']:.1f} "
                  f"full-evaluation equivalents, {self.wall_time_s:.1f} s wall "
                  f"({self.cpu_time_s:.1f} s CPU)",
-                 f"constraints: {self.perf.describe()}; {self.mem.describe()}",
+                 f"constraints: {self.constraints_text()}",
                  f"objective: {self.objective.get('formula', self.objective.get('name'))}",
                  f"baseline: {self.metric_name} {self.baseline.metric:.4f}, "
                  f"{self.baseline.total_bytes:,} B"]
@@ -205,11 +239,19 @@ class SearchResult:
             if ch.hw:
                 lines.append(f"        {ch.hw['energy_per_token_j'] * 1e6:.3f} uJ/token, "
                              f"{ch.hw['power_w'] * 1e3:.2f} mW, {ch.hw['cores']} cores, "
-                             f"{ch.hw['chips']} chip(s) on {ch.hw['hardware']}")
+                             f"{ch.hw['chips']} chip(s) on {ch.hw['hardware']}, latency "
+                             f"{format_value('latency', ch.hw['latency_per_token_s'])}")
+            for check in self.hardware.holds(ch.hw):
+                value = check["value"]
+                shown = "-" if value is None else format_value(check["kind"], value)
+                lines.append(f"        {check['constraint']}: {shown} vs "
+                             f"{format_value(check['kind'], check['bound'])}: "
+                             f"{'holds' if check['holds'] else 'MISSED'}")
         else:
-            lines.append("no candidate met both constraints; nearest: " + "; ".join(
+            lines.append("no candidate met every constraint; nearest: " + "; ".join(
                 f"#{n.order} {n.label} ({self.metric_name} {n.metric:.4f}, "
-                f"{n.memory_saving:.1%} saved)" for n in self.nearest))
+                f"{n.memory_saving:.1%} saved; misses {', '.join(self.missed(n))})"
+                for n in self.nearest))
         return "\n".join(lines)
 
     # -- files -------------------------------------------------------------------------------
@@ -217,7 +259,11 @@ class SearchResult:
         return {
             "format": REPORT_FORMAT, "strategy": self.strategy, "metric": self.metric_name,
             "higher_is_better": self.higher_is_better, "found": self.found,
-            "constraints": {"performance": self.perf.to_dict(), "memory": self.mem.to_dict()},
+            "constraints": {"performance": self.perf.to_dict(), "memory": self.mem.to_dict(),
+                            "hardware": self.hardware.to_dict()},
+            "chosen_checks": None if self.chosen is None else self.hardware.holds(self.chosen.hw),
+            "nearest_misses": [{"order": c.order, "misses": self.missed(c)}
+                               for c in self.nearest],
             "objective": self.objective,
             "baseline": self.baseline.to_dict(with_activity=False),
             "chosen": None if self.chosen is None else self.chosen.to_dict(with_activity=False),
@@ -232,9 +278,10 @@ class SearchResult:
 
     def csv_text(self) -> str:
         columns = ["order", "tier", "label", "metric", "total_bytes", "memory_saving",
-                   "mean_weight_bits", "meets_perf", "meets_mem", "feasible", "chosen", "score",
-                   "violation", "energy_per_token_j", "power_w", "cores", "chips",
-                   "precisions", "plan_key"]
+                   "mean_weight_bits", "meets_perf", "meets_mem", "meets_hw", "feasible",
+                   "chosen", "score", "violation", "energy_per_token_j", "power_w", "cores",
+                   "chips", "latency_per_token_s", "synaptic_memory_bytes", "precisions",
+                   "plan_key"]
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
@@ -243,10 +290,12 @@ class SearchResult:
             hw = c.hw or {}
             writer.writerow([c.order, c.tier, c.label, repr(c.metric), c.total_bytes,
                              f"{c.memory_saving:.6f}", f"{c.mean_weight_bits:.4f}",
-                             int(c.meets_perf), int(c.meets_mem), int(c.feasible),
-                             int(c.plan.key == chosen_key), repr(c.score), f"{c.violation:.6g}",
-                             hw.get("energy_per_token_j", ""), hw.get("power_w", ""),
-                             hw.get("cores", ""), hw.get("chips", ""), c.precisions(),
+                             int(c.meets_perf), int(c.meets_mem), int(c.meets_hw),
+                             int(c.feasible), int(c.plan.key == chosen_key), repr(c.score),
+                             f"{c.violation:.6g}", hw.get("energy_per_token_j", ""),
+                             hw.get("power_w", ""), hw.get("cores", ""), hw.get("chips", ""),
+                             hw.get("latency_per_token_s", ""),
+                             hw.get("synaptic_memory_bytes", ""), c.precisions(),
                              c.plan.key])
         return buffer.getvalue()
 

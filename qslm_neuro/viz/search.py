@@ -28,7 +28,7 @@ def plot_pareto(result: Any) -> "Figure":
     largest = max([c.total_bytes for c in result.candidates] + [result.baseline.total_bytes])
     unit, per = ("KB", 1e3) if largest < 1e6 else ("MB", 1e6)
     for feasible, color, name in ((False, "#b0b0b0", "misses a constraint"),
-                                  (True, "#2b8cbe", "meets both")):
+                                  (True, "#2b8cbe", "meets every constraint")):
         group = [c for c in finite if c.feasible == feasible]
         if group:
             ax.scatter([c.total_bytes / per for c in group], [c.metric for c in group],

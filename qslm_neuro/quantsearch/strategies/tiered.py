@@ -3,15 +3,19 @@
 1. **Global tier**: one precision everywhere, walking down the ladder (int8, int6, ...) on the
    full evaluation set until a precision breaks constA (that one is kept as a candidate too);
    these few evaluations are never skipped by prediction.
-2. **Block tier**: from the starting point (the best-scoring global candidate that meets both
-   constraints; else the smallest one that meets constA; else the fp32 baseline), lower one
-   block at a time by one ladder step, least harmful per byte saved first (calibration drop per
-   byte, ties by proxy KL per byte). A step that keeps constA is accepted and the block may be
-   lowered again later; a step that breaks it freezes the block.
+2. **Block tier**: from the starting point (the best-scoring global candidate that meets every
+   constraint; else, of those meeting constA, the one nearest the other bounds, smallest first;
+   else the fp32 baseline), lower one block at a time by one ladder step, least harmful per
+   unit of resource saved first (calibration drop per unit saved, ties by proxy KL per unit
+   saved; the resource is chosen by the rule below). A step that keeps constA (and misses no
+   hardware bound its anchor met) is accepted and the block may be lowered again later; a step
+   that breaks it freezes the block.
 3. **Module tier**: the same, one module at a time, from the block tier's result. Module
    sensitivities are measured when this tier starts, for the modules it can still lower (those
-   above the ladder's lowest precision): a module the block tier already took to the bottom
-   would never be ranked, so measuring it first would only cost evaluations. ``measure`` (given
+   above the ladder's lowest precision, and, when a hardware resource is ranked, whose next
+   step is predicted to save some of it): a module the block tier already took to the bottom,
+   or whose every step would cost more energy, would never be taken, so measuring it first
+   would only cost evaluations. ``measure`` (given
    by :func:`qslm_neuro.quantsearch.search`) does it; without it the table must already hold them.
 
 Before each full evaluation the additive damage model (:class:`~.sensitivity.DropModel`)
@@ -20,6 +24,28 @@ increment; a step predicted to miss constA by more than ``skip_margin`` (a share
 metric) is skipped without an evaluation and freezes the unit. Every decision is logged in
 ``trials``; every evaluated plan is a candidate. The final choice is made by the objective over
 all candidates (:meth:`SearchContext.choose`).
+
+**Which resource a step is ranked by** (re-decided before every step, from the current plan):
+
+* the resource of the bound the current plan misses by the largest share (value / bound - 1):
+  bytes for constM, cores for a chip or core budget, synaptic memory as mapped for ``syn:``,
+  energy per token for an energy or a power budget, latency per token for a latency budget;
+* when it misses none: energy per token if ``beta > 0`` (energy is weighed in the score), else the
+  resource of the first hardware bound given, else bytes. A search that names no hardware bound
+  and has ``beta = 0`` ranks by bytes, as QSLM does.
+
+Bytes saved are exact (footprint). Any other resource saved is predicted analytically, without
+an evaluation: the chip's cost model on the current plan's own measured activity with the unit's
+layers at the new precision (:class:`~qslm_neuro.quantsearch.resources.StepResources`). Steps
+predicted to save nothing (or to cost more: on the embedded SoC, energy per token rises below
+int5 because unpacking sub-byte weights costs cycles) are not taken. Cores come in whole
+numbers: when no step frees a core, steps are ranked by the synaptic memory they free (what
+packs into fewer cores).
+
+With hardware bounds and an objective that weighs neither memory nor energy (``alpha = beta =
+0``), a tier stops as soon as the current plan meets every bound: further steps could only cost
+accuracy. From an infeasible start (fp32 on two chips) it lowers by the binding resource until
+the plan fits, then stops.
 """
 from __future__ import annotations
 
@@ -32,6 +58,8 @@ from tqdm.auto import tqdm
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.quant import FP32, Precision
 from qslm_neuro.quantsearch.context import SearchContext
+from qslm_neuro.quantsearch.objective import TradeOff
+from qslm_neuro.quantsearch.resources import binding_resource
 from qslm_neuro.quantsearch.result import Candidate
 from qslm_neuro.quantsearch.sensitivity import DropModel, SensitivityTable
 from qslm_neuro.quantsearch.space import Unit, uniform_plan
@@ -110,16 +138,19 @@ def run_tiered(ctx: SearchContext, sensitivity: SensitivityTable,
         if "block" in tiers:
             current = _greedy_tier(ctx, "block", ctx.blocks, current, model, skip_margin, bar)
         if "module" in tiers:
-            movable = [m for m in ctx.modules if _step_below(
-                ctx.ladder, max(current.plan.precision_of(p) for p in m.modules)) is not None]
+            resource = binding_resource(ctx, current)
+            movable = [] if _nothing_to_gain(ctx, current) else [
+                m for m in ctx.modules if _can_save(ctx, resource, m, current)]
             missing = [m for m in movable if not sensitivity.has_unit(m.level, m.path)]
             if missing and measure is not None:
                 sensitivity = sensitivity.merged(measure(missing))
                 model = DropModel(sensitivity, ctx.evaluator.higher_is_better)
             ctx.trials.append({"tier": "module", "action": "sensitivity", "from": current.order,
                                "measured": len(missing) if measure is not None else 0,
-                               "movable": len(movable), "modules": len(ctx.modules)})
-            _greedy_tier(ctx, "module", ctx.modules, current, model, skip_margin, bar)
+                               "movable": len(movable), "modules": len(ctx.modules),
+                               "resource": resource})
+            known = [m for m in ctx.modules if sensitivity.has_unit(m.level, m.path)]
+            _greedy_tier(ctx, "module", known, current, model, skip_margin, bar)
     finally:
         bar.close()
     return sensitivity
@@ -153,8 +184,8 @@ def _starting_point(ctx: SearchContext, global_candidates: list[Candidate]) -> C
     if chosen is not None:
         return chosen
     meets_perf = [c for c in pool if c.meets_perf]
-    if meets_perf:
-        return min(meets_perf, key=lambda c: (c.total_bytes, c.order))
+    if meets_perf:  # nearest to the other bounds (bytes first when only constM binds)
+        return min(meets_perf, key=lambda c: (c.violation, c.total_bytes, c.order))
     return ctx.baseline
 
 
@@ -164,13 +195,20 @@ def _greedy_tier(ctx: SearchContext, tier: str, units: list[Unit], start: Candid
     current = start
     frozen: set[str] = set()
     while True:
-        move = _next_move(ctx, units, current, frozen, model)
+        if _nothing_to_gain(ctx, current):
+            ctx.trials.append({"tier": tier, "action": "stop", "anchor": current.order,
+                               "reason": "meets every bound and the objective weighs neither "
+                                         "memory nor energy"})
+            return current
+        resource = binding_resource(ctx, current)
+        move = _next_move(ctx, units, current, frozen, model, resource)
         if move is None:
             return current
-        unit, old, new, increment = move
+        unit, old, new, increment, ranked_by, saved = move
         predicted = model.predict(current.metric, [increment])
         trial = {"tier": tier, "unit": unit.path, "from": old.name, "to": new.name,
-                 "predicted": predicted, "anchor": current.order}
+                 "predicted": predicted, "anchor": current.order, "resource": ranked_by,
+                 "saved": saved}
         if not ctx.predicted_ok(predicted, margin):
             frozen.add(unit.path)
             ctx.trials.append({**trial, "action": "skipped",
@@ -180,7 +218,7 @@ def _greedy_tier(ctx: SearchContext, tier: str, units: list[Unit], start: Candid
                                       for m in unit.modules})
         candidate = ctx.evaluate(lowered, tier, f"{unit.path} -> {new.name}")
         bar.update()
-        accepted = candidate.meets_perf
+        accepted = ctx.accepts(candidate, current)
         ctx.trials.append({**trial, "action": "evaluated", "candidate": candidate.order,
                            "metric": candidate.metric, "accepted": accepted})
         if accepted:
@@ -190,26 +228,65 @@ def _greedy_tier(ctx: SearchContext, tier: str, units: list[Unit], start: Candid
 
 
 def _next_move(ctx: SearchContext, units: list[Unit], current: Candidate, frozen: set[str],
-               model: DropModel) -> tuple[Unit, Precision, Precision, float] | None:
-    """The unfrozen unit whose next step down costs the least damage per byte saved."""
-    best_key, best = None, None
-    for index, unit in enumerate(units):
-        if unit.path in frozen:
-            continue
-        old = max(current.plan.precision_of(m) for m in unit.modules)
-        new = _step_below(ctx.ladder, old)
-        if new is None:
-            continue
-        saved = _unit_bytes(ctx, unit, current, old) - _unit_bytes(ctx, unit, current, new)
-        if saved <= 0:
-            continue
-        increment = model.increment(unit, old, new)
-        kl_increment = (model.table.kl(unit.level, unit.path, new)
-                        - model.table.kl(unit.level, unit.path, old))
-        key = (increment / saved, kl_increment / saved, -saved, index)
-        if best_key is None or key < best_key:
-            best_key, best = key, (unit, old, new, increment)
-    return best
+               model: DropModel, resource: str = "bytes"
+               ) -> tuple[Unit, Precision, Precision, float, str, float] | None:
+    """The unfrozen unit whose next step down costs the least damage per unit of ``resource``
+    saved (cores: by synaptic memory when no step frees a whole core)."""
+    order = ("cores", "synaptic_memory") if resource == "cores" else (resource,)
+    for ranked_by in order:
+        best_key, best = None, None
+        for index, unit in enumerate(units):
+            if unit.path in frozen:
+                continue
+            old = max(current.plan.precision_of(m) for m in unit.modules)
+            new = _step_below(ctx.ladder, old)
+            if new is None:
+                continue
+            saved = _saved(ctx, ranked_by, unit, current, old, new)
+            if saved is None or saved <= 0:
+                continue
+            increment = model.increment(unit, old, new)
+            kl_increment = (model.table.kl(unit.level, unit.path, new)
+                            - model.table.kl(unit.level, unit.path, old))
+            key = (increment / saved, kl_increment / saved, -saved, index)
+            if best_key is None or key < best_key:
+                best_key, best = key, (unit, old, new, increment, ranked_by, saved)
+        if best is not None:
+            return best
+    return None
+
+
+def _nothing_to_gain(ctx: SearchContext, current: Candidate) -> bool:
+    """A hardware-bounded search whose plan meets every bound, scored by an objective that
+    weighs neither memory nor energy (alpha = beta = 0): lowering further can only cost
+    accuracy, so the tiers stop there ("the best-accuracy plan that fits one chip")."""
+    objective = ctx.objective
+    return (bool(ctx.hardware) and current.feasible and isinstance(objective, TradeOff)
+            and objective.alpha == 0 and objective.beta == 0)
+
+
+def _can_save(ctx: SearchContext, resource: str, unit: Unit, current: Candidate) -> bool:
+    """Whether the module tier may lower ``unit``: it has a step below, and (for a hardware
+    resource) that step is predicted to save some of it, so that no sensitivity is measured
+    for a module whose every step would cost more of what binds."""
+    old = max(current.plan.precision_of(m) for m in unit.modules)
+    new = _step_below(ctx.ladder, old)
+    if new is None:
+        return False
+    if resource == "bytes":
+        return True
+    order = ("cores", "synaptic_memory") if resource == "cores" else (resource,)
+    return any((_saved(ctx, name, unit, current, old, new) or 0.0) > 0 for name in order)
+
+
+def _saved(ctx: SearchContext, resource: str, unit: Unit, current: Candidate, old: Precision,
+           new: Precision) -> float | None:
+    """How much of ``resource`` lowering ``unit`` from ``old`` to ``new`` saves (predicted)."""
+    if resource == "bytes":
+        return _unit_bytes(ctx, unit, current, old) - _unit_bytes(ctx, unit, current, new)
+    lowered = current.plan.with_({m: min(new, current.plan.precision_of(m))
+                                  for m in unit.modules})
+    return ctx.steps.saved(resource, current, unit, new, lowered)
 
 
 def _step_below(ladder: tuple[Precision, ...], precision: Precision) -> Precision | None:

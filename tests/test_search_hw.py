@@ -1,0 +1,216 @@
+"""Hardware in the loop: bounds in the chip's terms, ranking by the binding resource, one plan
+per chip over one store (tiny spiking RWKV, synthetic data; no real data needed)."""
+from __future__ import annotations
+
+import csv
+import json
+import random
+
+import pytest
+import torch
+
+from qslm_neuro.cli.main import main
+from qslm_neuro.errors import BadInputError
+from qslm_neuro.hw import estimate
+from qslm_neuro.models import build_model
+from qslm_neuro.models.checkpoint import save_checkpoint
+from qslm_neuro.quantsearch import search
+from qslm_neuro.quantsearch.hw_constraints import HardwareConstraints
+from qslm_neuro.quantsearch.per_chip import PerChipResults
+from qslm_neuro.tasks import SST2Task
+from qslm_neuro.tasks.tokenizer import Tokenizer
+
+POSITIVE = ["a wonderful film", "truly great acting", "a moving and funny story", "loved it"]
+NEGATIVE = ["a dull mess", "boring and far too long", "the worst script", "hated every minute"]
+FAST = dict(ladder="fp32,int8,int4,int2", calibration_size=8, progress=False)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return Tokenizer.train(POSITIVE * 5 + NEGATIVE * 5, vocab_size=280)
+
+
+@pytest.fixture(scope="module")
+def model(tokenizer):
+    torch.manual_seed(1)
+    return build_model("tiny", task="classify", vocab_size=tokenizer.vocab_size).eval()
+
+
+@pytest.fixture(scope="module")
+def task(tokenizer):
+    examples = [(" , ".join(random.Random(i).sample(POSITIVE + NEGATIVE, 2)), i % 2)
+                for i in range(16)]
+    return SST2Task.from_examples(tokenizer, examples, name="synthetic")
+
+
+# ---------------------------------------------------------------------------------- parsing
+def test_bounds_parse_with_units_and_combine_with_a_byte_budget():
+    byte_part, hw = HardwareConstraints.parse("15%,1chip", "10uJ/token", "150mW", "2ms/token",
+                                              1000)
+    assert byte_part == "15%"
+    got = {b.kind: b.amount for b in hw.budgets}
+    assert got == pytest.approx({"chips": 1, "energy": 10e-6, "power": 0.15,
+                                 "latency": 2e-3})
+    assert hw.tokens_per_s == 1000
+    _, hw = HardwareConstraints.parse("syn:512KiB,64cores", "60%")
+    syn = next(b for b in hw.budgets if b.kind == "synaptic_memory")
+    assert syn.amount == 512 * 1024 and {b.kind for b in hw.budgets} >= {"cores", "energy"}
+    assert next(b for b in hw.budgets if b.kind == "energy").percent
+
+
+@pytest.mark.parametrize("kwargs, shown", [
+    (dict(const_energy="10 furlongs"), "'10 furlongs'"),
+    (dict(const_energy="-3uJ"), "'-3uJ'"),
+    (dict(const_power="150"), "'150'"),
+    (dict(const_latency="2 parsecs"), "'2 parsecs'"),
+    (dict(const_mem="0chips"), "'0chips'"),
+    (dict(const_mem="1.5chips"), "'1.5chips'"),
+    (dict(const_mem="syn:lots"), "'syn:lots'"),
+    (dict(const_mem="15%,1MB"), "'15%,1MB'"),
+    (dict(const_energy="120%"), "'120%'"),
+    (dict(tokens_per_s=-5), "tokens_per_s=-5"),
+])
+def test_bad_bounds_name_the_value_and_the_fix(kwargs, shown):
+    with pytest.raises(BadInputError) as info:
+        HardwareConstraints.parse(**kwargs)
+    assert shown in str(info.value) and ("e.g." in str(info.value) or "use" in str(info.value))
+
+
+def test_hardware_bounds_without_a_chip_are_bad_input(model, task):
+    with pytest.raises(BadInputError, match="need a chip"):
+        search(model, task, const_energy="1uJ", hw=None, **FAST)
+
+
+# ---------------------------------------------------------------------------------- ranking
+def test_energy_budget_ranks_by_energy_and_beats_the_byte_plan_on_the_soc(model, task):
+    """On the embedded SoC energy rises below int8: bytes-first lowering goes past it."""
+    by_bytes = search(model, task, const_perf=">=0", hw="embedded-soc", tiers="block,module",
+                      **FAST)
+    assert {t["resource"] for t in by_bytes.trials if "resource" in t} == {"bytes"}
+    aware = search(model, task, const_perf=">=0", const_energy="97%", hw="embedded-soc",
+                   tiers="block,module", **FAST)
+    ranked = [t for t in aware.trials if t.get("action") == "evaluated" and "resource" in t]
+    assert ranked and {t["resource"] for t in ranked} == {"energy"}
+    assert all(t["saved"] > 0 for t in ranked)
+    chosen = aware.chosen
+    assert chosen is not None and chosen.meets_hw
+    assert chosen.hw["energy_per_token_j"] <= 0.97 * aware.baseline.hw["energy_per_token_j"]
+    assert chosen.hw["energy_per_token_j"] < by_bytes.chosen.hw["energy_per_token_j"]
+    assert "holds" in aware.summary() and "energy per token <=" in aware.summary()
+
+
+def test_predicted_synaptic_memory_saved_is_what_the_step_saved(model, task):
+    result = search(model, task, const_perf=">=0", const_mem="syn:30%", hw="loihi2",
+                    tiers="block", **FAST)
+    by_order = {c.order: c for c in result.candidates}
+    steps = [t for t in result.trials if t.get("action") == "evaluated"]
+    assert steps and all(t["resource"] == "synaptic_memory" for t in steps)
+    for t in steps:
+        anchor, step = by_order[t["anchor"]], by_order[t["candidate"]]
+        actual = anchor.hw["synaptic_memory_bytes"] - step.hw["synaptic_memory_bytes"]
+        assert t["saved"] == pytest.approx(actual)
+    assert result.chosen.hw["synaptic_memory_bytes"] <= 0.3 * \
+        result.baseline.hw["synaptic_memory_bytes"]
+
+
+def test_with_alpha_0_the_tiers_lower_only_until_the_plan_fits(model, task):
+    result = search(model, task, const_perf=">=0", const_mem="syn:30%", alpha=0.0,
+                    hw="loihi2", tiers="block,module", **FAST)
+    evaluated = [c for c in result.candidates if c.tier != "baseline"]
+    assert evaluated[-1].meets_hw and not any(c.meets_hw for c in evaluated[:-1])
+    assert any(t.get("action") == "stop" for t in result.trials)
+    assert result.chosen.plan.key == evaluated[-1].plan.key
+
+
+def test_power_is_checked_at_the_requested_rate(model, task):
+    result = search(model, task, const_perf=">=0", const_power="1W", tokens_per_s=500,
+                    hw="loihi2", tiers="global", **FAST)
+    low = result.candidates[-1]
+    again = estimate(low.to_workload(), "loihi2", tokens_per_s=500)
+    assert low.hw["power_w"] == pytest.approx(again.power_w)
+    assert low.hw["tokens_per_s"] == pytest.approx(500)
+    too_fast = search(model, task, const_perf=">=0", const_power="1W", tokens_per_s=1e12,
+                      hw="loihi2", tiers="global", **FAST)
+    assert not too_fast.found
+    assert any("cannot sustain" in m["text"] for c in too_fast.candidates for m in c.misses)
+
+
+# ---------------------------------------------------------------------------------- per chip
+def test_one_plan_per_chip_over_one_store(model, task, tmp_path):
+    result = search(model, task, const_perf=">=0", const_energy="97%",
+                    hw="loihi2,embedded-soc", tiers="global,block", out=tmp_path / "run", **FAST)
+    assert isinstance(result, PerChipResults) and list(result) == ["loihi2", "embedded-soc"]
+    for chip, one in result.items():
+        assert all(c.hw["hardware"] == chip for c in one.candidates)
+        assert (tmp_path / "run" / chip / "report.json").is_file()
+    # no plan evaluated twice: computed full evaluations = distinct plans over both chips
+    plans = {c.plan.key for one in result.values() for c in one.candidates}
+    computed = sum(one.counts["computed"]["full"] for one in result.values())
+    assert computed == len(plans)
+    second = result["embedded-soc"].counts
+    assert second["reused_from_store"]["calibration"] > 0  # sensitivities of the first chip
+    rows = list(csv.DictReader((tmp_path / "run" / "per_chip.csv").open()))
+    assert [r["chip"] for r in rows] == ["loihi2", "embedded-soc"]
+    assert all(float(r["energy_per_token_j"]) > 0 and r["precisions"] for r in rows)
+
+
+def test_cli_reports_the_bound_the_estimate_and_exit_3_naming_the_misses(tokenizer, tmp_path,
+                                                                       capsys):
+    torch.manual_seed(0)
+    clf = build_model("tiny", task="classify", vocab_size=tokenizer.vocab_size, ctx_len=16)
+    ckpt = save_checkpoint(tmp_path / "model", clf.eval(), tokenizer)
+    data = tmp_path / "data" / "sst2"
+    data.mkdir(parents=True)
+    rows = [(" , ".join(random.Random(i).sample(POSITIVE + NEGATIVE, 2)), i % 2)
+            for i in range(40)]
+    for split in ("train", "dev"):
+        (data / f"{split}.tsv").write_text(
+            "sentence\tlabel\n" + "".join(f"{s}\t{l}\n" for s, l in rows))
+    base = ["search", "--model", str(ckpt), "--task", "sst2", "--data-dir", str(data.parent),
+            "--ladder", "fp32,int8,int2", "--calib-size", "8", "--no-progress",
+            "--tiers", "global", "--const-acc", ">=0", "--select-split", "dev"]
+    assert main(base + ["--out", str(tmp_path / "a"), "--const-mem", "1chip",
+                        "--hw", "loihi2"]) == 0
+    printed = capsys.readouterr().out
+    assert "1chip" in printed and "holds" in printed and "chip(s) on loihi2" in printed
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert report["constraints"]["hardware"]["bounds"][0]["kind"] == "chips"
+    assert all(check["holds"] for check in report["chosen_checks"])
+
+    assert main(base + ["--out", str(tmp_path / "b"), "--const-mem", "2cores",
+                        "--const-energy", "1pJ/token", "--hw", "loihi2"]) == 3
+    err = capsys.readouterr().err
+    assert "nearest" in err and "cores" in err and "energy per token" in err and "(+" in err
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert report["nearest_misses"] and all(n["misses"] for n in report["nearest_misses"])
+
+    assert main(base + ["--out", str(tmp_path / "c"), "--const-energy", "abc",
+                        "--hw", "loihi2"]) == 2
+    assert "'abc'" in capsys.readouterr().err
+
+
+def test_demo_runs_the_hardware_search_and_prints_the_plan_per_chip(tokenizer, tmp_path,
+                                                                   capsys):
+    from qslm_neuro.cli.demo import run_demo
+
+    torch.manual_seed(0)
+    clf = build_model("tiny", task="classify", vocab_size=tokenizer.vocab_size, ctx_len=16)
+    ckpt = save_checkpoint(tmp_path / "model", clf.eval(), tokenizer)
+    data = tmp_path / "data" / "sst2"
+    data.mkdir(parents=True)
+    rows = [(" , ".join(random.Random(i).sample(POSITIVE + NEGATIVE, 2)), i % 2)
+            for i in range(24)]
+    for split in ("train", "dev"):
+        (data / f"{split}.tsv").write_text(
+            "sentence\tlabel\n" + "".join(f"{s}\t{l}\n" for s, l in rows))
+    code = run_demo(str(ckpt), str(tmp_path / "demo"), str(data.parent), progress=False,
+                    select_split="dev")
+    printed = capsys.readouterr().out
+    assert code in (0, 3)
+    assert "hardware-targeted search" in printed and "plan per chip" in printed
+    assert (tmp_path / "demo" / "hw" / "per_chip.csv").is_file()
+    rows = list(csv.DictReader((tmp_path / "demo" / "hw" / "per_chip.csv").open()))
+    assert [r["chip"] for r in rows] == ["loihi2", "embedded-soc"]
+    # the hardware search reused the byte search's evaluations (one store)
+    first = json.loads((tmp_path / "demo" / "hw" / "loihi2" / "report.json").read_text())
+    assert first["counts"]["reused_from_store"]["full"] >= 1
