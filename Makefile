@@ -1,5 +1,6 @@
 # Two commands are all a new user needs: `make demo` and `make test`.
 # Each one creates (or refreshes) the virtualenv in .venv first.
+# `make notebooks` adds JupyterLab (the [notebooks] extra) and opens examples/.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,7 +8,10 @@ STAMP  := $(VENV)/.installed
 LAVA_VERSION := 0.10.0
 TORCH_VERSION := 2.13.0
 
-.PHONY: demo test venv clean-venv
+NOTEBOOK_STAMP := $(VENV)/.notebooks-installed
+JUPYTER_ARGS ?=
+
+.PHONY: demo test venv notebooks clean-venv
 
 venv: $(STAMP)
 
@@ -27,6 +31,15 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+
+$(NOTEBOOK_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[dev,lava,notebooks]"
+	touch $(NOTEBOOK_STAMP)
+
+# JupyterLab on examples/ (the .ipynb are paired with the .py scripts by jupytext);
+# e.g. `make notebooks JUPYTER_ARGS=--no-browser` on a remote machine.
+notebooks: $(NOTEBOOK_STAMP)
+	$(BIN)/jupyter lab examples/ $(JUPYTER_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

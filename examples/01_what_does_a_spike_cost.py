@@ -39,6 +39,20 @@
 #
 # The cost model is a counting model: energy = number of events x energy per event (+ static
 # power x time). The equations are in `hw_models/README.md`; nothing here runs on real silicon.
+#
+# ### Words used below
+#
+# | word | meaning |
+# |---|---|
+# | **synaptic operation** (synop) | one weight added into one neuron because one of its inputs spiked: a spike into a 512-wide layer is 512 synops |
+# | **core** | one small processor of a neuromorphic chip with its own synaptic memory (128 KiB on Loihi) and neuron state; a layer's weights must fit into the memory of the cores it is given |
+# | **compartment** | Loihi's unit of neuron state (a neuron uses one or more); a Loihi core holds up to 1,024 |
+# | **axon** | an input (or output) port of a core through which spikes enter (leave); a core has a limited number, so a layer with a large fan-in or fan-out is split over several cores |
+# | **tile** | a group of cores that share one router (4 cores per tile on Loihi) |
+# | **NoC** | network-on-chip: the mesh of routers that carries spikes between tiles; every hop costs energy and time |
+# | **static power** | power drawn whenever the chip is on (leakage, clocks), computing or not; static energy = static power x time |
+# | **time step / token** | an SNN updates every neuron once per time step; the language models here take one step per token, so "per token" and "per step" are the same in this notebook |
+# | **feasible** | the workload fits the hardware: its weights fit the cores of the chips allowed (`max_chips`, 1 by default) and no core exceeds its compartment or axon limits. An infeasible estimate is still computed, and flagged |
 
 # %%
 import os
@@ -46,11 +60,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from IPython.display import Image, display
+from IPython.display import display
 
 from qslm_neuro.hw import estimate, load_hardware
 from qslm_neuro.viz import (plot_energy_breakdown, plot_energy_vs_rate, plot_energy_vs_weight_bits,
-                            save_figure)
+                            show_figure)
 from qslm_neuro.workload import Activity, NeuronPopulation, NonSynapticOp, SynapticLayer, Workload
 
 # QSLM_NOTEBOOK_SMALL=1 (set by the test suite) uses coarser grids; the results are the same
@@ -62,8 +76,8 @@ pd.set_option("display.width", 120)
 
 
 def show(fig, name: str) -> None:
-    """Save a figure as PNG under OUT and show it here."""
-    display(Image(filename=str(save_figure(fig, OUT / f"{name}.png"))))
+    """Save a figure as PNG (and a JSON sidecar of its labels) under OUT; show it in a notebook."""
+    show_figure(fig, OUT / f"{name}.png")
 
 
 CHIPS = ["loihi", "loihi2", "embedded-soc"]
@@ -114,6 +128,21 @@ print(f"{example.name}: {example.layers[0].synaptic_ops_per_step:,.0f} synaptic 
 print(f"dense: {dense_layer().layers[0].macs_per_step:,.0f} MACs per step")
 
 # %% [markdown]
+# **Questions**
+#
+# 1. How many synaptic operations does one time step of the spiking layer need at 10% firing?
+#
+#    <details><summary>answer</summary>51.2 inputs spike (10% of 512), each adds its row of 512
+#    weights: 51.2 x 512 = 26,214 synaptic operations, a tenth of the dense layer's 262,144 MACs.
+#    </details>
+#
+# 2. Why does the spiking layer count output spikes, and the dense one not?
+#
+#    <details><summary>answer</summary>Output spikes are messages a neuromorphic chip must send
+#    (energy and time per spike); the dense layer hands its numbers to the next layer in memory.
+#    </details>
+
+# %% [markdown]
 # ## 2. Where the numbers come from
 #
 # A hardware model is a TOML file (`hw_models/*.toml`): every parameter has a value, a unit and
@@ -123,34 +152,66 @@ print(f"dense: {dense_layer().layers[0].macs_per_step:,.0f} MACs per step")
 # (x0.52), and the MCU's cycle counts are our estimates from the Cortex-M7 instruction timings.
 
 # %%
-RELEVANT = {
-    "neuromorphic": ["e_syn_op_pj", "syn_op_ref_bits", "e_syn_read_pj_per_bit",
-                     "e_neuron_access_pj", "e_neuron_active_pj", "e_spike_out_pj",
-                     "e_msg_out_pj", "max_weight_bits", "syn_mem_per_core_bytes",
-                     "neurons_per_core", "p_static_chip_mw", "p_static_core_mw"],
-    "mcu": ["clock_hz", "cpu_current_ua_per_mhz", "supply_v", "cycles_ac_int8",
-            "cycles_mac_int8", "cycles_neuron_update", "cycles_spike", "e_sram_pj_per_byte",
-            "sram_bytes", "p_static_mw"],
+RELEVANT = {  # parameter -> what it is, for a reader
+    "neuromorphic": {"e_syn_op_pj": "energy per synaptic operation",
+                     "e_neuron_access_pj": "energy per neuron update (inactive)",
+                     "e_spike_out_pj": "energy per output spike",
+                     "syn_mem_per_core_bytes": "synaptic memory per core",
+                     "neurons_per_core": "compartments per core",
+                     "max_weight_bits": "widest weight one synapse holds",
+                     "p_static_chip_mw": "static power per chip",
+                     "p_static_core_mw": "static power per powered core"},
+    "mcu": {"clock_hz": "clock", "cpu_current_ua_per_mhz": "core current per MHz",
+            "supply_v": "supply voltage", "cycles_ac_int8": "cycles per int8 accumulate",
+            "cycles_mac_int8": "cycles per int8 multiply-accumulate",
+            "cycles_neuron_update": "cycles per LIF update",
+            "sram_bytes": "on-chip SRAM", "p_static_mw": "static power"},
 }
-rows = []
+
+
+def readable(value: float, unit: str) -> str:
+    """A parameter value in a unit a person reads (bytes in KiB, Hz in MHz), 3 digits."""
+    if unit == "bytes":
+        return f"{value / 1024:,.0f} KiB"
+    if unit == "Hz":
+        return f"{value / 1e6:,.0f} MHz"
+    return f"{value:,.3g} {unit}"
+
+
+for family, chips in (("neuromorphic", ["loihi", "loihi2"]), ("mcu", ["embedded-soc"])):
+    table = {}
+    for chip in chips:
+        model = load_hardware(chip)
+        table[chip] = {what: readable(model.params[key].value, model.params[key].unit)
+                       + (" *" if model.params[key].assumed else "")
+                       for key, what in RELEVANT[family].items()}
+    display(pd.DataFrame(table).rename_axis(f"{family} parameter"))
+print("* = assumed (derived or estimated, not published); the TOML file says how")
 for chip in CHIPS:
     model = load_hardware(chip)
-    for key in RELEVANT[model.family]:
-        p = model.params[key]
-        rows.append({"hardware": chip, "parameter": key, "value": p.value, "unit": p.unit,
-                     "assumed": "ASSUMED" if p.assumed else "", "source": p.source[:70]})
-params_table = pd.DataFrame(rows)
-with pd.option_context("display.max_colwidth", 70, "display.max_rows", 100):
-    display(params_table)
-for chip in CHIPS:
-    model = load_hardware(chip)
-    print(f"{chip}: {len(model.assumed_keys)} of {len(model.params)} parameters are assumed")
+    first = next(iter(RELEVANT[model.family]))
+    print(f"{chip}: {len(model.assumed_keys)} of {len(model.params)} parameters are assumed; "
+          f"{first}: {model.params[first].source[:80]}")
 
 # %% [markdown]
 # One MCU figure deserves a comment: the Cortex-M7 draws about 280 uA per MHz at 3.3 V, i.e.
 # `280e-6 A/MHz x 3.3 V = 924 pJ` **per clock cycle**, for the whole core (fetch, decode,
 # pipeline, caches). A Loihi synaptic operation costs 23.6 pJ. That factor of ~40 per elementary
 # step will dominate everything below.
+#
+# **Questions**
+#
+# 1. Loihi 2's energies are Loihi's x 0.52. Is a Loihi 2 result in this notebook a measurement?
+#
+#    <details><summary>answer</summary>No. It is Loihi's published figures scaled by die area
+#    (an assumption marked `*`); it says what Loihi 2 would cost *if* energy scaled with area.
+#    </details>
+#
+# 2. How many 8-bit weights fit into one Loihi core's synaptic memory?
+#
+#    <details><summary>answer</summary>128 KiB = 131,072 bytes, so about 131k 8-bit weights
+#    (a little less: each synapse also stores a few bits of overhead). Our layer has 262,144
+#    weights, so it needs at least two cores.</details>
 
 # %% [markdown]
 # ## 3. One estimate, read slowly
@@ -168,23 +229,46 @@ print(estimate(dense_layer(), "embedded-soc").summary())
 # Things to notice:
 # * On the neuromorphic chips the 256 KiB of 8-bit weights do not fit into one core's synaptic
 #   memory, so the layer is spread over several cores; each used core costs static power.
+#   The summary counts **3 cores**: the **2** that hold `fc`'s weights (the `cores` column of the
+#   layer table below) plus **1** that generates the input spikes (the input population has no
+#   layer driving it, so it gets a spike-generator core of its own).
 # * On the MCU the spiking layer pays for 512 LIF updates every step, spike or not.
 # * The per-layer table `report.layers` has the counts behind each number:
 
 # %%
-cols = ["name", "weight_bits", "input_events_per_step", "synaptic_ops_per_step", "cores",
-        "synaptic_memory_bytes", "synaptic_ops_j_per_token", "memory_reads_j_per_token"]
-display(estimate(spiking_layer(0.05), "loihi").layers[cols])
+layer_table = estimate(spiking_layer(0.05), "loihi").layer_rows
+display(pd.DataFrame({
+    "layer": layer_table["name"], "weight bits": layer_table["weight_bits"],
+    "input spikes per step": layer_table["input_events_per_step"].round(1),
+    "synaptic ops per step": layer_table["synaptic_ops_per_step"].round(0).astype(int),
+    "cores (weights)": layer_table["cores"],
+    "synaptic memory (KiB)": (layer_table["synaptic_memory_bytes"] / 1024).round(0),
+    "synaptic ops (nJ/step)": (layer_table["synaptic_ops_j_per_token"] * 1e9).round(1),
+    "weight reads (nJ/step)": (layer_table["memory_reads_j_per_token"] * 1e9).round(2)}))
+
+# %% [markdown]
+# **Questions**
+#
+# 1. Loihi's summary above says ~46% static, although the chip runs as fast as it can. Why?
+#
+#    <details><summary>answer</summary>The chip's static power (~10 mW for the embedded cores,
+#    I/O and clocks, plus each powered core) is paid for the whole step, and one small layer
+#    keeps only 3 of its 128 cores busy.</details>
+#
+# 2. What limits the token rate on the MCU?
+#
+#    <details><summary>answer</summary>The CPU's cycles: every synaptic operation and every LIF
+#    update runs one after another on one core at 480 MHz.</details>
 
 # %% [markdown]
 # ## 4. Energy per time step vs firing rate
 #
-# We sweep the input firing rate from 0.1% to 50% on all three chips and draw the dense int8
-# layer on the MCU as a horizontal line: it costs the same at every rate, because it never looks
-# at whether an input is zero.
+# We sweep the input firing rate from 0.1% to 100% (every input spikes in every step) on all
+# three chips and draw the dense int8 layer on the MCU as a horizontal line: it costs the same at
+# every rate, because it never looks at whether an input is zero.
 
 # %%
-rates = np.logspace(np.log10(0.001), np.log10(0.5), 13 if SMALL else 60)
+rates = np.logspace(np.log10(0.001), 0.0, 16 if SMALL else 60)
 curve_rows = []
 for chip in CHIPS:
     for rate in rates:
@@ -196,17 +280,10 @@ curves = pd.DataFrame(curve_rows)
 dense_mcu = estimate(dense_layer(), "embedded-soc")
 E_DENSE = dense_mcu.energy_per_token_j
 print(f"dense int8 on the MCU: {E_DENSE * 1e6:.1f} uJ per step")
-display(curves.pivot(index="firing_rate", columns="chip", values="energy_per_step_j")
-        .iloc[:: max(1, len(rates) // 8)] * 1e6)
-
-# %%
-show(plot_energy_vs_rate(curves, references={"dense int8 on embedded-soc": E_DENSE},
-                         title="512x512 layer: energy per time step"), "energy_vs_rate")
-
-# %% [markdown]
-# Read the plot on log-log axes: a straight line of slope 1 means "energy proportional to
-# spikes". At low rates every curve flattens: the neuron updates (every neuron is updated every
-# step) and static power do not depend on spikes, so they set a floor.
+display((curves.pivot(index="firing_rate", columns="chip", values="energy_per_step_j")
+         .iloc[:: max(1, len(rates) // 8)] * 1e6).round(3)
+        .rename(index=lambda r: f"{r:.2%}", columns=lambda c: f"{c} (uJ/step)")
+        .rename_axis("input firing rate"))
 
 # %% [markdown]
 # ## 5. The break-even point
@@ -259,22 +336,51 @@ for chip in CHIPS:
         "T* at 100%": E_DENSE / e_full,
         "spikes/input/token at 50%": 0.5 * float(np.interp(0.5, steps.index, steps.values)),
     })
-display(pd.DataFrame(summary_rows).round(1))
+display(pd.DataFrame(summary_rows).round(1).set_index("hardware"))
 for row in summary_rows:
     print(f"{row['hardware']}: at 50% firing the SNN stops paying off beyond "
           f"{row['T* at 50%']:.1f} time steps per token, i.e. "
           f"{row['spikes/input/token at 50%']:.1f} spikes per input per token")
 
 # %%
+energy_marks = {f"r* on {chip}: {r:.1%}": (r, E_DENSE) for chip, r in break_even.items()
+                if r is not None and r <= rates[-1]}
+show(plot_energy_vs_rate(curves, references={"dense int8 on embedded-soc": E_DENSE},
+                         marks=energy_marks, mark_offset=(-10, 8),
+                         title="512x512 layer: energy per time step vs firing rate"),
+     "energy_vs_rate")
+
+# %% [markdown]
+# **What to see:** each SNN curve rises with the firing rate, the dense line does not, and the
+# software SNN on the MCU crosses the dense line at its break-even rate (the red circle); the
+# neuromorphic curves stay one to four decades below it at every rate.
+#
+# Read the plot on log-log axes: a straight line of slope 1 means "energy proportional to
+# spikes". At low rates every curve flattens: the neuron updates (every neuron is updated every
+# step) and static power do not depend on spikes, so they set a floor.
+#
+# **The kink in the Loihi curves near 0.45%.** A Loihi core works in two phases per step:
+# receiving spikes (synaptic operations) and updating its neurons. The slower phase sets the
+# step time, and static energy is static power x step time. Below ~0.45% firing the neuron
+# updates (256 compartments per core, every step) are the slower phase, so the step time, and
+# with it the static energy, does not change with the rate; above it the synaptic operations
+# take longer than the updates and the step time grows with every spike. The curve bends where
+# the two phases take equally long. Check it in `estimate(spiking_layer(r), "loihi").parts`:
+# `static` is almost constant up to 0.45% and grows after.
+
+# %%
 marks = {f"r* on {chip}: {r:.1%}": (r, 1.0) for chip, r in break_even.items()
          if r is not None and r <= rates[-1]}
 show(plot_energy_vs_rate(curves, value="break_even_steps",
                          references={"T = 1 (one step per token)": 1.0}, marks=marks,
-                         ylabel="time steps per token at break-even, T*",
+                         ylabel="time steps per token at break-even, T* (steps)",
                          title="How many steps can the SNN afford before dense int8 wins?"),
      "break_even_steps")
 
 # %% [markdown]
+# **What to see:** where a curve is above the dotted line T = 1 the SNN can afford more than
+# one step per token; the MCU's curve crosses it at its break-even rate (red circle).
+#
 # How to read this (the numbers are in the table above):
 # * **Break-even rate within one step.** On the neuromorphic chips the SNN beats the dense int8
 #   MCU layer at every firing rate a binary input can have: ~24 pJ per synaptic operation on
@@ -291,6 +397,30 @@ show(plot_energy_vs_rate(curves, value="break_even_steps",
 # * The flat part on the left is the floor set by neuron updates and static power: below ~1%
 #   firing, fewer spikes no longer save energy.
 # * Nothing here says the *network* is as accurate as a dense one; that is notebook 2's job.
+#
+# **Questions**
+#
+# 1. Why does the software SNN on the MCU lose to the dense layer above ~71% firing, although
+#    an accumulate is simpler than a multiply-accumulate?
+#
+#    <details><summary>answer</summary>Because of where the sum lives: the event-driven
+#    accumulate loads, adds and stores an accumulator in SRAM for each weight (~1.4 cycles, an
+#    estimate), while the dense SIMD loop keeps its accumulator in a register (~1 cycle per
+#    MAC). Per input used the SNN is 1.4x dearer, so it wins only while fewer than ~1/1.4 = 71%
+#    of the inputs spike.</details>
+#
+# 2. A rate-coded SNN uses 20 time steps per token with 10% firing. Does it beat the dense int8
+#    MCU layer on Loihi?
+#
+#    <details><summary>answer</summary>Read `T*` at 10% on the Loihi curve of the second plot:
+#    it is far above 20, so yes. On the MCU it would lose: its `T*` at 10% is a few steps.
+#    </details>
+#
+# 3. Why does every curve flatten below ~1% firing?
+#
+#    <details><summary>answer</summary>Every neuron is updated every step and the chip leaks
+#    for the whole step, whether spikes arrive or not; those costs set a floor that fewer
+#    spikes cannot lower.</details>
 
 # %% [markdown]
 # ## 6. Energy vs weight width
@@ -315,28 +445,56 @@ for chip in CHIPS:
                          "weight": f"int{bits}" if fmt == "int" else fmt,
                          "energy_per_step_j": report.energy_per_token_j, "cores": report.cores,
                          "synaptic_memory_kib": report.synaptic_memory_bytes / 1024,
-                         "synapses_per_weight": int(report.layers["synapses_per_weight"].iloc[0])})
+                         "synapses_per_weight": int(report.layer_rows["synapses_per_weight"].iloc[0])})
 by_bits = pd.DataFrame(bit_rows)
 dense_by_bits = [estimate(dense_layer(b, f), "embedded-soc").energy_per_token_j for b, f in WEIGHTS]
 show(plot_energy_vs_weight_bits(by_bits, references={"dense on embedded-soc": dense_by_bits},
-                                title="512x512 layer at 5% firing: energy per time step"),
+                                title="512x512 layer at 5% firing: energy per time step "
+                                      "vs weight width"),
      "energy_vs_weight_bits")
 display(by_bits.pivot(index="weight", columns="hardware", values="cores")
         .loc[list(dict.fromkeys(by_bits.weight))].rename(columns=lambda c: f"cores, {c}"))
 
 # %% [markdown]
+# **What to see:** Loihi's curve is flat from int5 to int8, steps up above 8 bits and steps up
+# again at int4 and below; the dense MCU line is cheaper at int9-16 than at int8.
+#
 # What the curves say:
+# * **int5 to int8 cost the same on Loihi.** The number of synaptic operations does not depend
+#   on the weight width, and the weights of int5-int8 (160-256 KiB) all need the same 3 cores
+#   (table above: 2 for the weights + 1 input core). What changes is only the weight read,
+#   ~0.1 pJ per bit of a ~24 pJ synaptic operation (a *derived* figure from Horowitz's SRAM
+#   energies, see `hw_models/README.md`): 13,107 synops x 1 bit x 0.1 pJ = 1.3 nJ per bit
+#   removed, invisible next to 650 nJ per step.
+# * **int4 and below cost *more* on Loihi.** At 4 bits the weights fit into one core fewer.
+#   Each remaining core then handles more synaptic operations, the step takes longer, and the
+#   chip's static power is paid for longer. (Loihi 2's curve moves at other widths: its cores
+#   hold different amounts.)
 # * The jumps above 8 bits on the neuromorphic chips are the synapse splits (2 synapses per
 #   16-bit weight, 4 per fp32 weight).
-# * Below 8 bits Loihi gets slightly *more* expensive per step. The layer then fits on fewer
-#   cores, so each core handles more synaptic operations, the step takes longer, and the chip's
-#   static power is paid for longer. The weight read itself is only ~0.1 pJ per bit of a
-#   ~24 pJ synaptic operation (a *derived* figure from Horowitz's SRAM energies, see
-#   `hw_models/README.md`).
-# * On the MCU, int2-int4 weights need unpacking (more cycles than int8); fp32 uses the FPU.
+# * **Dense int9-int16 on the MCU is cheaper than dense int8.** Weights of 9-16 bits are
+#   stored as int16, and the Cortex-M7 multiplies int16 pairs with one dual-MAC instruction
+#   (`SMLAD`, two 16x16 MACs), which we estimate at 0.75 cycles per MAC. int8 weights must
+#   first be unpacked and sign-extended to 16 bits (`SXTB16`), which we estimate at 1.0 cycle
+#   per MAC (`cycles_mac_int8`, `cycles_mac_int16` in `embedded-soc.toml`; both are
+#   *estimates*). Memory still favours int8: half the bytes.
+# * On the MCU, int2-int4 weights need unpacking too (more cycles than int8); fp32 uses the FPU.
 #
 # So narrow weights pay off mainly in **memory**: fewer cores for one layer, and for a full
 # model, fewer chips. Notebook 3 sweeps exactly that.
+#
+# **Questions**
+#
+# 1. You quantize this layer from int8 to int6 for Loihi. What do you save?
+#
+#    <details><summary>answer</summary>Memory (192 instead of 256 KiB) but no core and almost no
+#    energy: the layer still needs the same cores and the same synaptic operations.</details>
+#
+# 2. Why can *fewer* cores make a step *more* expensive?
+#
+#    <details><summary>answer</summary>The cores work in parallel; with fewer cores each does
+#    more synaptic operations, the step lasts longer, and the whole chip leaks for longer.
+#    </details>
 
 # %% [markdown]
 # ## 7. What the energy is spent on
@@ -346,12 +504,18 @@ display(by_bits.pivot(index="weight", columns="hardware", values="cores")
 # %%
 breakdown = {f"SNN {chip}": estimate(spiking_layer(0.05), chip) for chip in CHIPS}
 breakdown["dense int8 MCU"] = dense_mcu
-show(plot_energy_breakdown(breakdown, title="Energy per time step, 512x512 layer, 5% firing"),
+show(plot_energy_breakdown(breakdown, unit="time step",
+                           title="Energy per time step, 512x512 layer, 5% firing"),
      "energy_breakdown")
-print(pd.DataFrame({k: {p: v * 1e9 for p, v in r.parts.items()} for k, r in breakdown.items()})
-      .round(2).to_string(), "\n(nJ per step)")
+display(pd.DataFrame({k: {p: v * 1e9 for p, v in r.parts.items()} for k, r in breakdown.items()})
+        .round(1).rename_axis("part (nJ per step)"))
 
 # %% [markdown]
+# **What to see:** the left panel (log scale) shows the totals differ by almost three
+# decades (0.65 and 0.21 uJ on Loihi and Loihi 2 against 255 uJ dense on the MCU); the right
+# panel shows what each bar is made of, whatever its size: almost half of Loihi's energy is
+# static.
+#
 # On the MCU almost everything is CPU cycles (`synaptic_ops`, `neuron_updates`). On Loihi the
 # static part is large even at full speed: 10% of the chip's static power (~10 mW, for the
 # embedded cores, I/O and clocks; the split is **assumed**) is paid while only a few cores work.
@@ -373,17 +537,30 @@ for chip in CHIPS:
         r = estimate(spiking_layer(0.05), chip, tokens_per_s=steps_per_s)
         static_rows.append({"hardware": chip, "time step": "as fast as possible" if steps_per_s
                             is None else "1 ms", "energy per step (uJ)": r.energy_per_token_j * 1e6,
-                            "static share": r.parts["static"] / r.energy_per_token_j})
+                            "static share (%)": 100 * r.parts["static"] / r.energy_per_token_j})
 r = estimate(dense_layer(), "embedded-soc", tokens_per_s=1000.0)
 static_rows.append({"hardware": "dense int8 MCU", "time step": "1 ms",
                     "energy per step (uJ)": r.energy_per_token_j * 1e6,
-                    "static share": r.parts["static"] / r.energy_per_token_j})
-display(pd.DataFrame(static_rows).round(3))
+                    "static share (%)": 100 * r.parts["static"] / r.energy_per_token_j})
+display(pd.DataFrame(static_rows).round({"energy per step (uJ)": 2, "static share (%)": 0}))
 
 # %% [markdown]
 # At a 1 ms step the neuromorphic layer's energy is almost all static: the spikes hardly matter
 # any more. To profit from sparse spikes, a chip must either be busy (many layers sharing it)
 # or power-gate what it does not use.
+#
+# **Questions**
+#
+# 1. At a 1 ms step, how much would halving the synaptic-op energy save on Loihi?
+#
+#    <details><summary>answer</summary>Almost nothing: ~97% of the energy per step is static
+#    there, so halving part of the other ~3% saves under 1.5%.</details>
+#
+# 2. Why is the static share of the SNN on the MCU much lower than Loihi's at 1 ms?
+#
+#    <details><summary>answer</summary>The MCU's dynamic energy per step (~20 uJ of CPU cycles)
+#    is large next to its static power x 1 ms; Loihi's dynamic energy is well under 1 uJ, so
+#    the ~13 mW it leaks for the whole millisecond dominates.</details>
 #
 # ## Things to try
 # * The 1.4-cycle accumulate assumes the accumulators live in SRAM. With a small layer they could

@@ -32,21 +32,25 @@
 
 # %%
 import os
+import warnings
 from pathlib import Path
+
+# Without ipywidgets tqdm warns "IProgress not found" and falls back to text progress bars
+# (`make notebooks` installs ipywidgets), so the warning says nothing here.
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 import nir
 import numpy as np
 import snntorch as snn
 import snntorch.utils
 import torch
-from IPython.display import Image, display
 from snntorch.export_nir import export_to_nir
 from torch import nn
 
 import qslm_neuro
 from qslm_neuro.export.nir_out import export_nir
 from qslm_neuro.quantsearch import search
-from qslm_neuro.viz import format_table, plot_energy_breakdown, save_figure
+from qslm_neuro.viz import format_table, plot_energy_breakdown, show_figure
 
 SMALL = os.environ.get("QSLM_NOTEBOOK_SMALL") == "1"
 OUT = Path(os.environ.get("QSLM_NOTEBOOK_OUT", "output")) / "04_cost_your_own_network"
@@ -55,8 +59,8 @@ torch.set_num_threads(1)  # one thread: several wait for each other on a busy ma
 
 
 def show(fig, name: str) -> None:
-    """Save a figure as PNG under OUT and show it here."""
-    display(Image(filename=str(save_figure(fig, OUT / f"{name}.png"))))
+    """Save a figure as PNG (with its JSON sidecar) under OUT and show it here."""
+    show_figure(fig, OUT / f"{name}.png")
 
 
 # %% [markdown]
@@ -158,14 +162,15 @@ print(format_table([{"chip": hw, "energy_nJ/step": r.energy_per_token_j * 1e9,
                      "latency_us/step": r.latency_per_token_s * 1e6, "cores": r.cores,
                      "chips": r.chips, "feasible": r.feasible}
                     for hw, r in fp32_reports.items()]))
-layers = fp32_reports["loihi2"].layers
+layers = fp32_reports["loihi2"].layer_rows  # the synaptic layers (not the core rows)
 print(layers[["name", "kind", "fan_in", "fan_out", "input_events_per_step",
               "synaptic_ops_per_step", "synaptic_memory_bytes"]].to_string(index=False))
 events_in = layers.iloc[0]["input_events_per_step"] * test_x.shape[0] * test_x.shape[1]
 print(f"input events of the first layer: {events_in:.0f}; spikes in the file: "
       f"{int(test_x.sum())}")
 show(plot_energy_breakdown({f"fp32 on {hw}": r for hw, r in fp32_reports.items()},
-                           title="fp32 network: energy per time step"), "energy_breakdown")
+                           title="fp32 network: energy per time step", log=True,
+                           unit="time step"), "energy_breakdown")
 
 # %% [markdown]
 # ## Search precisions that fit one chip

@@ -77,12 +77,19 @@ def test_estimate_cli_bad_inputs_exit_2(shipped, capsys):
 def test_sweep_cli_writes_grid_and_plot(shipped, tmp_path, capsys):
     csv, png = tmp_path / "grid.csv", tmp_path / "grid.png"
     code = main(["sweep", "--model", str(shipped), "--hw", "loihi2", "--activity", "profile",
-                 "--param", "e_syn_op_pj=5:40:4", "--param", "syn_mem_per_core_bytes=16384:262144:3log",
+                 "--param", "e_syn_op_pj=5:40:4", "--param", "syn_mem_per_core_bytes=8192,65536,1048576",
                  "--out", str(csv), "--plot", str(png)])
     assert code == 0
     table = pd.read_csv(csv)
     assert len(table) == 12
     assert png.stat().st_size > 1000
+    # the plot names its axes with units and puts the 128x memory range on a log axis
+    from qslm_neuro.viz import figure_problems
+
+    meta = json.loads(png.with_suffix(".json").read_text())
+    assert figure_problems(meta) == [] and meta["axes"][0]["y"]["scale"] == "log"
+    assert meta["axes"][0]["y"]["label"] == "synaptic memory per core (KiB)"
+    assert meta["axes"][0]["x"]["scale"] == "linear"  # 5-40 pJ: 8x
     # more energy per synaptic op never makes a token cheaper
     for _, group in table.groupby("syn_mem_per_core_bytes"):
         energies = group.sort_values("e_syn_op_pj")["energy_per_token_j"].to_numpy()

@@ -40,7 +40,7 @@ def test_lif_membranes_and_spikes_match(shape, tau):
         reference = population(currents)
     assert fused.usable(currents), fused.status()
     assert torch.equal(population(currents), reference)
-    assert reference.sum() > 0  # something fired
+    assert reference.sum() > 0 or reference.numel() == 1  # something fired (one draw may not)
 
 
 @pytest.mark.parametrize("shape", [(2, 5, 3), (4, 300, 200), (16, 1024, 768)])

@@ -92,3 +92,18 @@ def test_notebook_runs_on_small_settings(name, tmp_path, monkeypatch):
     for figure in expected:
         png = figures / f"{figure}.png"
         assert png.is_file() and png.stat().st_size > 1000, f"{name} did not write {png.name}"
+    # every figure the notebook saved comes with a sidecar of what it shows (same run, no rerun)
+    from qslm_neuro.viz import figure_problems
+
+    pngs = sorted(figures.glob("*.png"))
+    problems = {}
+    for png in pngs:
+        sidecar = png.with_suffix(".json")
+        assert sidecar.is_file(), f"{name}: {png.name} has no metadata sidecar (use show_figure)"
+        found = figure_problems(json.loads(sidecar.read_text()))
+        if found:
+            problems[png.name] = found
+    assert not problems, f"{name}: figures a reader would trip over: {problems}"
+    text_outputs = "".join(o.get("text", "") for c in code_cells for o in c.get("outputs", [])
+                           if o.get("output_type") == "stream")
+    assert "IProgress not found" not in text_outputs and "TqdmWarning" not in text_outputs

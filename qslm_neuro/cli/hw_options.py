@@ -114,7 +114,7 @@ def plan_label(args: argparse.Namespace, workload: Any) -> str:
 def save_sweep_plot(table: Any, grid: dict[str, Any], args: argparse.Namespace,
                     workload: Any, chips: list[str]) -> None:
     """``qslm sweep --plot``: the readable sweep plot of :mod:`qslm_neuro.viz.sweep_plots`."""
-    from qslm_neuro.viz import save_figure
+    from qslm_neuro.viz import save_figure, save_figure_metadata
     from qslm_neuro.viz.sweep_plots import plot_sweep
 
     names = [n for n in grid if table[n].nunique() > 1] or list(grid)[:1]
@@ -122,5 +122,6 @@ def save_sweep_plot(table: Any, grid: dict[str, Any], args: argparse.Namespace,
         raise BadInputError(f"--plot draws 1 or 2 swept parameters; this sweep has {names}")
     fig = plot_sweep(table, names, args.value, unit=getattr(args, "unit", None),
                      model=workload.name, plan=plan_label(args, workload), chip=", ".join(chips))
+    save_figure_metadata(fig, args.plot)  # title, labels, scales: what the tests check
     save_figure(fig, args.plot)
     print(f"written {args.plot}")

@@ -5,7 +5,10 @@
 * :mod:`~.hardware` - :func:`plot_energy_breakdown`, :func:`plot_sweep_heatmap`,
   :func:`plot_sweep_lines`, :func:`plot_energy_vs_rate`, :func:`plot_energy_vs_weight_bits`;
 * :mod:`~.tables` - :func:`format_table` (plain text);
-* :mod:`~.figures` - :func:`save_figure` and the Agg backend every plot module uses.
+* :mod:`~.figures` - :func:`save_figure` and the Agg backend every plot module uses;
+* :mod:`~.metadata` - :func:`figure_metadata` (title, labels, scales, data ranges of a figure),
+  saved as a JSON sidecar by :func:`save_figure_metadata`;
+* :mod:`~.notebook` - :func:`show_figure` (PNG + sidecar; inline in a notebook).
 
 The names are imported lazily, so that ``import qslm_neuro`` (and :func:`format_table`) never
 loads matplotlib. Import public names from this package.
@@ -27,6 +30,11 @@ _EXPORTS = {
     "plot_energy_vs_weight_bits": "qslm_neuro.viz.hardware",
     "format_table": "qslm_neuro.viz.tables",
     "save_figure": "qslm_neuro.viz.figures",
+    "figure_metadata": "qslm_neuro.viz.metadata",
+    "figure_problems": "qslm_neuro.viz.metadata",
+    "mark_linear": "qslm_neuro.viz.metadata",
+    "save_figure_metadata": "qslm_neuro.viz.metadata",
+    "show_figure": "qslm_neuro.viz.notebook",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -8,6 +8,7 @@ import numpy as np
 
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.viz.figures import plt
+from qslm_neuro.viz.hardware import _plain_log_axis
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -23,33 +24,38 @@ def plot_pareto(result: Any) -> "Figure":
 
     fig, ax = plt.subplots(figsize=(7.0, 4.6), dpi=120)
     finite = [c for c in result.candidates if math.isfinite(c.metric)]
+    # KB for small models (a person reads 22 KB, not 2.2x10^-2 MB), MB otherwise
+    largest = max([c.total_bytes for c in result.candidates] + [result.baseline.total_bytes])
+    unit, per = ("KB", 1e3) if largest < 1e6 else ("MB", 1e6)
     for feasible, color, name in ((False, "#b0b0b0", "misses a constraint"),
                                   (True, "#2b8cbe", "meets every constraint")):
         group = [c for c in finite if c.feasible == feasible]
         if group:
-            ax.scatter([c.total_bytes / 1e6 for c in group], [c.metric for c in group],
+            ax.scatter([c.total_bytes / per for c in group], [c.metric for c in group],
                        s=22, color=color, label=name, zorder=2)
     front = result.pareto()
     if front:
-        ax.plot([c.total_bytes / 1e6 for c in front], [c.metric for c in front], "-",
+        ax.plot([c.total_bytes / per for c in front], [c.metric for c in front], "-",
                 color="#555555", lw=1, label="Pareto front", zorder=1)
-    ax.scatter([result.baseline.total_bytes / 1e6], [result.baseline.metric], marker="s",
+    ax.scatter([result.baseline.total_bytes / per], [result.baseline.metric], marker="s",
                s=40, color="black", label="fp32 baseline", zorder=3)
     if result.chosen is not None:
-        ax.scatter([result.chosen.total_bytes / 1e6], [result.chosen.metric], marker="*", s=220,
+        ax.scatter([result.chosen.total_bytes / per], [result.chosen.metric], marker="*", s=220,
                    color="#e6550d", edgecolor="black", label="chosen", zorder=4)
     if result.perf.threshold is not None:
         ax.axhline(result.perf.threshold, ls="--", lw=1, color="#31a354",
                    label=f"constA ({result.perf.text})")
     if result.mem.budget_bytes is not None:
-        ax.axvline(result.mem.budget_bytes / 1e6, ls=":", lw=1.2, color="#756bb1",
+        ax.axvline(result.mem.budget_bytes / per, ls=":", lw=1.2, color="#756bb1",
                    label=f"constM ({result.mem.text})")
     ax.set_xscale("log")
-    ax.set_xlabel("model footprint (MB, log scale)")
-    ax.set_ylabel(result.metric_name + ("" if result.higher_is_better else " (lower is better)"))
+    ax.set_xlabel(f"model footprint ({unit}, log scale)")
+    _plain_log_axis(ax.xaxis)
+    ax.set_ylabel(result.metric_name + (" (higher is better)" if result.higher_is_better
+                                        else " (lower is better)"))
     ax.set_title(f"{result.strategy} search: {len(result.candidates)} candidates")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # covers no point
     fig.tight_layout()
     return fig
 
@@ -97,13 +103,15 @@ def plot_precision_map(plan: Any, hierarchy: Any, title: str | None = None) -> "
 
 
 def plot_sensitivity_heatmap(sensitivity: Any, level: str = "module", value: str = "drop",
-                             title: str | None = None) -> "Figure":
+                             title: str | None = None, noise: float | None = None) -> "Figure":
     """How much quantizing one unit alone hurts: units as rows, precisions as columns.
 
     ``sensitivity`` is a :class:`~qslm_neuro.quantsearch.SensitivityTable` (or its ``to_dict()``,
     as stored in a search's report.json); ``value`` is ``drop`` (metric change on the calibration
     set, worse is positive) or ``kl`` (the proxy). Colours use a symmetric-log scale, so a unit
     that breaks the model does not wash out the others; non-finite values are shown as ``inf``.
+    ``noise``: differences of at most this size (e.g. two calibration examples) are not told
+    apart from zero: drawn white, their numbers in grey, and said in the colour bar's label.
     """
     if value not in ("drop", "kl"):
         raise BadInputError(f"value={value!r}; expected 'drop' or 'kl'")
@@ -131,9 +139,20 @@ def plot_sensitivity_heatmap(sensitivity: Any, level: str = "module", value: str
     linthresh = max(float(np.abs(small).min()), top * 1e-4) if small.size else 1.0
     from matplotlib.colors import SymLogNorm
 
-    norm = SymLogNorm(linthresh=linthresh, vmin=-top, vmax=top)
-    shown = np.where(np.isinf(grid), np.sign(grid) * top, grid)
-    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="#eeeeee")
+    if finite.size and float(finite.min()) >= 0 and small.size:
+        # a proxy such as KL is never negative: a plain log scale, no crowded symmetric ticks
+        from matplotlib.colors import LogNorm
+
+        norm = LogNorm(vmin=max(float(small.min()), top * 1e-6), vmax=top)
+        grid_for_colour = np.where(grid > 0, grid, np.nan)
+    else:
+        norm = SymLogNorm(linthresh=linthresh, vmin=-top, vmax=top)
+        grid_for_colour = grid
+    shown = np.where(np.isinf(grid), np.sign(grid) * top, grid_for_colour)
+    quiet = np.isfinite(grid) & (np.abs(grid) <= noise) if noise else np.zeros(grid.shape, bool)
+    shown = np.where(quiet, 0.0, shown)
+    one_sided = type(norm).__name__ == "LogNorm"
+    cmap = plt.get_cmap("Reds" if one_sided else "RdBu_r").with_extremes(bad="#f7f7f7")
     fig, ax = plt.subplots(figsize=(max(4.5, 1.0 * len(precisions) + 3.0),
                                     max(3.0, 0.3 * len(units) + 1.6)))
     mesh = ax.imshow(np.ma.masked_invalid(shown), cmap=cmap, norm=norm, aspect="auto")
@@ -142,13 +161,17 @@ def plot_sensitivity_heatmap(sensitivity: Any, level: str = "module", value: str
             for j in range(len(precisions)):
                 v = grid[i, j]
                 text = "-" if np.isnan(v) else ("inf" if np.isinf(v) else f"{v:.2g}")
-                ax.text(j, i, text, ha="center", va="center", fontsize=6)
+                ax.text(j, i, text, ha="center", va="center", fontsize=6,
+                        color="#999999" if quiet[i, j] else "black")
     ax.set_xticks(range(len(precisions)))
     ax.set_xticklabels(precisions, fontsize=8)
     ax.set_yticks(range(len(units)))
     ax.set_yticklabels(units, fontsize=7)
     bar = fig.colorbar(mesh, ax=ax)
-    bar.set_label("metric drop (worse > 0)" if value == "drop" else "KL(fp32 || quantized)")
+    label = "metric drop (worse > 0)" if value == "drop" else "KL(fp32 || quantized) (nats)"
+    if noise:
+        label += f"\nwhite: |value| <= {noise:.2g} (noise)"
+    bar.set_label(label)
     ax.set_title(title or f"sensitivity per {level}: {value} when quantized alone")
     fig.tight_layout()
     return fig

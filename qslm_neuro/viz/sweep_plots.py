@@ -16,7 +16,8 @@ import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
-from qslm_neuro.errors import BadInputError  # noqa: E402
+from qslm_neuro.errors import BadInputError
+from qslm_neuro.viz.labels import column_label  # noqa: E402
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,10 +47,13 @@ def value_axis(value: str, unit: str | None = None) -> tuple[float, str]:
 
 
 def is_log_spaced(values: Sequence[float]) -> bool:
-    """True for positive values with a (nearly) constant ratio that are not evenly spaced."""
+    """True for positive values with a (nearly) constant ratio that are not evenly spaced, or
+    that span more than 100x (a linear axis would crush the small ones)."""
     v = np.unique(np.asarray(values, dtype=float))
     if v.size < 2 or v[0] <= 0:
         return False
+    if v[-1] / v[0] > 100:
+        return True
     if v.size == 2:
         return v[1] / v[0] >= 10
     ratios, steps = np.diff(np.log(v)), np.diff(v)
@@ -94,13 +98,14 @@ def _lines(table, x, value, factor, label, chips) -> "Figure":
         part = part.groupby(x, as_index=False).agg({value: "mean", "feasible": "all"})
         ys = part[value].to_numpy(dtype=float) * factor
         ok = part["feasible"].to_numpy(dtype=bool)
-        line, = ax.plot(part[x], np.where(ok, ys, np.nan), marker="o", ms=3,
-                        label=name or None)
+        x_label, x_factor = column_label(x)
+        xs = part[x].to_numpy(dtype=float) * x_factor
+        line, = ax.plot(xs, np.where(ok, ys, np.nan), marker="o", ms=3, label=name or None)
         if (~ok).any():
-            ax.plot(part[x][~ok], ys[~ok], ls=":", marker="x", ms=6, color=line.get_color(),
+            ax.plot(xs[~ok], ys[~ok], ls=":", marker="x", ms=6, color=line.get_color(),
                     alpha=0.8)
             marked = True
-    ax.set_xlabel(x)
+    ax.set_xlabel(column_label(x)[0])
     ax.set_ylabel(label)
     if is_log_spaced(table[x]):
         ax.set_xscale("log")
@@ -141,7 +146,8 @@ def _heatmaps(table, x, y, value, factor, label, chips) -> "Figure":
         part = table if name == "" or "hardware" not in table else table[table["hardware"] == name]
         grid = part.pivot_table(index=y, columns=x, values=value, aggfunc="mean") * factor
         ok = part.pivot_table(index=y, columns=x, values="feasible", aggfunc="all")
-        xs, ys = grid.columns.to_numpy(dtype=float), grid.index.to_numpy(dtype=float)
+        xs = grid.columns.to_numpy(dtype=float) * column_label(x)[1]
+        ys = grid.index.to_numpy(dtype=float) * column_label(y)[1]
         ex, ey = _edges(xs, logx), _edges(ys, logy)
         data = grid.to_numpy(dtype=float)
         bad = ~ok.to_numpy(dtype=bool)
@@ -154,8 +160,8 @@ def _heatmaps(table, x, y, value, factor, label, chips) -> "Figure":
             ax.set_xscale("log")
         if logy:
             ax.set_yscale("log")
-        ax.set_xlabel(x)
-        ax.set_ylabel(y)
+        ax.set_xlabel(column_label(x)[0])
+        ax.set_ylabel(column_label(y)[0])
         if name:
             ax.set_title(name, fontsize=9)
         if bad.any():
