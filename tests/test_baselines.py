@@ -136,8 +136,10 @@ def test_sst2_baselines_learn_word_polarity():
 
     good, bad = ["great", "lovely", "superb"], ["awful", "dull", "boring"]
     train = [(f"a {w} film", 1) for w in good] * 5 + [(f"a {w} film", 0) for w in bad] * 4
-    dev = [("superb and lovely", 1), ("dull and awful", 0), ("so great", 1), ("so boring", 0)]
+    # dev is mostly negative while training is mostly positive: a constant predictor of the
+    # training majority scores 1 of 4, and only a model of word polarity gets every sentence
+    dev = [("superb and lovely", 1), ("dull and awful", 0), ("so boring", 0), ("awful, dull", 0)]
     tokenizer = Tokenizer.train([s for s, _ in train + dev], 300)
     result = sst2_baselines(tokenizer, train, dev)
-    assert result["majority_class"] == 0.5  # majority (positive) is right on half the dev set
+    assert result["majority_class"] == 0.25  # the training majority (positive) on this dev set
     assert result["naive_bayes"] == 1.0

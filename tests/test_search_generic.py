@@ -190,6 +190,8 @@ def test_killed_search_resumes_without_repeating_an_evaluation(problem, tmp_path
     resumed = run(problem, store=tmp_path / "store", evaluation_id="acc",
                   evaluate=counting("evaluate", full), calibrate=counting("calibrate", calib))
     # the full evaluations computed before the kill were reused, none was repeated
+    # the kill happened where it was planted (the baseline's full evaluation comes first)
+    assert killed_after[kill_in] == limits[kill_in]
     assert killed_after["evaluate"] >= 1
     assert len(seen["evaluate"]) == len(set(seen["evaluate"]))
     assert resumed.counts["reused_from_store"]["full"] == killed_after["evaluate"]
