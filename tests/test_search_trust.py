@@ -118,3 +118,16 @@ def test_temporary_files_of_a_killed_writer_are_removed(tmp_path):
     write_text_atomic(tmp_path / "pareto.png", "whole")
     assert (tmp_path / "pareto.png").read_text() == "whole"
     assert not stale.exists() and not legacy.exists() and live.exists()
+
+
+def test_a_changed_chip_file_is_a_new_cache_key(tmp_path):
+    from qslm_neuro.hw import hardware_identity
+
+    chip = tmp_path / "chip.toml"
+    chip.write_text('[hardware]\nname = "mine"\nbase = "loihi2"\n[params]\n'
+                    'syn_mem_per_core_bytes = 131072\n')
+    first = hardware_identity(str(chip))
+    chip.write_text('[hardware]\nname = "mine"\nbase = "loihi2"\n[params]\n'
+                    'syn_mem_per_core_bytes = 262144\n')
+    assert hardware_identity(str(chip)) != first  # same name, other parameters
+    assert hardware_identity("loihi2") == hardware_identity("loihi2")

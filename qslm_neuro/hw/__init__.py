@@ -19,5 +19,21 @@ from qslm_neuro.hw.params import (HardwareModel, Param, available_hardware, hw_m
                                   load_hardware)
 from qslm_neuro.hw.report import CostReport
 
-__all__ = ["estimate", "sweep", "load_hardware", "HardwareModel", "Param", "CostReport",
+#: Version of the cost equations: a stored estimate made by other equations is not reused.
+COST_MODEL_VERSION = "qslm-hw/2"
+
+__all__ = ["COST_MODEL_VERSION", "hardware_identity", "estimate", "sweep", "load_hardware", "HardwareModel", "Param", "CostReport",
            "HardwareModelError", "available_hardware", "hw_models_dir", "as_workload", "PARTS"]
+
+
+def hardware_identity(hw: "str | HardwareModel") -> str:
+    """What a cost estimate depends on besides the workload: the chip's name, a digest of every
+    parameter value and the cost equations' version (a cache key, so a changed chip file or a
+    new cost model never reuses an old estimate)."""
+    import hashlib
+    import json
+
+    model = load_hardware(hw)
+    text = json.dumps({"name": model.name, "family": model.family, "values": model.values(),
+                       "equations": COST_MODEL_VERSION}, sort_keys=True, default=str)
+    return f"{model.name}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"

@@ -484,8 +484,13 @@ def _inputs_id(inputs: Any) -> str:
 
 
 def _fingerprint(weights: str, kind: str, identity: str, hw: Any) -> str:
-    hw_name = getattr(hw, "name", hw) if hw is not None else None
+    """The store key of one kind of evaluation: weights, what was evaluated, the quantizer and,
+    for full evaluations (they carry a hardware estimate), the chip's parameters and equations."""
+    hw_key = None
+    if hw is not None and kind == FULL:
+        from qslm_neuro.hw import hardware_identity
+
+        hw_key = hardware_identity(hw)
     text = json.dumps({"weights": weights, "kind": kind, "evaluation": identity,
-                       "quantizer": QUANTIZER_ID, "hw": str(hw_name) if kind == FULL else None},
-                      sort_keys=True)
+                       "quantizer": QUANTIZER_ID, "hw": hw_key}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
