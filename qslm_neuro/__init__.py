@@ -16,8 +16,7 @@ hardware models can be used without importing torch.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from qslm_neuro.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -36,16 +35,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'qslm_neuro' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), extra=("__version__",))

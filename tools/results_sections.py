@@ -126,7 +126,10 @@ def section_compare(cmp: dict | None, tiny: dict | None) -> str:
         rows = []
         for name, s in cmp["strategies"].items():
             chosen = s.get("chosen")
-            found = ([f"{chosen['accuracy']:.4f}", f"{chosen['memory_saving']:.1%}",
+            dev = chosen.get("dev_accuracy") if chosen else None
+            acc = (f"{chosen['accuracy']:.4f} / {dev:.4f}" if dev is not None else
+                   f"{chosen['accuracy']:.4f}") if chosen else "-"
+            found = ([acc, f"{chosen['memory_saving']:.1%}",
                       f"**{chosen['score']:.4f}**"] if chosen else
                      [f"no feasible plan in {s['candidates']}", "-", "-"])
             rows.append([name, s["counts"]["full_evaluations"],
@@ -140,7 +143,8 @@ def section_compare(cmp: dict | None, tiny: dict | None) -> str:
             f"alpha {cmp['alpha']}; random gets tiered's budget ({cmp['random_budget']} "
             f"evaluations), NSGA-II {cmp['nsga2_trials']} trials ({cmp['nsga2_basis']}).\n\n"
             + table(["strategy", "full evals", "calibration evals", "full-eval equivalents",
-                     "chosen dev acc", "memory saved", "score", "evaluation time"], rows))
+                     "chosen acc (held-out / dev)", "memory saved", "score",
+                     "evaluation time"], rows))
     return "\n\n".join(parts)
 
 

@@ -83,11 +83,14 @@ def headline_rows() -> list[list[str]]:
                              f"{r['energy_ratio'] - 1:+.1%} energy per token", "`search_hw.py`"])
         for r in hw["one_chip"]:
             if r["search"] == "one chip" and r["chip"] == "loihi2" and r["chosen"]:
+                dev = r["chosen"].get("report_accuracy"), r["fp32"].get("report_accuracy")
+                change = (f"{100 * (dev[0] - dev[1]):+.2f} pt dev accuracy (not selected on)"
+                          if None not in dev else
+                          f"{r['accuracy_from_fp32_points']:+.2f} pt on the selection split")
                 rows.append(["Fit one Loihi 2 chip (fp32 needs "
                              f"{r['fp32']['hw']['chips']})",
                              f"{r['chosen']['precisions']}: {r['chosen']['hw']['cores']} cores, "
-                             f"{r['accuracy_from_fp32_points']:+.2f} pt accuracy (held-out)",
-                             "`search_hw.py`"])
+                             f"{change}", "`search_hw.py`"])
     sanafe = load("sanafe_validation")
     if sanafe:
         layers = (sanafe.get("shipped_model") or {}).get("layers", [])

@@ -11,9 +11,6 @@ Public names (imported lazily): :func:`map_candidate`, :func:`map_linear` (mappi
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from qslm_neuro.errors import MissingDependencyError
 from qslm_neuro.lava import compat as _compat
 
@@ -32,6 +29,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without lava-nc
 from qslm_neuro.lava.start_method import import_lava_runtime  # noqa: E402
 
 import_lava_runtime()  # Lava sets the 'fork' start method on import; tolerate it being set
+
+from qslm_neuro.lazy import lazy_exports  # noqa: E402
 
 _EXPORTS = {
     "map_candidate": "qslm_neuro.lava.mapping",
@@ -57,16 +56,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'qslm_neuro.lava' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

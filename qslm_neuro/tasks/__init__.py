@@ -11,8 +11,7 @@ Public names are imported lazily, so ``from qslm_neuro.tasks import data`` does 
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from qslm_neuro.lazy import lazy_exports
 
 _EXPORTS = {
     "Task": "qslm_neuro.tasks.base",
@@ -30,12 +29,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'qslm_neuro.tasks' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -15,8 +15,7 @@ loads matplotlib. Import public names from this package.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from qslm_neuro.lazy import lazy_exports
 
 _EXPORTS = {
     "plot_pareto": "qslm_neuro.viz.search",
@@ -38,16 +37,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'qslm_neuro.viz' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
