@@ -34,7 +34,8 @@ from torch import nn
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.models.protocol import is_spiking_rwkv
 from qslm_neuro.quant import QUANTIZER_ID, Hierarchy, QuantPlan, footprint
-from qslm_neuro.quantsearch.replay import PrefixReplay, ReplayMismatch
+from qslm_neuro.quantsearch.replay import PrefixReplay, ReplayNote, evaluate_with_replay
+from qslm_neuro.quantsearch.replay_guard import ReplayGuard
 from qslm_neuro.quantsearch.store import EvaluationStore
 
 EvaluateFn = Callable[[nn.Module], Union[float, Mapping[str, Any]]]
@@ -127,6 +128,8 @@ class Evaluator:
         self._make_replays()
 
     def _make_replays(self) -> None:
+        self.replay_modes: dict[str, str] = {}  # kind -> replay mode (default "verify")
+        self.replay_notes: dict[str, ReplayNote] = {}  # kind -> what its last evaluation did
         # Sensitivity plans change one unit: the blocks in front of it need not be recomputed.
         self._replays: dict[str, PrefixReplay] = {}
         if self._reuse_prefix:
@@ -140,7 +143,8 @@ class Evaluator:
         """What a worker needs to compute results: no store, no memo, no recorded replays
         (a worker writes nothing; the driving process stores every result it gets back)."""
         state = dict(self.__dict__)
-        for name in ("store", "_memo", "_prefetched", "tally", "executor", "_replays"):
+        for name in ("store", "_memo", "_prefetched", "tally", "executor", "_replays",
+                     "replay_modes", "replay_notes", "_replay_guard"):
             state.pop(name, None)
         return state
 
@@ -191,7 +195,8 @@ class Evaluator:
         total = sum(len(k) for _, k in jobs)
         with tqdm(total=total, desc=f"parallel {'+'.join(kinds)}", leave=False,
                   mininterval=2.0, disable=not getattr(self, "progress", True)) as bar:
-            for key, kind, result in executor.run(self, jobs):
+            for key, kind, result in self._guard().run(
+                    jobs, lambda batch: executor.run(self, batch)):
                 seconds = float(result.get("seconds", 0.0))
                 self.store.put(kind, key, self.fingerprints[kind], plans_by_key[key], result,
                                seconds)
@@ -199,6 +204,19 @@ class Evaluator:
                 count += 1
                 bar.update()
         return count
+
+    def _guard(self) -> ReplayGuard:
+        """The driver's one-check-per-search record of prefix replay on workers."""
+        if getattr(self, "_replay_guard", None) is None:
+            order = {block.path: index for index, block in enumerate(self.hierarchy.blocks)}
+
+            def depth_of(plan_json: str) -> int:
+                plan = QuantPlan.from_json(plan_json)
+                return min((order.get(self.hierarchy.module(p).block, 0) for p in plan),
+                           default=-1)
+
+            self._replay_guard = ReplayGuard(list(self._replays), depth_of)
+        return self._replay_guard
 
     # -- evaluations -------------------------------------------------------------------------
     def full(self, plan: QuantPlan) -> dict[str, Any]:
@@ -359,32 +377,16 @@ class Evaluator:
         return {"kl": _mean_kl(reference, outputs)}
 
     def _run(self, kind: str, plan: QuantPlan, function: Callable[[nn.Module], Any]) -> Any:
-        """``function(model)`` under ``plan``, replaying the unchanged prefix when possible."""
-        replay = self._replays.get(kind)
-        if replay is None or not replay.enabled or not len(plan):
-            with plan.applied(self.model):
-                return function(self.model)
-        if not replay.recorded:
-            replay.function = function
-            replay.record()  # at fp32: no plan is applied here
-        changed = {self.hierarchy.module(path).block for path in plan}
-        with plan.applied(self.model):
-            try:
-                out = replay.run(changed)
-            except ReplayMismatch:
-                replay.enabled = False
-                return function(self.model)
-            if not replay.verified:  # once: replayed and computed results must agree exactly
-                plain = function(self.model)
-                replay.verified = True
-                if not _same_result(plain, out):
-                    replay.enabled = False
-                    return plain
+        """``function(model)`` under ``plan``, replaying the unchanged prefix when possible
+        (as ``replay_modes[kind]`` allows; what happened is left in ``replay_notes``)."""
+        out, self.replay_notes[kind] = evaluate_with_replay(
+            self._replays.get(kind), plan, self.model, self.hierarchy, function,
+            self.replay_modes.get(kind, "verify"))
         return out
 
     def _reference_outputs(self) -> torch.Tensor:
-        if self._baseline_outputs is None:
-            self._baseline_outputs = self._proxy_outputs(self.model)
+        if self._baseline_outputs is None:  # the fp32 run, recording the proxy's prefix too
+            self._baseline_outputs = self._run(PROXY, QuantPlan(), self._proxy_outputs)
         return self._baseline_outputs
 
     def _proxy_outputs(self, model: nn.Module) -> torch.Tensor:
@@ -400,21 +402,6 @@ class Evaluator:
                 f"proxy(model) returned {type(outputs).__name__}; expected a non-empty tensor of "
                 "model outputs (logits over the last axis) on a fixed batch")
         return outputs.detach().float().cpu()
-
-
-def _same_result(a: Any, b: Any) -> bool:
-    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-        return a.shape == b.shape and torch.equal(a, b)
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return _same_number(a.get("value"), b.get("value"))
-    return _same_number(a, b)
-
-
-def _same_number(a: Any, b: Any) -> bool:
-    try:
-        return a == b or (math.isnan(float(a)) and math.isnan(float(b)))
-    except (TypeError, ValueError):
-        return False
 
 
 def _mean_kl(reference: torch.Tensor, outputs: torch.Tensor) -> float:

@@ -21,11 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from qslm_neuro.errors import BadInputError, MissingDependencyError
-
-#: One result of a batch: (plan key, kind, result dict with "seconds").
-Outcome = tuple[str, str, dict[str, Any]]
-#: A job: (plan JSON, kinds to compute for it).
-Job = tuple[str, tuple[str, ...]]
+from qslm_neuro.quantsearch.replay_guard import Job, Outcome
 
 _WORKER_LOCK = threading.Lock()  # one evaluation at a time per worker process (weights are
                                  # swapped in place while a plan is applied)
@@ -39,12 +35,8 @@ class Executor:
 
     def run(self, evaluator: Any, jobs: Sequence[Job]) -> Iterator[Outcome]:
         """Compute every job's kinds, yielding results as they finish (any order)."""
-        from qslm_neuro.quant import QuantPlan
-
-        for plan_json, kinds in jobs:
-            plan = QuantPlan.from_json(plan_json)
-            for kind in kinds:
-                yield plan.key, kind, evaluator.compute(kind, plan)
+        for plan_json, kinds, modes in jobs:
+            yield from compute_job(evaluator, plan_json, kinds, modes)
 
     def close(self) -> None:
         """Release what the executor started (nothing for the sequential one)."""
@@ -103,8 +95,9 @@ class DaskExecutor(Executor):
         if not jobs:
             return
         payload = self._payload(evaluator)
-        futures = [self.client.submit(_compute_remote, payload, plan_json, kinds, pure=False,
-                                      workers=self.workers) for plan_json, kinds in jobs]
+        futures = [self.client.submit(_compute_remote, payload, plan_json, kinds, modes,
+                                      pure=False, workers=self.workers)
+                   for plan_json, kinds, modes in jobs]
         try:
             for future in as_completed(futures):
                 for outcome in future.result():
@@ -127,22 +120,37 @@ class DaskExecutor(Executor):
 _WORKER_EVALUATORS: dict[str, Any] = {}  # on a worker: token -> its unpickled evaluator
 
 
-def _compute_remote(payload: tuple[str, bytes], plan_json: str,
-                    kinds: tuple[str, ...]) -> list[Outcome]:
+def compute_job(evaluator: Any, plan_json: str, kinds: tuple[str, ...],
+                modes: dict[str, str]) -> list[Outcome]:
+    """Evaluate one plan for each kind, prefix replay as ``modes`` says, noting what it did."""
+    from qslm_neuro.quant import QuantPlan
+
+    plan = QuantPlan.from_json(plan_json)
+    outcomes = []
+    for kind in kinds:
+        evaluator.replay_modes = {kind: modes.get(kind, "verify")}
+        evaluator.replay_notes.pop(kind, None)
+        try:
+            result = evaluator.compute(kind, plan)
+        finally:
+            evaluator.replay_modes = {}
+        outcomes.append((plan.key, kind, result, evaluator.replay_notes.pop(kind, None)))
+    return outcomes
+
+
+def _compute_remote(payload: tuple[str, bytes], plan_json: str, kinds: tuple[str, ...],
+                    modes: dict[str, str]) -> list[Outcome]:
     """On a worker: evaluate one plan for each kind with the worker's copy of the evaluator."""
     import pickle
 
-    from qslm_neuro.quant import QuantPlan
-
     token, blob = payload
-    plan = QuantPlan.from_json(plan_json)
     with _WORKER_LOCK:
         evaluator = _WORKER_EVALUATORS.get(token)
         if evaluator is None:
             while len(_WORKER_EVALUATORS) >= 2:  # keep the newest searches' copies only
                 _WORKER_EVALUATORS.pop(next(iter(_WORKER_EVALUATORS)))
             evaluator = _WORKER_EVALUATORS[token] = pickle.loads(blob)
-        return [(plan.key, kind, evaluator.compute(kind, plan)) for kind in kinds]
+        return compute_job(evaluator, plan_json, kinds, modes)
 
 
 def make_executor(executor: Any = None) -> Executor:

@@ -9,11 +9,21 @@ that recording instead of computing. The model's own ``forward`` still runs, so 
 its structure is assumed beyond this: within one call of the model, a block called before the
 first call of any changed block sees the same inputs as in the fp32 run. Calls of the model are
 checked against the recording (same first input), every recorded output must be used exactly
-once, and the first replayed evaluation is compared with a normal one; any difference turns
-replay off for good, so results never depend on it.
+once, and the first evaluation that really replays a block is compared with a normal one; any
+difference turns replay off for good, so results never depend on it.
+
+The recording run *is* the fp32 evaluation, so its result answers the fp32 plan too (the
+sensitivity baseline costs nothing extra). On Dask workers each process records its own prefix;
+the one comparison per search is made by a single "check" job and the other jobs replay on
+trust until it reports (:mod:`qslm_neuro.quantsearch.replay_guard` holds their results back and
+recomputes them plainly should the check fail), so no worker pays for a second comparison.
 """
 from __future__ import annotations
 
+import copy
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -22,8 +32,24 @@ from torch import nn
 from qslm_neuro.quant import Hierarchy
 
 
+#: How one evaluation may use a recorded prefix. ``verify``: replay, and compare the first
+#: evaluation that replays anything with a plain one (once per process: the sequential default);
+#: ``trust``: replay without comparing (a parallel driver checks one job per search instead);
+#: ``check``: replay and compare this evaluation, reporting the outcome; ``off``: never replay.
+REPLAY_MODES = ("verify", "trust", "check", "off")
+
+
 class ReplayMismatch(RuntimeError):
     """The evaluation did not call the model as it did when recording."""
+
+
+@dataclass(frozen=True)
+class ReplayNote:
+    """What one evaluation did: whether any block answered from the recording, and, when it
+    was compared with a plain evaluation, whether the two agreed (``None``: not compared)."""
+
+    replayed: bool
+    agreed: bool | None = None
 
 
 class PrefixReplay:
@@ -37,6 +63,7 @@ class PrefixReplay:
         self.enabled = bool(self.paths)
         self.verified = False
         self.recorded = False
+        self.result: Any = None  # the recording run's result: the fp32 plan's
         self._outputs: dict[str, list[Any]] = {}
         self._segments: list[list[str]] = []      # per model call: block paths in call order
         self._inputs: list[torch.Tensor | None] = []  # per model call: its first argument
@@ -56,7 +83,12 @@ class PrefixReplay:
             for handle in handles:
                 handle.remove()
         self.recorded = True
+        self.result = copy.deepcopy(result)
         return result
+
+    def replays_any(self, changed_blocks: set[str]) -> bool:
+        """Whether a plan changing ``changed_blocks`` would answer any block from the recording."""
+        return bool(self._replayable(changed_blocks))
 
     def run(self, changed_blocks: set[str]) -> Any:
         """Run the function with every block that precedes the changed ones replayed."""
@@ -129,3 +161,55 @@ def _copy(value: Any) -> Any:
     if isinstance(value, list):
         return [_copy(v) for v in value]
     return value
+
+
+def evaluate_with_replay(replay: PrefixReplay | None, plan: Any, model: nn.Module,
+                         hierarchy: Hierarchy, function: Callable[[nn.Module], Any],
+                         mode: str = "verify") -> tuple[Any, ReplayNote]:
+    """``function(model)`` under ``plan``, the unchanged prefix replayed as ``mode`` allows."""
+    if mode not in REPLAY_MODES:
+        raise ValueError(f"replay mode {mode!r}; expected one of {REPLAY_MODES}")
+    if replay is None or not replay.enabled or mode == "off":
+        with plan.applied(model):
+            return function(model), ReplayNote(False)
+    if not replay.recorded:
+        replay.function = function
+        result = replay.record()  # at fp32: no plan is applied here
+        if not len(plan):
+            return result, ReplayNote(False)
+    if not len(plan):  # the fp32 plan: the recording run was this very evaluation
+        return copy.deepcopy(replay.result), ReplayNote(False)
+    changed = {hierarchy.module(path).block for path in plan}
+    with plan.applied(model):
+        if not replay.replays_any(changed):
+            return function(model), ReplayNote(False)
+        try:
+            out = replay.run(changed)
+        except ReplayMismatch:
+            replay.enabled = False
+            return function(model), ReplayNote(False)
+        if mode == "check" or (mode == "verify" and not replay.verified):
+            plain = function(model)
+            agreed = same_result(plain, out)
+            replay.verified = replay.verified or agreed
+            if not agreed:
+                replay.enabled = False
+                return plain, ReplayNote(True, False)
+            return out, ReplayNote(True, True)
+    return out, ReplayNote(True)
+
+
+def same_result(a: Any, b: Any) -> bool:
+    """Whether two evaluation results are exactly equal (tensors, metric dicts or numbers)."""
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return _same_number(a.get("value"), b.get("value"))
+    return _same_number(a, b)
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    try:
+        return a == b or (math.isnan(float(a)) and math.isnan(float(b)))
+    except (TypeError, ValueError):
+        return False

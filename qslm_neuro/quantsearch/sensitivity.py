@@ -150,15 +150,16 @@ def measure_sensitivity(evaluator: Evaluator, units: Iterable[Unit],
                         ladder: Sequence[Precision], progress: bool = True) -> SensitivityTable:
     """Evaluate every (unit, precision below fp32) plan on the calibration set and the proxy."""
     units = list(units)
+    pairs = [(unit, precision) for unit in units for precision in ladder[1:]]
+    # A parallel executor computes the baseline and every row at once; the loop below then
+    # reads them in order (sequentially it computes them here, in the same order).
+    evaluator.prefetch([QuantPlan()] + [unit.assign(QuantPlan(), p) for unit, p in pairs],
+                       ("calibration", "proxy"))
     baseline_value = evaluator.calibration(QuantPlan())
     if evaluator.has_proxy:
         evaluator.proxy_kl(QuantPlan())  # the reference outputs; KL 0 by definition
     fp32_bytes = evaluator.fp32_bytes
     rows = []
-    pairs = [(unit, precision) for unit in units for precision in ladder[1:]]
-    # A parallel executor computes every row at once; the loop below then reads them in order.
-    evaluator.prefetch([unit.assign(QuantPlan(), p) for unit, p in pairs],
-                       ("calibration", "proxy"))
     for unit, precision in tqdm(pairs, desc="sensitivity", disable=not progress, leave=False,
                                 mininterval=2.0):
         plan = unit.assign(QuantPlan(), precision)
