@@ -159,3 +159,30 @@ def test_chunked_sweep_on_workers_writes_the_in_memory_rows(client, tmp_path):
     best = feasible.loc[feasible["energy_per_token_j"].idxmin()]
     assert kept.best["energy_per_token_j"] == best["energy_per_token_j"]
     assert kept.ranges["power_w"] == (table["power_w"].min(), table["power_w"].max())
+
+
+def test_chunked_sweep_on_workers_writes_parquet_row_groups_in_grid_order(client, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    import pandas as pd
+
+    from qslm_neuro.hw import sweep
+    from qslm_neuro.hw.chunked_sweep import sweep_chunked
+    from qslm_neuro.workload.synthetic import synthetic_slm_workload
+
+    workload = synthetic_slm_workload()
+    grid = {"e_syn_op_pj": [5.0, 12.3, 30.0], "neurons_per_core": [128, 512, 1024],
+            "t_syn_op_ns": [0.5, 1.0, 3.0, 4.0]}
+    chips = ["loihi", "loihi2"]
+    table = sweep(workload, chips, **grid)
+    out = tmp_path / "grid.parquet"
+    summary = sweep_chunked(workload, chips, executor=client, out=out, chunk_points=4,
+                            progress=False, **grid)  # 2 chips x 9 blocks over the two workers
+    assert pq.ParquetFile(out).metadata.num_row_groups == summary.chunks == 18
+    got = pd.read_parquet(out)
+    assert list(got.dtypes) == list(table.dtypes)
+    pd.testing.assert_frame_equal(got, table, check_exact=True)
+    csv = tmp_path / "grid.csv"
+    sweep_chunked(workload, chips, executor=client, out=csv, chunk_points=4, progress=False,
+                  **grid)
+    assert csv.read_text() == table.to_csv(index=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.csv", "grid.parquet"]

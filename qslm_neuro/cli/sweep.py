@@ -17,7 +17,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="a swept hardware parameter: NAME=v1,v2,... or NAME=start:stop:count "
                    "(linear) or NAME=start:stop:countlog (log-spaced); repeat for a grid")
     p.add_argument("--activity", default="snntorch", choices=["snntorch", "profile"])
-    p.add_argument("--out", required=True, help="CSV file for the grid")
+    p.add_argument("--out", required=True, help="the grid's table: a .csv or .parquet file "
+                   "(Parquet keeps the column types; needs pyarrow, the [parquet] extra)")
     p.add_argument("--plot", default=None, help="PNG: a line (1 parameter) or heat map (2+)")
     p.add_argument("--value", default="energy_per_token_j", help="column to plot")
     p.add_argument("--unit", default=None, help="unit of the plotted column (default: uJ for "
@@ -49,13 +50,17 @@ def parse_sweep_values(text: str) -> tuple[str, list[float]]:
 
 def run(args: argparse.Namespace) -> int:
     from qslm_neuro.cli.hw_options import hw_list, save_sweep_plot, sweep_grid
-    from qslm_neuro.fileio import atomic_path
     from qslm_neuro.hw import sweep
+    from qslm_neuro.hw.table_writer import table_format, write_table
 
+    try:
+        table_format(args.out)  # before any work: a wrong suffix or a missing pyarrow is exit 2
+    except BadInputError as exc:
+        raise BadInputError(f"--out: {exc}") from exc
     chips = hw_list(args.hw)
     grid, notes = sweep_grid(args.param, chips, parse_sweep_values)
     (source, (workload, note)), = candidate_workloads(args, [args.activity]).items()
-    if args.workers is not None or args.scheduler is not None:  # in blocks, CSV as they finish
+    if args.workers is not None or args.scheduler is not None:  # in blocks, rows as they finish
         from qslm_neuro.cli.scale_options import executor_of
         from qslm_neuro.hw.chunked_sweep import sweep_chunked
 
@@ -72,8 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot and args.value not in table.columns:
         raise BadInputError(f"--value {args.value!r} is not a column of the sweep; choose one "
                             f"of {', '.join(c for c in table.columns if c not in grid)}")
-    with atomic_path(args.out) as tmp:
-        table.to_csv(tmp, index=False)
+    write_table(table, args.out)
     print(f"[{source}] {note}")
     for line in notes:
         print(f"note: {line}")

@@ -5,8 +5,9 @@ its leading axes (C order, so the blocks' rows in block order are exactly the fu
 and evaluates each block with the same :func:`~qslm_neuro.hw.api.evaluate_grid` the in-memory
 :func:`~qslm_neuro.hw.api.sweep` uses, so every number is the one the in-memory path gives.
 Blocks run in this process or, with ``executor`` (``"local:N"``, a scheduler address or a
-``distributed.Client``), on Dask workers a few at a time; rows are appended to a CSV in grid
-order as their block finishes (nothing is held but the blocks in flight), and a running summary
+``distributed.Client``), on Dask workers a few at a time; rows are appended to a CSV or Parquet
+file (:mod:`qslm_neuro.hw.table_writer`, renamed into place at the end) in grid order as their
+block finishes (nothing is held but the blocks in flight), and a running summary
 (points, feasible points, the feasible point of least energy per token, each column's range) is
 kept, which is all a billion-point sweep can usefully return.
 """
@@ -14,9 +15,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ import numpy as np
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.hw.api import (
     HardwareLike,
+    _check_grid,
     _check_rate,
     _check_workload,
     _grid_values,
@@ -32,6 +34,7 @@ from qslm_neuro.hw.api import (
 )
 from qslm_neuro.hw.arrays import workload_arrays
 from qslm_neuro.hw.params import load_hardware
+from qslm_neuro.hw.table_writer import table_format, table_writer
 
 DEFAULT_CHUNK_POINTS = 2_000_000
 
@@ -45,7 +48,8 @@ class SweepSummary:
     best: dict[str, Any] | None = None  # the feasible row of least energy per token
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     chunks: int = 0
-    csv: str | None = None
+    out: str | None = None  # the table written (CSV or Parquet), if any
+    csv: str | None = None  # the same path when it is a CSV (kept for older callers)
 
     def add(self, table: Any) -> None:
         """Fold one block's rows in (blocks may arrive in any order; the result is the same)."""
@@ -81,7 +85,7 @@ class SweepSummary:
     def to_dict(self) -> dict[str, Any]:
         return {"points": self.points, "feasible": self.feasible, "chunks": self.chunks,
                 "best": self.best, "ranges": {k: list(v) for k, v in self.ranges.items()},
-                "csv": self.csv}
+                "out": self.out, "csv": self.csv}
 
 
 def _better(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -113,68 +117,81 @@ def grid_chunks(axes: Mapping[str, np.ndarray], chunk_points: int
             yield block
 
 
-def sweep_chunked(candidate: Any, hw: HardwareLike = "loihi2", *, executor: Any = None,
-                  out: str | os.PathLike[str] | None = None,
+def sweep_chunked(candidate: Any, hw: HardwareLike | Sequence[HardwareLike] = "loihi2", *,
+                  executor: Any = None, out: str | os.PathLike[str] | None = None,
                   chunk_points: int = DEFAULT_CHUNK_POINTS, tokens_per_s: float | None = None,
                   overrides: Mapping[str, Any] | None = None, progress: bool = True,
                   **grid: Iterable[float]) -> SweepSummary:
-    """Cost ``candidate`` on a full grid in blocks; rows to ``out`` (CSV) if given.
+    """Cost ``candidate`` on a full grid in blocks; rows to ``out`` (``.csv`` or ``.parquet``).
 
     ``executor``: ``None`` (this process), ``"local:N"`` (a Dask ``LocalCluster`` started and
-    stopped here), a scheduler address or a ``distributed.Client``.
+    stopped here), a scheduler address or a ``distributed.Client``. Several chips
+    (``hw=["loihi", "loihi2"]``) give the in-memory sweep's rows: a ``hardware`` column first,
+    each chip's grid after the previous one's.
     """
     workload = as_workload(candidate)
     _check_workload(workload)
     _check_rate(tokens_per_s)
-    model = load_hardware(hw, overrides)
+    labelled = isinstance(hw, (list, tuple))
+    if labelled and not hw:
+        raise BadInputError("hw=[] names no chip; give at least one, e.g. ['loihi2']")
+    models = [load_hardware(one, overrides) for one in (hw if labelled else [hw])]
     if not grid:
         raise BadInputError("sweep needs at least one parameter=values pair, e.g. "
                             "e_syn_op_pj=[10, 20]")
     if isinstance(chunk_points, bool) or not isinstance(chunk_points, int) or chunk_points < 1:
         raise BadInputError(f"chunk_points={chunk_points!r}; expected a positive number of "
                             "grid points per block, e.g. 2000000")
+    if out is not None:
+        table_format(out)  # a wrong suffix or a missing pyarrow fails before any work
     wa = workload_arrays(workload)
-    axes = {key: _grid_values(model, key, values) for key, values in grid.items()}
-    total = math.prod(len(v) for v in axes.values())
+    grids = [{key: _grid_values(model, key, values) for key, values in grid.items()}
+             for model in models]
+    total = sum(math.prod(len(v) for v in axes.values()) for axes in grids)
+    labels = [model.name if labelled else None for model in models]
+    blocks = ((index, block) for index, axes in enumerate(grids)
+              for block in grid_chunks(axes, chunk_points))
     summary = SweepSummary()
-    blocks = grid_chunks(axes, chunk_points)
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total, desc="sweep", unit="pt", unit_scale=True, disable=not progress,
                leave=False)
-    writer = _CsvWriter(out) if out is not None else None
     try:
-        for table in _evaluate_blocks(blocks, wa, model, tokens_per_s, executor, writer is None):
-            if writer is not None:
-                summary.add(table)
-                writer.write(table)
-            else:
-                summary.merge(table)
-            bar.update(summary.points - bar.n)
-        if writer is not None:
-            summary.csv = str(writer.finish())
+        with ExitStack() as stack:
+            writer = None if out is None else stack.enter_context(table_writer(out))
+            tables = stack.enter_context(closing(_evaluate_blocks(
+                blocks, wa, models, labels, tokens_per_s, executor, writer is None)))
+            for table in tables:  # a failure closes the workers first, then drops the file
+                if writer is not None:
+                    summary.add(table)
+                    writer.write(table)
+                else:
+                    summary.merge(table)
+                bar.update(summary.points - bar.n)
     finally:
         bar.close()
-        if writer is not None:
-            writer.abort()
+    if out is not None:
+        summary.out = str(out)
+        summary.csv = str(out) if table_format(out) == "csv" else None
     return summary
 
 
-def _evaluate_blocks(blocks: Iterator[dict[str, np.ndarray]], wa: Any, model: Any,
-                     tokens_per_s: float | None, executor: Any, summarize: bool) -> Iterator[Any]:
+def _evaluate_blocks(blocks: Iterator[tuple[int, dict[str, np.ndarray]]], wa: Any,
+                     models: list[Any], labels: list[str | None], tokens_per_s: float | None,
+                     executor: Any, summarize: bool) -> Iterator[Any]:
     """Each block's table (or, with ``summarize``, its summary), in block order."""
     if executor is None:
-        for block in blocks:
-            yield _block_job(wa, model, block, tokens_per_s, summarize)
+        for index, block in blocks:
+            yield _block_job(wa, models[index], block, tokens_per_s, summarize, labels[index])
         return
     client, owned = _open_client(executor)
     try:
         window = 2 * max(1, len(client.scheduler_info()["workers"]))
-        wa_f, model_f = client.scatter([wa, model], broadcast=True, hash=False)
+        wa_f, *model_fs = client.scatter([wa, *models], broadcast=True, hash=False)
         pending: list[Any] = []
-        for block in blocks:
-            pending.append(client.submit(_block_job, wa_f, model_f, block, tokens_per_s,
-                                         summarize, pure=False))
+        for index, block in blocks:
+            pending.append(client.submit(_block_job, wa_f, model_fs[index], block, tokens_per_s,
+                                         summarize, labels[index], pure=False))
             if len(pending) >= window:  # in order, so rows keep the grid's order
                 yield pending.pop(0).result()
         while pending:
@@ -188,8 +205,12 @@ def _evaluate_blocks(blocks: Iterator[dict[str, np.ndarray]], wa: Any, model: An
 
 
 def _block_job(wa: Any, model: Any, block: dict[str, np.ndarray], tokens_per_s: float | None,
-               summarize: bool) -> Any:
+               summarize: bool, label: str | None = None) -> Any:
+    """One block's rows (the in-memory sweep's cross-field checks, applied to this block)."""
+    _check_grid(model, block)
     table = evaluate_grid(wa, model, block, tokens_per_s)
+    if label is not None:
+        table.insert(0, "hardware", label)
     if not summarize:
         return table
     summary = SweepSummary()
@@ -222,34 +243,3 @@ def _open_client(executor: Any) -> tuple[Any, bool]:
         return executor, False
     raise BadInputError(f"executor={executor!r}: expected 'local:N', a scheduler address or "
                         "a distributed.Client")
-
-
-class _CsvWriter:
-    """Append blocks to a temporary CSV next to ``path``; renamed over it only when complete."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        import tempfile
-
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
-                                   suffix=".tmp")
-        self.tmp = Path(tmp)
-        self.handle = os.fdopen(fd, "w", newline="")
-        self.header = True
-
-    def write(self, table: Any) -> None:
-        table.to_csv(self.handle, index=False, header=self.header)
-        self.header = False
-
-    def finish(self) -> Path:
-        self.handle.close()
-        os.chmod(self.tmp, 0o644)
-        os.replace(self.tmp, self.path)
-        return self.path
-
-    def abort(self) -> None:
-        if not self.handle.closed:
-            self.handle.close()
-        if self.tmp.exists():
-            self.tmp.unlink()
