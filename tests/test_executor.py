@@ -136,6 +136,8 @@ def test_tiered_speculation_keeps_every_decision(lm, client, tmp_path, monkeypat
 
     monkeypatch.setattr(SearchContext, "accepts", a_third_rejected)
     model, task = lm
+    first = next(iter(client.scheduler_info()["workers"]))
+    assert DaskExecutor(client).slots == 2 and DaskExecutor(client, workers=[first]).slots == 1
     options = {**LM, **options}
     sequential = search(model, task, **options)
     store = tmp_path / "run.sqlite"
@@ -168,7 +170,7 @@ def test_exhaustive_over_blocks_in_parallel(problem, client):
 
 
 def test_executor_arguments_are_checked():
-    assert make_executor(None).parallel is False
+    assert make_executor(None).parallel is False and make_executor(None).slots == 1
     assert executor_from_options(workers=2) == "local:2"
     assert executor_from_options(scheduler="tcp://h:1") == "tcp://h:1"
     for bad in ("local:0", "local:x", "nowhere"):
