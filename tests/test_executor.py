@@ -158,6 +158,10 @@ def test_tiered_speculation_keeps_every_decision(lm, client, tmp_path, monkeypat
         assert fingerprint(again) == fingerprint(sequential)
         assert again.counts["computed"] == {"full": 0, "calibration": 0, "proxy": 0}
         assert again.counts["speculative_evaluations"] == 0
+    if "const_energy" not in options:  # a budget counts what the search asked for, not guesses
+        capped = {**options, "max_full_evaluations": 6}
+        assert fingerprint(search(model, task, executor=DaskExecutor(client), **capped)) \
+            == fingerprint(search(model, task, **capped))
 
 
 def test_exhaustive_over_blocks_in_parallel(problem, client):

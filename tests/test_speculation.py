@@ -23,7 +23,8 @@ from qslm_neuro.tasks.wikitext2 import WikiText2Task
 
 WORDS = ["a wonderful film", "truly great acting", "a moving and funny story", "loved it",
          "a dull mess", "boring and far too long", "the worst script", "hated every minute"]
-LM = dict(ladder="fp32,int8,int4,int2", calibration_size=64, progress=False, const_mem=None)
+LM = {"ladder": "fp32,int8,int4,int2", "calibration_size": 64, "progress": False,
+      "const_mem": None}
 REAL_ACCEPTS = SearchContext.accepts
 
 
@@ -102,8 +103,8 @@ def test_reject_branch_is_what_the_loop_evaluates_after_a_rejection(monkeypatch,
 
 def test_both_branches_are_what_the_loop_evaluates_next(monkeypatch, problem):
     # no skip can intervene (margin 10): the accept branch needs no metric and is exact too
-    result, steps = recorded_search(monkeypatch, problem, accepts=a_third_rejected,
-                                    const_perf="0.5%", skip_margin=10.0)
+    _, steps = recorded_search(monkeypatch, problem, accepts=a_third_rejected,
+                               const_perf="0.5%", skip_margin=10.0)
     seen = {True: 0, False: 0}
     for index, (tier, accepted, key, known, reject, accept) in enumerate(steps):
         assert (accept if accepted else reject) == next_fresh(steps, index)

@@ -424,8 +424,9 @@ def section_scale(cpu: dict | None, gpu: dict | None) -> str:
             parts.append(f"With 2 workers the tiered steps also ran speculatively: "
                          f"{spec['evaluations']} full evaluations computed ahead on the idle "
                          f"worker, {spec['used']} then asked for by the search, {spec['unused']} "
-                         "never (stored, not candidates); the search used "
-                         f"{two['full_evaluations']} full evaluations, as sequentially.")
+                         "never (stored, not candidates); the search asked for "
+                         f"{two['full_evaluations']} full evaluations (sequential run: "
+                         f"{cpu['search']['runs']['sequential']['full_evaluations']}).")
     if cpu and "sweep" in cpu:
         sw = cpu["sweep"]
         parts.append(f"A {sw['points']:.0e}-point Loihi 2 sweep on {sw['workers']} workers in "

@@ -39,9 +39,10 @@ What is guessed:
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import count as counter
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from qslm_neuro.quant import QuantPlan
 from qslm_neuro.quantsearch.result import Candidate
