@@ -11,6 +11,8 @@ tests/test_executor.py (they share its cluster).
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -116,6 +118,7 @@ def test_hardware_bound_guesses_the_reject_branch_only(monkeypatch, problem):
     """With a hardware bound the step after an accepted one is ranked on the candidate's
     measured activity, unknown before it is evaluated: only the reject branch is guessed, and it
     is still exact (ranked by energy predicted from the anchor's own activity)."""
+    assert speculation.accept_predictable(SimpleNamespace(hardware=True, beta=0.0)) is False
     result, steps = recorded_search(monkeypatch, problem, accepts=a_third_rejected,
                                     const_perf="2%", const_energy="97%",
                                     tiers="global,module", skip_margin=10.0)
@@ -123,6 +126,6 @@ def test_hardware_bound_guesses_the_reject_branch_only(monkeypatch, problem):
         >= {"energy"}
     assert "RA" in outcomes(result) and "AA" in outcomes(result)
     for index, (tier, accepted, key, known, reject, accept) in enumerate(steps):
-        assert accept == reject  # asking for the accept branch gives the reject branch
+        assert accept == []  # sure of an acceptance: nothing left worth guessing
         if not accepted:
             assert reject == next_fresh(steps, index)

@@ -35,6 +35,10 @@ What is guessed:
   the share of this tier's evaluated steps so far that were accepted (Laplace-smoothed: half
   before the first). Plans that are already candidates follow the loop's own decision for them;
   plans already stored (an earlier guess, a resumed run) need no worker and take no slot.
+  A plan less likely than :data:`MIN_LIKELIHOOD` is not guessed: workers that share cores and
+  memory slow each other down (on the 2-core machine two evaluations at once take about 1.3x
+  as long as one, from the sensitivity phase's 1.58x with 2 workers), so a guess delays the step
+  it runs beside and pays only when it is at least about that likely to be asked for.
 """
 from __future__ import annotations
 
@@ -62,6 +66,9 @@ class Step:
     label: str = ""
     predicted: float | None = None
 
+
+#: Guesses less likely than this are not computed (module docstring).
+MIN_LIKELIHOOD = 0.25
 
 #: The tier's step decision: (anchor, frozen unit paths) -> Step. Must not evaluate anything.
 StepFn = Callable[[Candidate, frozenset], Step]
@@ -104,16 +111,19 @@ def accept_predictable(ctx: Any) -> bool:
 
 
 def greedy_guesses(ctx: Any, step_of: StepFn, anchor: Candidate, frozen: frozenset,
-                   pending: Step, count: int, accept_rate: float = 0.5) -> list[QuantPlan]:
+                   pending: Step, count: int, accept_rate: float = 0.5,
+                   min_likelihood: float = MIN_LIKELIHOOD) -> list[QuantPlan]:
     """Up to ``count`` plans, not yet evaluated or stored, that the greedy loop may evaluate
-    after ``pending``, most likely first (module docstring)."""
-    accept = min(max(accept_rate, 0.0), 1.0) if accept_predictable(ctx) else 0.0
+    after ``pending``, most likely first, none less likely than ``min_likelihood`` (module
+    docstring)."""
+    accept = min(max(accept_rate, 0.0), 1.0)  # the likelihood of either outcome
+    predictable = accept_predictable(ctx)
     order = counter()
     heap: list[tuple[float, int, Candidate, frozenset]] = []
 
     def push_outcomes(probability: float, state_anchor: Candidate, state_frozen: frozenset,
                       step: Step) -> None:
-        if accept > 0:  # pushed first: wins ties
+        if predictable and accept > 0:  # pushed first: wins ties
             heapq.heappush(heap, (-probability * accept, next(order),
                                   assumed_accepted(ctx, state_anchor, step), state_frozen))
         if accept < 1:
@@ -127,6 +137,8 @@ def greedy_guesses(ctx: Any, step_of: StepFn, anchor: Candidate, frozen: frozens
     while heap and len(guesses) < count and budget > 0:
         budget -= 1
         negative, _, state_anchor, state_frozen = heapq.heappop(heap)
+        if -negative < min_likelihood:
+            break  # the rest of the heap is less likely still
         nxt = advance(ctx, step_of, state_anchor, state_frozen)
         if nxt is None:
             continue
