@@ -11,9 +11,11 @@ Search: the tiered search of the shipped SST-2 model (constA 1pt, constM 15%, as
 1-worker and on a 2-worker Dask ``LocalCluster`` (one thread per worker; the cluster is started
 and warmed up before the clock starts). Every process, the sequential one included, runs with
 the malloc settings of :mod:`qslm_neuro.dask_env` (the benchmark restarts itself with them), so
-the ratios measure parallelism, not allocator behaviour. Recorded: the sensitivity phase's wall time, the whole
-search's, their ratios, and whether the chosen plan, the candidate list and the sensitivity
-table are identical to the sequential run's. Sweep: 1e9 Loihi 2 variants of the shipped
+the ratios measure parallelism, not allocator behaviour. Recorded: the sensitivity phase's
+wall time, the whole search's, their ratios, whether the chosen plan, the candidate list, the
+sensitivity table and the trial log are identical to the sequential run's, and how many full
+evaluations the tiered search's speculation computed ahead on idle workers (later used / never
+asked for: stored, not candidates). Sweep: 1e9 Loihi 2 variants of the shipped
 workload on 2 workers in blocks of 2e6 points, summary only (a CSV of 1e9 rows would be
 ~200 GB): wall time and peak resident memory of the driver and of each worker. Wall times
 depend on what else the machine runs, so the load average is recorded beside them. Writes
@@ -117,7 +119,9 @@ def search_part(model: str, data_dir: Any, workers: list[int],
         answer = {"chosen": result.chosen.plan.key if result.chosen else None,
                   "candidates": [(c.plan.key, c.metric) for c in result.candidates],
                   "sensitivity": [(r.unit, r.precision, r.value, r.kl)
-                                  for r in result.sensitivity.rows]}
+                                  for r in result.sensitivity.rows],
+                  "trials": [{k: v for k, v in t.items() if k != "message"}
+                             for t in result.trials]}
         if reference is None:
             reference = answer
         runs[name] = {
@@ -129,15 +133,22 @@ def search_part(model: str, data_dir: Any, workers: list[int],
             "sensitivity_phase_best_s": min(p["wall_s"] for p in phase),
             "sensitivity_phase_cpu_estimate_s": min(p["idle_machine_estimate_s"] for p in phase),
             "full_evaluations": result.counts["full_evaluations"],
+            # full evaluations computed ahead on idle workers (the tiered search's speculation):
+            # used = later asked for (inside full_evaluations), unused = stored, not candidates
+            "speculative": {k: result.counts.get(f"speculative_{k}", 0)
+                            for k in ("evaluations", "used", "unused")},
             "chosen_label": result.chosen.label if result.chosen else None,
             "chosen_plan_key": answer["chosen"],
             "chosen_dev_accuracy": result.chosen.metric if result.chosen else None,
             "identical_to_sequential": {k: answer[k] == reference[k] for k in answer},
             "load_average_before": load_before, "load_average_after": os.getloadavg()}
         walls = ", ".join(f"{p['wall_s']:.1f}" for p in phase)
+        spec = runs[name]["speculative"]
         print(f"  {name}: search {wall:.1f} s, sensitivity {runs[name]['sensitivity_wall_s']:.1f}"
               f" s, phase alone {walls} s (CPU "
-              f"estimate {runs[name]['sensitivity_phase_cpu_estimate_s']:.1f} s)", flush=True)
+              f"estimate {runs[name]['sensitivity_phase_cpu_estimate_s']:.1f} s); "
+              f"{runs[name]['full_evaluations']} full evaluations, speculative "
+              f"{spec['used']} used / {spec['unused']} unused", flush=True)
     seq = runs["sequential"]
     for name, run in runs.items():
         run["phase_best_speedup_vs_sequential"] = (seq["sensitivity_phase_best_s"]
@@ -202,7 +213,7 @@ def print_tables(result: dict[str, Any]) -> None:
     if search:
         print(f"\n{'run':<12} {'sens. in search s':>17} {'phase best s':>12} "
               f"{'phase CPU est. s':>16} {'search s':>9} {'phase x':>8} {'CPU est. x':>10} "
-              f"{'search x':>9}  identical plan/candidates/table")
+              f"{'search x':>9} {'spec. used/unused':>17}  identical plan/candidates/table/trials")
         for name, run in search["runs"].items():
             same = run["identical_to_sequential"]
             print(f"{name:<12} {run['sensitivity_wall_s']:>17.1f} "
@@ -210,8 +221,10 @@ def print_tables(result: dict[str, Any]) -> None:
                   f"{run['sensitivity_phase_cpu_estimate_s']:>16.1f} {run['search_wall_s']:>9.1f} "
                   f"{run['phase_best_speedup_vs_sequential']:>8.2f} "
                   f"{run['phase_cpu_estimate_speedup_vs_sequential']:>10.2f} "
-                  f"{run['search_speedup_vs_sequential']:>9.2f}  "
-                  f"{same['chosen']}/{same['candidates']}/{same['sensitivity']}")
+                  f"{run['search_speedup_vs_sequential']:>9.2f} "
+                  f"{_speculative_text(run):>17}  "
+                  f"{same['chosen']}/{same['candidates']}/{same['sensitivity']}/"
+                  f"{same.get('trials', '-')}")
         two = search["runs"].get("2 workers", {})
         if "phase_best_speedup_vs_1_worker" in two:
             print(f"2 workers vs 1 worker: sensitivity phase (best of repeats) "
@@ -226,6 +239,11 @@ def print_tables(result: dict[str, Any]) -> None:
               f"{', '.join(f'{b / 2**20:.0f}' for b in sweep['worker_peak_rss_bytes'])} MiB "
               f"(one table in memory would be ~{sweep['in_memory_table_bytes_estimate'] / 1e9:.0f}"
               f" GB); {sweep['feasible_points']:.3g} feasible")
+
+
+def _speculative_text(run: dict[str, Any]) -> str:
+    spec = run.get("speculative")
+    return "-" if spec is None else f"{spec['used']}/{spec['unused']}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -109,8 +109,59 @@ def test_resume_from_a_store_written_by_workers(problem, client, tmp_path):
     again = search(model, task, strategy="tiered", store=store, **FAST)  # sequential resume
     assert again.counts["computed"] == {"full": 0, "calibration": 0, "proxy": 0}
     assert fingerprint(again) == fingerprint(first)
-    with EvaluationStore.at(store) as opened:
-        assert opened.count("full") == len(first.candidates)
+    with EvaluationStore.at(store) as opened:  # speculated results are stored, not candidates
+        assert opened.count("full") == len(first.candidates) + first.counts["speculative_unused"]
+
+
+@pytest.fixture(scope="module")
+def lm():
+    from test_speculation import lm_problem
+
+    return lm_problem()
+
+
+@pytest.mark.parametrize("options", [
+    {"const_perf": "0.5%"},  # bytes-ranked: both branches speculated
+    {"const_perf": "2%", "const_energy": "97%", "tiers": "global,module",
+     "ladder": "fp32,int4,int2"},  # ranked by energy: the reject branch only
+])
+def test_tiered_speculation_keeps_every_decision(lm, client, tmp_path, monkeypatch, options):
+    """Two workers evaluate the next plans of the tiered search ahead; the candidates, trials,
+    choice and sensitivities stay the sequential run's, and so does a resumed run from a store
+    that also holds the speculated results nobody asked for. A third of the steps are rejected
+    by plan key (on top of constA), so that both outcomes occur often in the tiny model."""
+    from test_speculation import LM, a_third_rejected
+
+    from qslm_neuro.quantsearch.context import SearchContext
+
+    monkeypatch.setattr(SearchContext, "accepts", a_third_rejected)
+    model, task = lm
+    first = next(iter(client.scheduler_info()["workers"]))
+    assert DaskExecutor(client).slots == 2 and DaskExecutor(client, workers=[first]).slots == 1
+    options = {**LM, **options}
+    sequential = search(model, task, **options)
+    store = tmp_path / "run.sqlite"
+    parallel = search(model, task, executor=DaskExecutor(client), store=store, **options)
+    assert fingerprint(parallel) == fingerprint(sequential)
+    for key in ("full_evaluations", "calibration_evaluations", "proxy_evaluations", "computed"):
+        assert parallel.counts[key] == sequential.counts[key]
+    assert sequential.counts["speculative_evaluations"] == 0
+    counts = parallel.counts
+    assert counts["speculative_used"] > 0
+    assert counts["speculative_used"] + counts["speculative_unused"] \
+        == counts["speculative_evaluations"]
+    assert counts["speculative_unused"] > 0 and "never asked for" in parallel.summary()
+    with EvaluationStore.at(store) as opened:  # unused guesses: stored, never candidates
+        assert opened.count("full") == len(parallel.candidates) + counts["speculative_unused"]
+    for executor in (None, DaskExecutor(client)):
+        again = search(model, task, executor=executor, store=store, **options)
+        assert fingerprint(again) == fingerprint(sequential)
+        assert again.counts["computed"] == {"full": 0, "calibration": 0, "proxy": 0}
+        assert again.counts["speculative_evaluations"] == 0
+    if "const_energy" not in options:  # a budget counts what the search asked for, not guesses
+        capped = {**options, "max_full_evaluations": 6}
+        assert fingerprint(search(model, task, executor=DaskExecutor(client), **capped)) \
+            == fingerprint(search(model, task, **capped))
 
 
 def test_exhaustive_over_blocks_in_parallel(problem, client):
@@ -123,7 +174,7 @@ def test_exhaustive_over_blocks_in_parallel(problem, client):
 
 
 def test_executor_arguments_are_checked():
-    assert make_executor(None).parallel is False
+    assert make_executor(None).parallel is False and make_executor(None).slots == 1
     assert executor_from_options(workers=2) == "local:2"
     assert executor_from_options(scheduler="tcp://h:1") == "tcp://h:1"
     for bad in ("local:0", "local:x", "nowhere"):

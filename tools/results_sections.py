@@ -419,6 +419,14 @@ def section_scale(cpu: dict | None, gpu: dict | None) -> str:
                      + table(["run", "search s", "sensitivity in search s", "phase alone s",
                               "phase CPU estimate s", "search vs seq.", "phase vs seq.",
                               "CPU estimate vs seq.", "same plan, candidates, table"], rows))
+        spec = two.get("speculative")
+        if spec and spec.get("evaluations"):
+            parts.append(f"With 2 workers the tiered steps also ran speculatively: "
+                         f"{spec['evaluations']} full evaluations computed ahead on the idle "
+                         f"worker, {spec['used']} then asked for by the search, {spec['unused']} "
+                         "never (stored, not candidates); the search asked for "
+                         f"{two['full_evaluations']} full evaluations (sequential run: "
+                         f"{cpu['search']['runs']['sequential']['full_evaluations']}).")
     if cpu and "sweep" in cpu:
         sw = cpu["sweep"]
         parts.append(f"A {sw['points']:.0e}-point Loihi 2 sweep on {sw['workers']} workers in "

@@ -56,6 +56,8 @@ class SearchContext:
                                 "search (remove some keep paths)")
         self.candidates: list[Candidate] = []
         self._by_key: dict[str, Candidate] = {}
+        #: Plan keys whose full evaluation was computed ahead on a guess (:meth:`speculate`).
+        self.speculated: set[str] = set()
         self.trials: list[dict[str, Any]] = []
         self.started_at = time.perf_counter()
         self.started_cpu = time.process_time()
@@ -119,6 +121,35 @@ class SearchContext:
         if math.isfinite(left):
             fresh = fresh[:max(int(left), 0)]
         self.evaluator.prefetch(fresh, ("full",))
+
+    def speculate(self, plan: QuantPlan, guesses: Sequence[QuantPlan]) -> None:
+        """Compute ``plan``'s full evaluation on a parallel executor together with
+        ``guesses``, plans the strategy may ask for next, on otherwise idle workers. Only the
+        cache is warmed: the strategy still asks for plans one by one. Guesses computed here are
+        remembered; those never asked for are counted as ``speculative_unused``, never as
+        candidates or full evaluations."""
+        if self.known(plan):
+            return
+        batch = [plan] + [g for g in guesses if g.key != plan.key and not self.known(g)]
+        self.prefetch(batch)  # plan first: a budget cut keeps it
+        self.speculated.update(g.key for g in batch[1:] if self.known(g))
+
+    def known(self, plan: QuantPlan) -> bool:
+        """Whether ``plan``'s full evaluation needs no computing: it is a candidate, or the
+        store holds it (from this run, a speculation or a resumed run)."""
+        evaluator = self.evaluator
+        return plan.key in self._by_key or evaluator.store.has(
+            "full", plan.key, evaluator.fingerprints["full"])
+
+    def candidate_for(self, plan: QuantPlan) -> Candidate | None:
+        """The candidate already made for ``plan``, if any."""
+        return self._by_key.get(plan.key)
+
+    def speculation_counts(self) -> dict[str, int]:
+        """Full evaluations computed ahead on a guess; how many the strategy then asked for."""
+        used = len(self.speculated & set(self.evaluator.tally.used["full"]))
+        return {"speculative_evaluations": len(self.speculated), "speculative_used": used,
+                "speculative_unused": len(self.speculated) - used}
 
     def budget_left(self) -> float:
         if self.max_full_evaluations is None:
@@ -188,6 +219,7 @@ class SearchContext:
             higher_is_better=self.evaluator.higher_is_better, baseline=self.baseline,
             candidates=list(self.candidates), chosen=chosen, nearest=nearest, perf=self.perf,
             mem=self.mem, objective=describe_objective(self.objective), hardware=self.hardware,
-            counts=self.evaluator.counts(), wall_time_s=time.perf_counter() - self.started_at,
+            counts={**self.evaluator.counts(), **self.speculation_counts()},
+            wall_time_s=time.perf_counter() - self.started_at,
             cpu_time_s=time.process_time() - self.started_cpu,
             sensitivity=sensitivity, trials=list(self.trials), settings=dict(settings or {}))

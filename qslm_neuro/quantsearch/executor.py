@@ -28,10 +28,16 @@ _WORKER_LOCK = threading.Lock()  # one evaluation at a time per worker process (
 
 
 class Executor:
-    """Runs batches of evaluation jobs; ``parallel`` says whether batching is worth it."""
+    """Runs batches of evaluation jobs; ``parallel`` says whether batching is worth it and
+    :attr:`slots` how many jobs run at once (what speculation may fill)."""
 
     parallel = False
     description = "sequential"
+
+    @property
+    def slots(self) -> int:
+        """Jobs that run at the same time: 1 here (one evaluation at a time, in order)."""
+        return 1
 
     def run(self, evaluator: Any, jobs: Sequence[Job]) -> Iterator[Outcome]:
         """Compute every job's kinds, yielding results as they finish (any order)."""
@@ -69,6 +75,14 @@ class DaskExecutor(Executor):
         self._payloads: dict[int, Any] = {}  # id(evaluator) -> (evaluator, scattered future)
         count = len(self.workers) if self.workers else len(client.scheduler_info()["workers"])
         self.description = f"dask ({count} worker{'s' if count != 1 else ''})"
+
+    @property
+    def slots(self) -> int:
+        """Workers the jobs may run on, now (one single-threaded evaluation each; a cluster
+        joined by address may grow or shrink while a search runs)."""
+        if self.workers:
+            return len(self.workers)
+        return max(len(self.client.scheduler_info()["workers"]), 1)
 
     def _payload(self, evaluator: Any) -> Any:
         """The evaluator as (token, bytes), on every worker once. It is pickled here with

@@ -25,8 +25,8 @@ PER_CHIP_COLUMNS = ("chip", "found", "label", "precisions", "mean_weight_bits", 
                     "report_split", "report_metric", "total_bytes", "energy_per_token_j",
                     "power_w", "tokens_per_s", "latency_per_token_s", "cores", "chips",
                     "synaptic_memory_bytes", "constraints", "holds", "full_evaluations",
-                    "full_computed", "calibration_evaluations", "calibration_computed",
-                    "full_equivalents", "wall_time_s", "plan_key")
+                    "full_computed", "full_speculative_unused", "calibration_evaluations",
+                    "calibration_computed", "full_equivalents", "wall_time_s", "plan_key")
 
 
 def parse_chips(hw: Any) -> list[Any]:
@@ -102,6 +102,8 @@ class PerChipResults(dict):
                 "holds": all(c["holds"] for c in checks) and bool(pick and pick.feasible),
                 "full_evaluations": counts["full_evaluations"],
                 "full_computed": counts["computed"]["full"],
+                # computed ahead on idle workers, never asked for (stored, not candidates)
+                "full_speculative_unused": counts.get("speculative_unused", 0),
                 "calibration_evaluations": counts["calibration_evaluations"],
                 "calibration_computed": counts["computed"]["calibration"],
                 "full_equivalents": counts["full_equivalents"],

@@ -226,6 +226,11 @@ class SearchResult:
                  f"objective: {self.objective.get('formula', self.objective.get('name'))}",
                  f"baseline: {self.metric_name} {self.baseline.metric:.4f}, "
                  f"{self.baseline.total_bytes:,} B"]
+        if c.get("speculative_evaluations"):
+            lines.insert(1, f"speculation: {c['speculative_evaluations']} full evaluations "
+                            f"computed ahead on idle workers, {c['speculative_used']} then asked "
+                            f"for (counted above), {c['speculative_unused']} never asked for "
+                            "(stored, not candidates)")
         if self.sensitivity is not None:
             pooled = self.sensitivity.correlations()["pooled"]
             rho = "n/a" if pooled["rho"] is None else f"{pooled['rho']:+.3f}"

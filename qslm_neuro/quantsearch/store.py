@@ -165,6 +165,8 @@ class EvaluationStore:
         return None if row is None else json.loads(row[0])
 
     def has(self, kind: str, plan_key: str, fingerprint: str) -> bool:
+        if self._conn is None:  # no file yet: nothing stored
+            return False
         return self._conn.execute(
             "SELECT 1 FROM evaluations WHERE kind = ? AND plan_key = ? AND fingerprint = ?",
             (kind, plan_key, fingerprint)).fetchone() is not None

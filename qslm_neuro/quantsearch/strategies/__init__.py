@@ -1,6 +1,7 @@
 """Search strategies, one module each, as small objects carrying their own options.
 
-* :class:`Tiered` - QSLM's global ▸ block ▸ module search (:mod:`~.tiered`);
+* :class:`Tiered` - QSLM's global ▸ block ▸ module search (:mod:`~.tiered`; on a parallel
+  executor its next steps are evaluated speculatively, :mod:`~.speculation`);
 * :class:`Exhaustive`, :class:`Random`, :class:`ILP` (HAWQ-V3 style), :class:`NSGA2` - the
   searches people use today, in the same framework (same evaluator, store and objective).
 

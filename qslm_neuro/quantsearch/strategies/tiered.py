@@ -46,6 +46,14 @@ With hardware bounds and an objective that weighs neither memory nor energy (``a
 0``), a tier stops as soon as the current plan meets every bound: further steps could only cost
 accuracy. From an infeasible start (fp32 on two chips) it lowers by the binding resource until
 the plan fits, then stops.
+
+**On a parallel executor** (``executor=`` with W >= 2 workers) the tiers stay sequential, each
+step decided from the last one's result, but idle workers evaluate what may come next
+(:mod:`~.speculation`): the next W - 1 uniform plans in the global tier; in the greedy tiers the
+plans that follow the pending step when it is rejected (exact, chains of rejections included) and,
+when steps rank by bytes, when it is accepted. Only the cache is warmed: the decisions, candidates
+and trials are the sequential run's; results guessed but never asked for are stored, not
+candidates, and counted as ``speculative_unused``.
 """
 from __future__ import annotations
 
@@ -64,6 +72,7 @@ from qslm_neuro.quantsearch.result import Candidate
 from qslm_neuro.quantsearch.sensitivity import DropModel, SensitivityTable
 from qslm_neuro.quantsearch.space import Unit, uniform_plan
 from qslm_neuro.quantsearch.strategies.base import Measure, Strategy
+from qslm_neuro.quantsearch.strategies.speculation import Step, prefetch_step, prefetch_uniform
 
 TIERS = ("global", "block", "module")
 DEFAULT_SKIP_MARGIN = 0.01
@@ -159,15 +168,16 @@ def run_tiered(ctx: SearchContext, sensitivity: SensitivityTable,
 def _global_tier(ctx: SearchContext, model: DropModel, bar: tqdm) -> list[Candidate]:
     candidates = []
     baseline = ctx.baseline
-    for precision in ctx.ladder[1:]:
+    plans = [uniform_plan(ctx.modules, precision) for precision in ctx.ladder[1:]]
+    for index, precision in enumerate(ctx.ladder[1:]):
         predicted = model.predict(baseline.metric, [model.increment(block, FP32, precision)
                                                     for block in ctx.blocks])
         trial = {"tier": "global", "unit": "*", "from": "fp32", "to": precision.name,
                  "predicted": predicted}
         # No skipping here: the few uniform plans anchor everything after them, and a
         # prediction built from noisy single-unit drops must not hide one of them.
-        candidate = ctx.evaluate(uniform_plan(ctx.modules, precision), "global",
-                                 f"uniform {precision.name}")
+        prefetch_uniform(ctx, plans, index)  # parallel executors: the next ones beside it
+        candidate = ctx.evaluate(plans[index], "global", f"uniform {precision.name}")
         bar.update()
         candidates.append(candidate)
         ctx.trials.append({**trial, "action": "evaluated", "candidate": candidate.order,
@@ -191,43 +201,69 @@ def _starting_point(ctx: SearchContext, global_candidates: list[Candidate]) -> C
 
 def _greedy_tier(ctx: SearchContext, tier: str, units: list[Unit], start: Candidate,
                  model: DropModel, margin: float, bar: tqdm) -> Candidate:
-    """Lower units one ladder step at a time while constA holds; returns the last accepted."""
+    """Lower units one ladder step at a time while constA holds; returns the last accepted.
+
+    Each step is decided by :func:`_step` from the anchor and the frozen units alone; on a
+    parallel executor the plans that may follow are evaluated beside it
+    (:mod:`~.speculation`), which changes no decision."""
     current = start
-    frozen: set[str] = set()
+    frozen: frozenset[str] = frozenset()
+    accepted_n = evaluated_n = 0
+
+    def step_of(anchor: Candidate, frozen_units: frozenset) -> Step:
+        return _step(ctx, tier, units, anchor, frozen_units, model, margin)
+
     while True:
-        if _nothing_to_gain(ctx, current):
+        step = step_of(current, frozen)
+        if step.action == "stop":
             ctx.trials.append({"tier": tier, "action": "stop", "anchor": current.order,
                                "reason": "meets every bound and the objective weighs neither "
                                          "memory nor energy"})
             return current
-        resource = binding_resource(ctx, current)
-        move = _next_move(ctx, units, current, frozen, model, resource)
-        if move is None:
+        if step.action == "done":
             return current
-        unit, old, new, increment, ranked_by, saved = move
-        predicted = model.predict(current.metric, [increment])
-        trial = {"tier": tier, "unit": unit.path, "from": old.name, "to": new.name,
-                 "predicted": predicted, "anchor": current.order, "resource": ranked_by,
-                 "saved": saved}
-        if not ctx.predicted_ok(predicted, margin):
-            frozen.add(unit.path)
-            ctx.trials.append({**trial, "action": "skipped",
+        if step.action == "skip":
+            frozen = frozen | {step.unit.path}
+            ctx.trials.append({**step.trial, "action": "skipped",
                                "reason": "predicted to miss constA by more than the margin"})
             continue
-        lowered = current.plan.with_({m: min(new, current.plan.precision_of(m))
-                                      for m in unit.modules})
-        candidate = ctx.evaluate(lowered, tier, f"{unit.path} -> {new.name}")
+        prefetch_step(ctx, step_of, current, frozen, step,
+                      (accepted_n + 1) / (evaluated_n + 2))  # parallel executors only
+        candidate = ctx.evaluate(step.plan, tier, step.label)
         bar.update()
         accepted = ctx.accepts(candidate, current)
-        ctx.trials.append({**trial, "action": "evaluated", "candidate": candidate.order,
+        accepted_n, evaluated_n = accepted_n + accepted, evaluated_n + 1
+        ctx.trials.append({**step.trial, "action": "evaluated", "candidate": candidate.order,
                            "metric": candidate.metric, "accepted": accepted})
         if accepted:
             current = candidate
         else:
-            frozen.add(unit.path)
+            frozen = frozen | {step.unit.path}
 
 
-def _next_move(ctx: SearchContext, units: list[Unit], current: Candidate, frozen: set[str],
+def _step(ctx: SearchContext, tier: str, units: list[Unit], current: Candidate,
+          frozen: frozenset, model: DropModel, margin: float) -> Step:
+    """What the greedy loop does next from ``current`` with ``frozen`` units, decided without
+    any evaluation (so that speculation can run it on outcomes not yet measured)."""
+    if _nothing_to_gain(ctx, current):
+        return Step("stop")
+    resource = binding_resource(ctx, current)
+    move = _next_move(ctx, units, current, frozen, model, resource)
+    if move is None:
+        return Step("done")
+    unit, old, new, increment, ranked_by, saved = move
+    predicted = model.predict(current.metric, [increment])
+    trial = {"tier": tier, "unit": unit.path, "from": old.name, "to": new.name,
+             "predicted": predicted, "anchor": current.order, "resource": ranked_by,
+             "saved": saved}
+    if not ctx.predicted_ok(predicted, margin):
+        return Step("skip", trial, unit, predicted=predicted)
+    lowered = current.plan.with_({m: min(new, current.plan.precision_of(m))
+                                  for m in unit.modules})
+    return Step("evaluate", trial, unit, lowered, f"{unit.path} -> {new.name}", predicted)
+
+
+def _next_move(ctx: SearchContext, units: list[Unit], current: Candidate, frozen: frozenset,
                model: DropModel, resource: str = "bytes"
                ) -> tuple[Unit, Precision, Precision, float, str, float] | None:
     """The unfrozen unit whose next step down costs the least damage per unit of ``resource``
