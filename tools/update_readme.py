@@ -101,6 +101,25 @@ def headline_rows() -> list[list[str]]:
                      f"energy within {e:.2%}, latency within {t:.2%} on {len(sanafe['networks'])}"
                      f" networks and {len(layers)} layers of the SST-2 model",
                      "`bench_sanafe.py`"])
+    scale = (load("scale_cpu") or {}).get("search", {}).get("runs", {})
+    two = scale.get("2 workers", {})
+    if "phase_best_speedup_vs_1_worker" in two:
+        same = all(two["identical_to_sequential"].values())
+        rows.append(["Dask: 2 workers vs 1 worker, 2 cores",
+                     f"sensitivity phase x{two['phase_best_speedup_vs_1_worker']:.2f} faster, "
+                     f"whole search x{two['search_speedup_vs_1_worker']:.2f}; "
+                     f"{'the same' if same else 'a DIFFERENT'} plan, candidates and table",
+                     "`bench_scale.py`"])
+    gpu = load("scale_gpu")
+    if gpu and gpu.get("shapes") and not gpu.get("tiny"):
+        big = gpu["shapes"][-1]
+        lm = big["lm"]
+        rows.append([f"{big['shape']} language model on one {gpu['gpu']} (fp32, random weights)",
+                     f"{lm['best_reference_fp32']['tokens_per_s']:,.0f} -> "
+                     f"{lm['best_fused_fp32']['tokens_per_s']:,.0f} tokens/s with the fused "
+                     f"loops ({'bit-exact' if lm['exactness']['logits_equal'] else 'NOT exact'}); "
+                     f"WikiText-2 test pass {lm['wikitext2_test_pass_s']:.1f} s",
+                     "`bench_scale.py --gpu`"])
     sweep = load("sweep_speed")
     if sweep:
         fastest = min(sweep["results"], key=lambda r: r["sweep_median_s"])
