@@ -194,7 +194,8 @@ class Evaluator:
 
         total = sum(len(k) for _, k in jobs)
         with tqdm(total=total, desc=f"parallel {'+'.join(kinds)}", leave=False,
-                  mininterval=2.0, disable=not getattr(self, "progress", True)) as bar:
+                  mininterval=2.0,  # a batch done in one round (a tiered step) needs no bar
+                  disable=not getattr(self, "progress", True) or total <= executor.slots) as bar:
             for key, kind, result in self._guard().run(
                     jobs, lambda batch: executor.run(self, batch)):
                 seconds = float(result.get("seconds", 0.0))
