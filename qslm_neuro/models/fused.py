@@ -12,7 +12,7 @@ compiles torch's ``add(alpha=beta)``; with the default tau = 2, beta = 0.5 makes
 either way) and the WKV's maxima, ``exp`` (libdevice's ``expf``, the function torch's CUDA
 ``exp`` calls), products, sums and correctly rounded division, each rounded on its own (no
 contraction), so spikes and outputs are meant to equal the reference bit for bit; the
-benchmark and ``tests/test_fused_cuda.py`` check that on the GPU.
+benchmark and ``tests/models/test_fused_cuda.py`` check that on the GPU.
 
 Used automatically for CUDA tensors when Triton is importable, for the LIF forward (training
 too: its backward is the reference's) and for the WKV when no gradient is needed;

@@ -40,7 +40,7 @@ def test_readme_results_section_is_generated_from_benchmark_files():
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     check = subprocess.run([sys.executable, "tools/update_readme.py", "--check"], cwd=root,
                            capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "qslm_neuro"
+PACKAGE = Path(__file__).resolve().parents[2] / "qslm_neuro"
 #: What the hardware side may never import (third-party top-level names and our packages).
 FORBIDDEN_FOR_HW = {"torch", "snntorch", "lava", "qslm_neuro.models", "qslm_neuro.measure",
                     "qslm_neuro.quantsearch", "qslm_neuro.lava", "qslm_neuro.training",

@@ -3,7 +3,7 @@
 The interpreter runs the kernels with numpy: the LIF kernel must give the reference loop's
 membranes exactly, and the WKV kernel must equal the same recurrence computed with numpy's exp
 (numpy's exp and torch's CPU exp can differ in the last bit; on the GPU the kernel calls the
-expf torch calls, which tests/test_fused_cuda.py checks). Skipped where Triton is absent (the
+expf torch calls, which tests/models/test_fused_cuda.py checks). Skipped where Triton is absent (the
 default CPU install: Triton is ~285 MB and only useful with a GPU).
 """
 from __future__ import annotations

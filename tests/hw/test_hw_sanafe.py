@@ -56,7 +56,7 @@ def test_cli_simulate_sanafe_on_a_shipped_layer(tmp_path, capsys):
 
     from qslm_neuro.cli.main import main
 
-    model = Path(__file__).resolve().parents[1] / "data" / "slm-small-sst2"
+    model = Path(__file__).resolve().parents[2] / "data" / "slm-small-sst2"
     out = tmp_path / "sim.json"
     assert main(["estimate", "--model", str(model), "--plan", "int2", "--hw", "loihi",
                  "--simulate", "sanafe", "--sim-layers", "blocks.0.ffn.key",

@@ -17,7 +17,7 @@ def test_importing_the_package_and_format_table_loads_no_matplotlib() -> None:
             "print(format_table([{'a': 1.5}]))\n"
             "assert 'matplotlib' not in sys.modules, 'matplotlib was imported'\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parent.parent)
+                          cwd=Path(__file__).resolve().parents[2])
     assert done.returncode == 0, done.stderr
     assert "1.5" in done.stdout
 

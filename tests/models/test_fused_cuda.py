@@ -1,8 +1,8 @@
 """The fused CUDA time-step loops give the reference loops' spikes and outputs bit for bit.
 
 Needs a CUDA GPU and Triton (skipped otherwise; the CPU suite always runs the reference loops,
-which tests/test_models.py checks against snntorch). Run on a GPU machine with
-``python -m pytest -q tests/test_fused_cuda.py``.
+which tests/models/test_models.py checks against snntorch). Run on a GPU machine with
+``python -m pytest -q tests/models/test_fused_cuda.py``.
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ import pytest
 from qslm_neuro.cli.main import main
 from qslm_neuro.errors import QSLMError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "data" / "slm-tiny-sst2"
 WORKLOAD = ROOT / "data" / "workload-slm-small-sst2.json"
 

@@ -19,7 +19,7 @@ from qslm_neuro.errors import BadInputError, DataNotFoundError
 from qslm_neuro.models import LoadedModel, build_model
 from qslm_neuro.quant import QuantPlan
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = "data/slm-small-sst2"
 
 

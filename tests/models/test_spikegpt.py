@@ -356,7 +356,7 @@ def test_gpu_benchmark_script_runs_its_cpu_path(tmp_path):
         rows = [f"{' , '.join(rng.sample(WORDS, 2))}\t{rng.randint(0, 1)}" for _ in range(40)]
         (tmp_path / "sst2" / f"{split}.tsv").write_text("sentence\tlabel\n" + "\n".join(rows))
     Tokenizer.train(WORDS * 5, vocab_size=280).save(tmp_path)
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_spikegpt216.py"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_spikegpt216.py"
     spec = importlib.util.spec_from_file_location("gpu_spikegpt216", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -371,7 +371,7 @@ def test_gpu_benchmark_script_runs_its_cpu_path(tmp_path):
     assert record["search"]["counts"]["full_evaluations"] >= 1
     assert record["search"]["selection"].startswith("sst2/train")
     # the README generator shows the record once the lead's GPU run has written one
-    tools = Path(__file__).resolve().parents[1] / "tools" / "results_sections.py"
+    tools = Path(__file__).resolve().parents[2] / "tools" / "results_sections.py"
     spec = importlib.util.spec_from_file_location("results_sections", tools)
     readme = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(readme)
@@ -384,7 +384,7 @@ def test_216m_original_costed_without_weights_says_where_rates_come_from(capsys)
     from qslm_neuro.measure import workload_from_config
     from qslm_neuro.workload.profile import ActivityProfile
 
-    profile = ActivityProfile.load(Path(__file__).resolve().parents[1]
+    profile = ActivityProfile.load(Path(__file__).resolve().parents[2]
                                    / "data/activity-slm-small-sst2.json")
     ours = workload_from_config("spikegpt-216m", profile)
     theirs = workload_from_config("spikegpt-216m-original", profile)

@@ -1,4 +1,4 @@
-"""The figure checks the notebook tests apply (tests/test_notebooks.py) can fail, and pass.
+"""The figure checks the notebook tests apply (tests/viz/test_notebooks.py) can fail, and pass.
 
 :func:`qslm_neuro.viz.figure_problems` reads the JSON sidecar :func:`show_figure` writes next to
 each PNG; these tests build small figures with known faults and check that each is named.
@@ -104,7 +104,7 @@ def test_notebooks_open_with_one_command_and_show_figures_through_show_figure():
     import tomllib
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     extras = tomllib.loads((root / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]
     assert any(d.startswith("jupyterlab") for d in extras["notebooks"])

@@ -14,7 +14,7 @@ from qslm_neuro.models import build_model
 from qslm_neuro.quant import QuantPlan
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

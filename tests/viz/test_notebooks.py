@@ -18,7 +18,7 @@ jupytext = pytest.importorskip("jupytext", reason="jupytext is in the [dev] extr
 nbclient = pytest.importorskip("nbclient", reason="nbclient is in the [dev] extra")
 pytest.importorskip("ipykernel", reason="ipykernel is in the [dev] extra")
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 #: notebook -> figures (PNG names) it must produce
 NOTEBOOKS = {

@@ -7,7 +7,7 @@ language model on a short synthetic text: its perplexity moves with every quanti
 To meet every branch, some runs replace the acceptance rule (``SearchContext.accepts``) by one
 that rejects every step, or a third of them by plan key; the generator asks the same rule, as
 it asks the loop's own decision function. The parallel runs themselves are in
-tests/test_executor.py (they share its cluster).
+tests/quantsearch/test_executor.py (they share its cluster).
 """
 from __future__ import annotations
 
