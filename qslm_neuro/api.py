@@ -29,7 +29,11 @@ from qslm_neuro.workload import Workload
 from qslm_neuro.workload.profile import ACTIVITY_SOURCES
 
 if TYPE_CHECKING:
+    import os
+
     import pandas as pd
+
+    from qslm_neuro.hw.chunked_sweep import SweepSummary
 
     from qslm_neuro.hw.report import CostReport
 
@@ -56,12 +60,17 @@ def estimate(candidate: Any, hw: HardwareLike = "loihi2", tokens_per_s: float | 
 def sweep(candidate: Any, hw: HardwareLike = "loihi2", *, tokens_per_s: float | None = None,
           overrides: Mapping[str, Any] | None = None, activity: str = "snntorch",
           data_dir: Any = None, max_tokens: int = 4000, inputs: Any = None,
-          rates: Mapping[str, float] | None = None,
-          **grid: Iterable[float]) -> "pd.DataFrame":
-    """Cost ``candidate`` on a grid of hardware variants (see :func:`qslm_neuro.hw.sweep`)."""
+          rates: Mapping[str, float] | None = None, executor: Any = None,
+          out: "str | os.PathLike[str] | None" = None,
+          **grid: Iterable[float]) -> "pd.DataFrame | SweepSummary":
+    """Cost ``candidate`` on a grid of hardware variants (see :func:`qslm_neuro.hw.sweep`):
+    a table, or with ``executor`` (``"local:N"``, a scheduler address, a Dask client) or
+    ``out`` (a ``.csv`` or ``.parquet`` file) the grid in blocks and a summary, for grids
+    larger than memory."""
     workload = to_workload(candidate, activity=activity, data_dir=data_dir,
                            max_tokens=max_tokens, inputs=inputs, rates=rates)
-    return hardware.sweep(workload, hw, tokens_per_s=tokens_per_s, overrides=overrides, **grid)
+    return hardware.sweep(workload, hw, tokens_per_s=tokens_per_s, overrides=overrides,
+                          executor=executor, out=out, **grid)
 
 
 def to_workload(candidate: Any, *, activity: str = "snntorch", data_dir: Any = None,

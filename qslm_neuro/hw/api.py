@@ -125,7 +125,7 @@ def sweep(candidate: Any, hw: "HardwareLike | Sequence[HardwareLike]" = "loihi2"
     ``throughput_bound``, ``cores``, ``chips``, ``synaptic_memory_bytes`` and ``feasible``.
     Several chips (``hw=["loihi", "loihi2"]``) are one more axis: a ``hardware`` column comes
     first and each chip's grid follows the previous one. With ``executor`` (Dask) or ``out``
-    (a CSV) the grid is evaluated in blocks instead and a summary is returned
+    (a ``.csv`` or ``.parquet`` file) the grid is evaluated in blocks instead and a summary is returned
     (:func:`qslm_neuro.hw.chunked_sweep.sweep_chunked`: grids larger than memory).
     """
     if executor is not None or out is not None:

@@ -134,11 +134,18 @@ def test_a_model_not_loaded_from_a_checkpoint_borrows_the_shipped_profile_by_rol
     assert report.energy_per_token_j > 0 and len(report.layer_rows) == len(model.synapses())
 
 
-def test_sweep_and_candidates_through_the_front_door(shipped, monkeypatch):
+def test_sweep_and_candidates_through_the_front_door(shipped, monkeypatch, tmp_path):
     monkeypatch.delenv("QSLM_DATA_DIR", raising=False)
     table = qslm_neuro.sweep(shipped, "loihi2", e_syn_op_pj=[10.0, 20.0])
     assert list(table["e_syn_op_pj"]) == [10.0, 20.0]
     assert table["energy_per_token_j"].iloc[1] > table["energy_per_token_j"].iloc[0]
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+
+    out = tmp_path / "grid.parquet"  # the same sweep in blocks, written to a file: same rows
+    summary = qslm_neuro.sweep(shipped, "loihi2", out=out, e_syn_op_pj=[10.0, 20.0])
+    assert summary.points == 2
+    pd.testing.assert_frame_equal(pd.read_parquet(out), table)
     with pytest.raises(BadInputError, match="cannot measure a Linear"):
         from torch import nn
 
