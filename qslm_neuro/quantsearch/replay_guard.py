@@ -6,8 +6,8 @@ that comparison costs a whole plain evaluation, paid again on every worker, and 
 it was what kept the sensitivity phase from scaling. The driver instead marks one job of the
 first batch "check" and lets the others replay on "trust". The check is the job a sequential
 run would compare on (the first, in the strategy's order, that changes a block after the
-first), so a search is exactly as well checked, with the same numbers, on any executor. Results that were replayed on trust are held
-back until the check reports:
+first), so a search is exactly as well checked, with the same numbers, on any executor.
+Results that were replayed on trust are held back until the check reports:
 
 * agreed: they are released (and every later batch replays on trust);
 * disagreed: replay is switched off for the search and the held-back plans are recomputed
@@ -51,11 +51,9 @@ class ReplayGuard:
         yield from self._consume(run_jobs(self._with_modes(jobs, plans)), held)
         order = {key: index for index, key in enumerate(plans)}  # the strategy's job order
         while held:
-            waiting = {kind for _, kind in held}
-            unsettled = [k for k in waiting if self.state.get(k) == UNVERIFIED]
-            if unsettled:  # the check replayed nothing: rerun one held-back result as the check
-                kind = unsettled[0]
-                key = min((key for key, k in held if k == kind), key=order.__getitem__)
+            unsettled = [item for item in held if self.state.get(item[1]) == UNVERIFIED]
+            if unsettled:  # the check replayed nothing: rerun the first held-back one as it
+                key, kind = min(unsettled, key=lambda item: order[item[0]])
                 del held[(key, kind)]
                 retry = [(plans[key], (kind,), {kind: "check"})]
             else:  # replay is off for these kinds: recompute them plainly

@@ -5,7 +5,8 @@
 * :mod:`~.hardware` - :func:`plot_energy_breakdown`, :func:`plot_sweep_heatmap`,
   :func:`plot_sweep_lines`, :func:`plot_energy_vs_rate`, :func:`plot_energy_vs_weight_bits`;
 * :mod:`~.tables` - :func:`format_table` (plain text);
-* :mod:`~.figures` - :func:`save_figure` and the Agg backend every plot module uses;
+* :mod:`~.figures` - :func:`save_figure`, :func:`cell_edges` (heat-map cells around grid
+  points) and the Agg backend every plot module uses;
 * :mod:`~.metadata` - :func:`figure_metadata` (title, labels, scales, data ranges of a figure),
   saved as a JSON sidecar by :func:`save_figure_metadata`;
 * :mod:`~.notebook` - :func:`show_figure` (PNG + sidecar; inline in a notebook).
@@ -29,6 +30,7 @@ _EXPORTS = {
     "plot_energy_vs_weight_bits": "qslm_neuro.viz.hardware",
     "format_table": "qslm_neuro.viz.tables",
     "save_figure": "qslm_neuro.viz.figures",
+    "cell_edges": "qslm_neuro.viz.figures",
     "figure_metadata": "qslm_neuro.viz.metadata",
     "figure_problems": "qslm_neuro.viz.metadata",
     "mark_linear": "qslm_neuro.viz.metadata",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.viz.figures import plt
+from qslm_neuro.viz.figures import cell_edges, plt
 from qslm_neuro.viz.labels import column_label
 
 if TYPE_CHECKING:
@@ -132,10 +132,10 @@ def plot_sweep_heatmap(table: "pd.DataFrame", x: str, y: str,
         if log and finite.size else None
     shown = np.ma.masked_invalid(np.where(data > 0, data, np.nan) if log else data)
     if logx or logy:
-        x_edges, y_edges = _cell_edges(xs, logx), _cell_edges(ys, logy)
+        x_edges, y_edges = cell_edges(xs, logx), cell_edges(ys, logy)
         mesh = ax.pcolormesh(x_edges, y_edges, shown, shading="flat", cmap="viridis", norm=norm)
     else:
-        x_edges, y_edges = _cell_edges(xs, False), _cell_edges(ys, False)
+        x_edges, y_edges = cell_edges(xs, False), cell_edges(ys, False)
         mesh = ax.pcolormesh(xs, ys, shown, shading="nearest", cmap="viridis", norm=norm)
     bar = fig.colorbar(mesh, ax=ax)
     bar.set_label(vlabel + (", log colour scale" if log else ""))
@@ -247,17 +247,6 @@ def plot_sweep_lines(table: "pd.DataFrame", x: str, value: str = "energy_per_tok
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
-
-
-def _cell_edges(centres: np.ndarray, log: bool) -> np.ndarray:
-    """Edges of heat-map cells around sorted centres: midpoints (geometric on a log axis)."""
-    values = np.log(centres) if log else centres
-    if len(values) == 1:
-        edges = np.array([values[0] - 0.5, values[0] + 0.5])
-    else:
-        mid = (values[1:] + values[:-1]) / 2.0
-        edges = np.concatenate([[2 * values[0] - mid[0]], mid, [2 * values[-1] - mid[-1]]])
-    return np.exp(edges) if log else edges
 
 
 def _energy_axis(value: str) -> tuple[float, str]:

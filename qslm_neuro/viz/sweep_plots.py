@@ -8,16 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import LogNorm, Normalize  # noqa: E402
-from matplotlib.patches import Patch, Rectangle  # noqa: E402
+import numpy as np
+from matplotlib.colors import LogNorm, Normalize
+from matplotlib.patches import Patch, Rectangle
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.viz.labels import column_label  # noqa: E402
+from qslm_neuro.viz.figures import cell_edges, plt
+from qslm_neuro.viz.labels import column_label
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -122,16 +119,6 @@ def _lines(table, x, value, factor, label, chips) -> "Figure":
     return fig
 
 
-def _edges(centres: np.ndarray, log: bool) -> np.ndarray:
-    values = np.log(centres) if log else centres
-    if len(values) == 1:
-        edges = np.array([values[0] - 0.5, values[0] + 0.5])
-    else:
-        mid = (values[1:] + values[:-1]) / 2.0
-        edges = np.concatenate([[2 * values[0] - mid[0]], mid, [2 * values[-1] - mid[-1]]])
-    return np.exp(edges) if log else edges
-
-
 def _heatmaps(table, x, y, value, factor, label, chips) -> "Figure":
     fig, axes = plt.subplots(1, len(chips), figsize=(6.0 * len(chips) + 1.0, 4.8), squeeze=False,
                              layout="constrained")
@@ -148,7 +135,7 @@ def _heatmaps(table, x, y, value, factor, label, chips) -> "Figure":
         ok = part.pivot_table(index=y, columns=x, values="feasible", aggfunc="all")
         xs = grid.columns.to_numpy(dtype=float) * column_label(x)[1]
         ys = grid.index.to_numpy(dtype=float) * column_label(y)[1]
-        ex, ey = _edges(xs, logx), _edges(ys, logy)
+        ex, ey = cell_edges(xs, logx), cell_edges(ys, logy)
         data = grid.to_numpy(dtype=float)
         bad = ~ok.to_numpy(dtype=bool)
         mesh = ax.pcolormesh(ex, ey, np.ma.masked_where(bad | ~np.isfinite(data), data),
