@@ -6,6 +6,7 @@ evaluated by numpy broadcasting with no Python loop over grid points.
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
@@ -21,12 +22,18 @@ from qslm_neuro.hw.params import HardwareModel, load_hardware
 from qslm_neuro.hw.report import CostReport
 from qslm_neuro.hw.schema import FAMILIES
 from qslm_neuro.hw.table import layer_table
+from qslm_neuro.validate import check_table_fits
 from qslm_neuro.workload import NONSYNAPTIC_KINDS, Workload
 
 if TYPE_CHECKING:  # pandas is imported when a table is built: `import qslm_neuro.hw` stays fast
     import pandas as pd
 
 HardwareLike = Union[str, "os.PathLike[str]", HardwareModel]
+#: Result columns of a sweep table besides the swept parameters (energies, times, cores, ...).
+RESULT_COLUMNS = 17
+SWEEP_MEMORY_FIX = ("evaluate it in blocks written to a file (Python: out='grid.csv' or "
+                    "executor='local:N'; qslm sweep --workers N), sweep fewer values, or raise "
+                    "the budget (--max-memory / $QSLM_MEMORY_BUDGET)")
 _CHUNK_ELEMENTS = 32_000_000  # per-layer grid elements evaluated at once (~256 MB per array)
 
 
@@ -151,6 +158,8 @@ def sweep(candidate: Any, hw: "HardwareLike | Sequence[HardwareLike]" = "loihi2"
         raise BadInputError("sweep needs at least one parameter=values pair, e.g. e_syn_op_pj=[10, 20]")
     wa = workload_arrays(workload)
     axes = {key: _grid_values(model, key, values) for key, values in grid.items()}
+    check_table_fits(math.prod(len(v) for v in axes.values()), len(axes) + RESULT_COLUMNS,
+                     "in-memory sweep", SWEEP_MEMORY_FIX)
     _check_grid(model, axes)
     return evaluate_grid(wa, model, axes, tokens_per_s)
 
