@@ -111,9 +111,13 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
                                 calibration_size=calibration_size, proxy=proxy,
                                 store=_open_store(store, out), seed=seed, hw=chips[0],
                                 evaluation_id=evaluation_id, hw_inputs=hw_inputs)
+    if beta and (chips[0] is None or str(chips[0]).lower() == "none"):
+        raise BadInputError(f"beta={beta:g} weighs energy, but hw='none' names no chip to "
+                            "estimate it on; name one (--hw loihi2) or use beta=0")
     if beta and evaluator.hw is None:
         raise BadInputError(f"beta={beta:g} weighs energy, but {type(model).__name__} has no "
                             "synapses() description for hardware estimates; use beta=0")
+    _check_perf_before_evaluating(perf, evaluator)
     keep_set = kept_modules(evaluator.hierarchy, keep)
     evaluator.store.claim(evaluator.identity, new_run=bool(new_run))
     started_unix = time.time()
@@ -182,6 +186,14 @@ def _run_strategy(ctx: SearchContext, chosen_strategy: Any, evaluator: Evaluator
                            "max_full_evaluations": ctx.max_full_evaluations})
     settings.update(evaluator_settings(evaluator))
     return ctx.finish(chosen_strategy.name, sensitivity, settings)
+
+
+def _check_perf_before_evaluating(perf: PerfConstraint, evaluator: Evaluator) -> None:
+    """constA's direction and range, checked before the baseline is evaluated (and stored):
+    accuracy-like metrics are fractions, anything else is checked without a baseline."""
+    metric = evaluator.metric_name or "metric"
+    fraction_like = evaluator.higher_is_better and "acc" in metric.lower()
+    perf.resolve(0.5 if fraction_like else float("nan"), evaluator.higher_is_better, metric)
 
 
 def _count_every_process(result: SearchResult, store: EvaluationStore, started_unix: float

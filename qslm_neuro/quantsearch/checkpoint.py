@@ -67,8 +67,14 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
                             "checkpoint (slm-small-sst2 for sst2, slm-small-wt2 for wikitext2)")
     split = select_split or task_class.selection_split
     report = task_class.report_split if report_split == "default" else report_split
+    report_task = None  # read (and checked) first: a bad file fails in seconds, not after
+    if report and report != split:  # the search
+        report_task = make_task(task_name, loaded.tokenizer, data_dir=data_dir, split=report,
+                                ctx_len=loaded.config.ctx_len)
     task = make_task(task_name, loaded.tokenizer, data_dir=data_dir, split=split,
                      ctx_len=loaded.config.ctx_len, **_split_options(loaded, task_name, split))
+    if report and report == split:
+        report_task = task
     run_store = _open_store(store, out)
     if tiers is not None:
         options["tiers"] = tuple(tiers)
@@ -77,11 +83,6 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
                     keep=keep, calibration_size=calibration_size, seed=seed, hw=hw,
                     store=run_store, out=None, progress=progress, executor=executor,
                     **options)
-    report_task = None
-    if report:
-        report_task = task if report == split else make_task(
-            task_name, loaded.tokenizer, data_dir=data_dir, split=report,
-            ctx_len=loaded.config.ctx_len)
     scores: dict[str, dict[str, Any]] = {}  # plan key -> report-split evaluation (shared)
     for _chip, one in result_items(result):
         one.settings.update({"checkpoint": str(Path(model_dir)), "task": task_name,

@@ -50,10 +50,10 @@ def parse_chips(hw: Any) -> list[Any]:
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
     if duplicates:
         raise BadInputError(f"hw={hw!r} lists {duplicates} more than once; name each chip once")
-    if len(items) > 1:
-        from qslm_neuro.hw import load_hardware
+    from qslm_neuro.hw import load_hardware
 
-        for item in items:  # fail before any evaluation: a bad name in the list is bad input
+    for item in items:  # fail before any evaluation: a bad name is bad input, for any model
+        if item is not None and not (isinstance(item, str) and item.lower() == "none"):
             load_hardware(item)
     return items
 
