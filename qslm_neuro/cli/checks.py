@@ -117,3 +117,28 @@ def check_train_args(args: argparse.Namespace) -> None:
         checked_device(args.device)
     except BadInputError as exc:
         raise BadInputError(f"--device {args.device!r}: {exc}") from None
+
+
+def check_lava_args(args: argparse.Namespace) -> None:
+    """``qslm lava``: everything cheap (chip, plan text, layers, modes, output files) before
+    the model loads and Lava starts."""
+    from qslm_neuro.validate import check_output_file
+
+    plan_text(args.plan)
+    nonempty_list(args.layers, "--layers", "all or blocks.0")
+    modes = nonempty_list(args.modes, "--modes", "float,fixed") or []
+    unknown = sorted(set(modes) - {"float", "fixed"})
+    if unknown:
+        raise BadInputError(f"--modes {args.modes!r}: unknown {unknown}; use float, fixed or "
+                            "float,fixed")
+    if args.tokens < 1:
+        raise BadInputError(f"--tokens {args.tokens}: expected a positive number of tokens")
+    check_chips(args.hw)
+    check_output_file(args.csv, "--csv")
+    if args.json:
+        check_output_file(args.json, "--json")
+
+
+def check_eval_args(args: argparse.Namespace) -> None:
+    """``qslm eval``: ``--plan ''`` is a slip, not fp32."""
+    plan_text(args.plan)

@@ -54,8 +54,10 @@ def parse_overrides(items: list[str]) -> dict[str, object]:
 def plan_from_arg(text: str | None, model: Any = None) -> Any:
     """``--plan``: None (fp32), a plan JSON or search report.json, or one precision (``int4``)
     given to every layer of ``model``."""
+    from qslm_neuro.cli.checks import plan_text
     from qslm_neuro.quant import Precision, QuantPlan, load_plan
 
+    text = plan_text(text)  # '' and folders are refused, not read as fp32 or a file
     if text is None:
         return QuantPlan()
     if Path(text).suffix == ".json" or Path(text).exists():

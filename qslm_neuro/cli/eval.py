@@ -27,6 +27,9 @@ def run(args: argparse.Namespace) -> int:
     from qslm_neuro.tasks import make_task
     from qslm_neuro.tasks.registry import check_model_for_task
 
+    from qslm_neuro.cli.checks import check_eval_args
+
+    check_eval_args(args)
     loaded = load_model_arg(args.model, device_of(args))
     check_model_for_task(loaded.config.task, args.task, str(args.model))
     plan = plan_from_arg(args.plan, loaded.model) if args.plan else None  # bad input first

@@ -104,13 +104,16 @@ def _run(args: argparse.Namespace) -> int:
     in_blocks = args.workers is not None or args.scheduler is not None
     if not in_blocks:  # refused in milliseconds, before the candidate is even loaded
         check_sweep_fits(grid, chips)
+    else:
+        from qslm_neuro.cli.scale_options import executor_of
+
+        executor = executor_of(args)  # a bad --workers or an unreachable --scheduler: now
     (source, (workload, note)), = candidate_workloads(args, [args.activity]).items()
     if in_blocks:  # in blocks, rows as they finish
-        from qslm_neuro.cli.scale_options import executor_of
         from qslm_neuro.hw.chunked_sweep import sweep_chunked
 
         summary = sweep_chunked(workload, chips if len(chips) > 1 else chips[0],
-                                executor=executor_of(args), out=args.out,
+                                executor=executor, out=args.out,
                                 tokens_per_s=args.tokens_per_s,
                                 overrides=parse_overrides(args.set), **grid)
         print(f"[{source}] {note}\n{summary.points} hardware variants ({summary.feasible} "

@@ -242,6 +242,9 @@ def _open_client(executor: Any) -> tuple[Any, bool]:
             from qslm_neuro.dask_env import local_cluster
 
             return local_cluster(int(count))[1], True
+        from qslm_neuro.validate import check_scheduler_reachable
+
+        check_scheduler_reachable(executor)  # a closed port fails in ~2 s, not after 30 s
         try:
             return Client(executor, timeout=30), False
         except OSError as exc:

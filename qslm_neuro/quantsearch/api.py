@@ -121,6 +121,7 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
     keep_set = kept_modules(evaluator.hierarchy, keep)
     evaluator.store.claim(evaluator.identity, new_run=bool(new_run))
     started_unix = time.time()
+    evaluator.store.begin_session(started_unix)  # a killed run's time counts too
     results: dict[str, SearchResult] = {}
     runner = make_executor(executor)
     evaluator.executor, evaluator.progress = runner, progress

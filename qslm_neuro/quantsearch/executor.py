@@ -202,6 +202,10 @@ def executor_from_options(workers: int | None = None, scheduler: str | None = No
             raise BadInputError(f"--workers {workers}; expected a number of worker processes "
                                 ">= 1")
         return f"local:{workers}"
+    if scheduler is not None:
+        from qslm_neuro.validate import check_scheduler_reachable
+
+        check_scheduler_reachable(scheduler)  # before any work, in ~2 s at most
     return scheduler
 
 
@@ -225,6 +229,9 @@ def _client(address: str) -> Any:
     _require_dask()
     from distributed import Client
 
+    from qslm_neuro.validate import check_scheduler_reachable
+
+    check_scheduler_reachable(address)  # a closed port fails in ~2 s, not Dask's 30 s
     try:
         return Client(address, timeout=30)
     except OSError as exc:
