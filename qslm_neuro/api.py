@@ -115,6 +115,9 @@ def model_workload(model: Any, plan: Any = None, *, activity: str = "snntorch",
             "SpikingRWKV or a loaded checkpoint (qslm_neuro.load_model); for any other spiking "
             "model pass its input spike trains: estimate((model, plan), inputs=spikes)")
     plan = plan if plan is not None else QuantPlan()
+    if not isinstance(plan, QuantPlan):
+        raise BadInputError(f"plan={plan!r} ({type(plan).__name__}): expected a QuantPlan or "
+                            "None (fp32); e.g. QuantPlan.uniform(model, 'int4') or load_plan(path)")
     if activity == "lava":
         from qslm_neuro.lava import lava_workload  # needs lava-nc
 

@@ -137,6 +137,14 @@ def _size(n: float) -> str:
 
 
 # -- paths ----------------------------------------------------------------------------------
+def path_like(value: Any, name: str, example: str = "out/file") -> Path:
+    """``value`` as a Path, if it is non-empty text or an ``os.PathLike``; else BadInputError."""
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value).strip():
+        raise BadInputError(f"{name}={value!r}: expected a file or folder path such as "
+                            f"{example!r}")
+    return Path(value)
+
+
 def _nearest_existing(path: Path) -> Path:
     for candidate in (path, *path.parents):
         if candidate.exists() or candidate.is_symlink():

@@ -232,9 +232,16 @@ def _grid_values(model: HardwareModel, key: str, values: Iterable[Any]) -> np.nd
     spec = schema[key]
     if isinstance(values, (str, bytes)) or np.isscalar(values):
         values = [values]  # one value is a grid of one point (a string is not a list of chars)
+    if values is None or isinstance(values, Mapping) or not hasattr(values, "__iter__"):
+        raise HardwareModelError(f"{where}: parameter '{key}' = {values!r}; expected a list of "
+                                 f"values (unit '{spec.unit}'), e.g. {key}=[10, 20, 30]")
     if not isinstance(values, np.ndarray):
         values = [check_value(v, spec, key, where) if isinstance(v, str) else v for v in values]
-    array = np.asarray(values, dtype=float)
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise HardwareModelError(f"{where}: parameter '{key}' = {values!r}; expected numbers "
+                                 f"(unit '{spec.unit}')") from None
     if array.ndim != 1 or array.size == 0:
         raise HardwareModelError(
             f"{where}: parameter '{key}' needs a non-empty 1-D list of values "

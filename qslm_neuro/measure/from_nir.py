@@ -26,7 +26,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from qslm_neuro.errors import BadInputError, MissingDependencyError
-from qslm_neuro.validate import finite_number
+from qslm_neuro.validate import finite_number, path_like
 from qslm_neuro.workload import Activity, NeuronPopulation, NonSynapticOp, SynapticLayer, Workload
 
 SYNAPTIC = ("Affine", "Linear", "Conv1d", "Conv2d")
@@ -54,7 +54,7 @@ def read_graph(path_or_graph: Any) -> tuple[Any, str]:
     nir = require_nir()
     if isinstance(path_or_graph, nir.NIRGraph):
         return path_or_graph, "nir-graph"
-    path = Path(os.fspath(path_or_graph))
+    path = path_like(path_or_graph, "NIR graph", "net.nir")
     if not path.is_file():
         raise BadInputError(f"NIR file {str(path)!r} does not exist; write one with nir.write "
                             "(e.g. after snntorch.export_nir.export_to_nir)")

@@ -34,6 +34,7 @@ from qslm_neuro.quantsearch.sensitivity import SensitivityTable, measure_sensiti
 from qslm_neuro.quantsearch.space import DEFAULT_LADDER, LadderLike, kept_modules, parse_ladder
 from qslm_neuro.quantsearch.store import EvaluationStore
 from qslm_neuro.quantsearch.strategies import StrategyLike, make_strategy
+from qslm_neuro.validate import path_like
 
 #: Older keyword names of strategy options, still accepted: ``(strategy, old) -> new``.
 _RENAMED_OPTIONS = {("exhaustive", "exhaustive_limit"): "limit", ("ilp", "ilp_budgets"): "budgets",
@@ -312,7 +313,7 @@ def _open_store(store: Any, out: Any) -> EvaluationStore:
     if isinstance(store, EvaluationStore):
         return store
     if store is not None:
-        return EvaluationStore(store)
+        return EvaluationStore(path_like(store, "store", "run/evaluations.sqlite"))
     if out is not None:
-        return EvaluationStore.at(out)
+        return EvaluationStore.at(path_like(out, "out", "run"))
     return EvaluationStore(None)

@@ -402,7 +402,9 @@ class Workload:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "Workload":
-        path = Path(path)
+        from qslm_neuro.validate import path_like
+
+        path = path_like(path, "workload file", "workload.json")
         if not path.is_file():
             raise BadInputError(f"workload file {str(path)!r} does not exist; write one with "
                                 "Workload.save or `qslm estimate --out`")
