@@ -34,7 +34,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qslm_neuro.cli.checks import check_plan_model, plan_text
+    from qslm_neuro.cli.checks import plan_text
     from qslm_neuro.cli.common import plan_from_arg
     from qslm_neuro.models.checkpoint import load_checkpoint
     from qslm_neuro.validate import check_output_dir, check_output_file
@@ -51,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         check_output_dir(args.out, overwrite=args.overwrite, sources=(model_dir,))
     loaded = load_checkpoint(model_dir)
-    check_plan_model(plan_arg, model_dir, loaded, strict=args.strict)
-    plan = plan_from_arg(plan_arg, loaded.model)
+    plan = plan_from_arg(plan_arg, loaded.model, strict=args.strict)  # another model's: warns
     if args.nir:
         from qslm_neuro.export.nir_out import export_slm_nir
 

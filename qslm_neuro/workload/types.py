@@ -405,6 +405,9 @@ class Workload:
         from qslm_neuro.validate import path_like
 
         path = path_like(path, "workload file", "workload.json")
+        if path.is_dir():
+            raise BadInputError(f"workload file {str(path)!r} is a folder; pass the workload "
+                                ".json file itself")
         if not path.is_file():
             raise BadInputError(f"workload file {str(path)!r} does not exist; write one with "
                                 "Workload.save or `qslm estimate --out`")

@@ -423,16 +423,40 @@ def test_api_raises_its_own_errors(call, word):
     assert error.value.exit_code == 2 and word in str(error.value), error.value
 
 
-# -- 7. a plan made for another model --------------------------------------------------------
-def test_a_plan_made_for_another_model_warns_and_strict_refuses(tmp_path, capsys):
-    report = tmp_path / "report.json"
-    report.write_text(json.dumps({
-        "settings": {"checkpoint": "data/slm-small-wt2", "task": "wikitext2"},
-        "chosen": {"plan": {"default": "int8", "modules": {}}}}))
-    argv = ["export", "--plan", str(report), "--model", str(TINY), "--out", str(tmp_path / "p")]
-    expect_exit_2(argv + ["--strict"], "another model", capsys, tmp_path)
+# -- 7. plans against the model -------------------------------------------------------------
+def _report(tmp: Path, plan: dict, **settings) -> str:
+    path = tmp / "plans" / "report.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({"settings": settings, "chosen": {"plan": plan}}))
+    return str(path)
+
+
+INT8 = {"default": "int8", "modules": {}}
+PLAN_CASES = [
+    ("another checkpoint and task", dict(checkpoint="data/slm-small-wt2", task="wikitext2"),
+     INT8, "slm-small-wt2"),
+    ("another checkpoint", dict(checkpoint="data/slm-small-sst2", task="sst2"), INT8,
+     "slm-small-sst2"),
+    ("a layer the model lacks", {}, {"default": "int8", "modules": {"blocks.9.att.key": "int4"}},
+     "blocks.9.att.key"),
+]
+
+
+@pytest.mark.parametrize("settings, plan, word", [c[1:] for c in PLAN_CASES],
+                         ids=[c[0] for c in PLAN_CASES])
+def test_a_plan_for_another_model_warns_and_strict_refuses(settings, plan, word, tmp_path,
+                                                           capsys):
+    report = _report(tmp_path, plan, **settings)
+    argv = ["export", "--plan", report, "--model", str(TINY), "--out", str(tmp_path / "p")]
+    expect_exit_2(argv + ["--strict"], word, capsys, tmp_path)
+    if "modules" in plan and plan["modules"]:  # unknown layers: refused even without --strict
+        expect_exit_2(argv, word, capsys, tmp_path)
+        return
     code, message = run(argv, capsys)
-    assert code == 0 and "warning" in message and "slm-small-wt2" in message
+    assert code == 0 and "warning" in message and word in message
+    code, message = run(["estimate", "--model", str(TINY), "--activity", "profile", "--plan",
+                         report], capsys)  # every command that takes --plan warns the same
+    assert code == 0 and "warning" in message and word in message
 
 
 # -- 8. a resumed search counts the killed run's time ----------------------------------------
