@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from qslm_neuro.cli.scale_options import add_scale_options
 from qslm_neuro.cli.common import (EXIT_OK, add_candidate_options, candidate_workloads,
@@ -25,6 +26,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--value", default="energy_per_token_j", help="column to plot")
     p.add_argument("--unit", default=None, help="unit of the plotted column (default: uJ for "
                    "energies, us for times, mW for power)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --out (and --plot) file")
     p.add_argument("--max-memory", default=None, metavar="SIZE",
                    help="memory the in-memory table may use, e.g. 8GB (default: half the "
                    "available memory, or $QSLM_MEMORY_BUDGET); larger grids need --workers")
@@ -96,9 +99,12 @@ def _run(args: argparse.Namespace) -> int:
         table_format(args.out)  # before any work: a wrong suffix or a missing pyarrow is exit 2
     except BadInputError as exc:
         raise BadInputError(f"--out: {exc}") from exc
-    check_output_file(args.out)
-    if args.plot:
-        check_output_file(args.plot, "--plot")
+    for flag, path in (("--out", args.out), ("--plot", args.plot)):
+        if path is not None:
+            check_output_file(path, flag)
+            if Path(path).exists() and not args.overwrite:
+                raise BadInputError(f"{flag} {path!r} exists; choose a new file name or pass "
+                                    "--overwrite to replace it")
     chips = hw_list(args.hw)
     grid, notes = sweep_grid(args.param, chips, parse_sweep_values)
     in_blocks = args.workers is not None or args.scheduler is not None

@@ -86,6 +86,7 @@ def _setup_loss(tmp: Path, case: str) -> tuple[list[str], Path]:
     existing.mkdir()
     (existing / "thesis.txt").write_text("three years of work")
     (existing / "thesis.nir").write_text("a graph of mine")
+    (existing / "t.csv").write_text("my table")
     export = ["export", "--plan", "int8", "--model", str(model)]
     return {
         "export into an existing folder": export + ["--out", str(existing)],
@@ -102,13 +103,16 @@ def _setup_loss(tmp: Path, case: str) -> tuple[list[str], Path]:
                                           "--out", str(existing)],
         "import-spikegpt into an existing folder": ["import-spikegpt", "x.pth", "--tokenizer",
                                                     "t.json", "--out", str(existing)],
+        "sweep over an existing file": ["sweep", "--workload", str(WORKLOAD), "--param",
+                                        "e_syn_op_pj=1,2", "--out", str(existing / "t.csv")],
     }[case], tmp
 
 
 LOSS_CASES = ["export into an existing folder", "export over its own checkpoint, --overwrite",
               "export inside its checkpoint, --overwrite",
               "export over a folder holding the checkpoint", "export --nir over an existing file",
-              "train into an existing folder", "import-spikegpt into an existing folder"]
+              "train into an existing folder", "import-spikegpt into an existing folder",
+              "sweep over an existing file"]
 
 
 @pytest.mark.parametrize("case", LOSS_CASES)
