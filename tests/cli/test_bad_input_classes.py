@@ -417,7 +417,42 @@ API_CASES = [
                                                              activity="profile"), "int4"),
     ("estimate((model, 3))", lambda: qslm_neuro.estimate((_tiny_model(), 3),
                                                         activity="profile"), "QuantPlan"),
+    ("TrainConfig(ctx_len=0)", lambda: _train_config(ctx_len=0), "ctx_len"),
+    ("TrainConfig(seed=-1)", lambda: _train_config(seed=-1), "seed"),
+    ("save_checkpoint over a checkpoint", lambda: _save_over(), "overwrite=True"),
+    ("export_packed over its source", lambda: _export_over_source(), "source checkpoint"),
 ]
+
+
+def _train_config(**fields):
+    from qslm_neuro.training.trainer import TrainConfig
+
+    return TrainConfig(task="sst2", model="tiny", **fields)
+
+
+def _copy_of_tiny(folder: str) -> Path:
+    """A copy of the tiny checkpoint (a broken check must never touch the shipped one)."""
+    return Path(shutil.copytree(TINY, Path(folder) / "tiny"))
+
+
+def _save_over():
+    import tempfile
+
+    from qslm_neuro.models.checkpoint import save_checkpoint
+
+    with tempfile.TemporaryDirectory() as folder:
+        loaded = qslm_neuro.load_model(_copy_of_tiny(folder))
+        save_checkpoint(loaded.path, loaded.model, loaded.tokenizer)  # no overwrite=True
+
+
+def _export_over_source():
+    import tempfile
+
+    from qslm_neuro.export.packed import export_packed
+
+    with tempfile.TemporaryDirectory() as folder:
+        loaded = qslm_neuro.load_model(_copy_of_tiny(folder))
+        export_packed(loaded, qslm_neuro.QuantPlan(), loaded.path, overwrite=True)
 
 
 @pytest.mark.parametrize("call, word", [c[1:] for c in API_CASES], ids=[c[0] for c in API_CASES])
