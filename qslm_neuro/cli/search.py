@@ -75,6 +75,9 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``qslm search``: print the table, write the files, exit 0 (found) or 3 (not met)."""
+    from qslm_neuro.validate import check_output_dir
+
+    check_output_dir(args.out, overwrite=True)  # a run folder (reused to resume): usable?
     import torch
 
     from qslm_neuro.quantsearch.checkpoint import describe_report_split, search_checkpoint

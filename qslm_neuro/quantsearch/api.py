@@ -34,7 +34,7 @@ from qslm_neuro.quantsearch.sensitivity import SensitivityTable, measure_sensiti
 from qslm_neuro.quantsearch.space import DEFAULT_LADDER, LadderLike, kept_modules, parse_ladder
 from qslm_neuro.quantsearch.store import EvaluationStore
 from qslm_neuro.quantsearch.strategies import StrategyLike, make_strategy
-from qslm_neuro.validate import path_like
+from qslm_neuro.validate import check_output_dir, path_like
 
 #: Older keyword names of strategy options, still accepted: ``(strategy, old) -> new``.
 _RENAMED_OPTIONS = {("exhaustive", "exhaustive_limit"): "limit", ("ilp", "ilp_budgets"): "budgets",
@@ -315,5 +315,8 @@ def _open_store(store: Any, out: Any) -> EvaluationStore:
     if store is not None:
         return EvaluationStore(path_like(store, "store", "run/evaluations.sqlite"))
     if out is not None:
-        return EvaluationStore.at(path_like(out, "out", "run"))
+        path = path_like(out, "out", "run")
+        if path.suffix != ".sqlite":  # a run folder to resume or make: not a file, writable
+            check_output_dir(path, "out", overwrite=True)
+        return EvaluationStore.at(path)
     return EvaluationStore(None)

@@ -248,13 +248,17 @@ def _out_commands(out: str) -> dict[str, list[str]]:
     return {"export": ["export", "--plan", "int8", "--model", str(TINY), "--out", out],
             "import-spikegpt": ["import-spikegpt", "x.pth", "--tokenizer", "t.json", "--out", out],
             "train": ["train", "--task", "sst2", "--model", "tiny", "--out", out],
+            "search": ["search", "--model", str(TINY), "--task", "sst2", "--select-split",
+                       "dev", "--no-progress", "--out", out],
             "sweep": ["sweep", "--workload", str(WORKLOAD), "--param", "e_syn_op_pj=1,2",
                       "--out", out + ".csv"]}
 
 
-@pytest.mark.parametrize("command", ["export", "import-spikegpt", "train", "sweep"])
+@pytest.mark.parametrize("command", ["export", "import-spikegpt", "train", "sweep", "search"])
 @pytest.mark.parametrize("kind", ["under a file", "in /proc", "empty"])
-def test_unwritable_outputs_exit_2_before_work(command, kind, tmp_path, capsys):
+def test_unwritable_outputs_exit_2_before_work(command, kind, data_dir, tmp_path, capsys,
+                                               monkeypatch):
+    monkeypatch.setenv("QSLM_DATA_DIR", str(data_dir))
     (tmp_path / "notes.txt").write_text("a file")
     out = {"under a file": str(tmp_path / "notes.txt" / "out"), "in /proc": "/proc/qslm-out",
            "empty": ""}[kind]
