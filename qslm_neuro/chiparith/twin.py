@@ -129,7 +129,8 @@ class ChipTwin(nn.Module):
         else:
             out = self.requant(f"{att}.output", prog.linears[f"{att}.output"].graded(gated))
         if trace is not None:
-            trace.update({f"blocks.{i}.ln1": h, f"{att}.k": k, f"{att}.v": v, f"{att}.r": r,
+            trace.update({f"blocks.{i}.ln1": h, f"{att}.key_q": k, f"{att}.value_q": v,
+                          f"{att}.receptance_q": r,
                           f"{att}.wkv": mixed, f"{att}.gate": gate, f"{att}.gated": gated,
                           f"{att}.out": out})
         return out
