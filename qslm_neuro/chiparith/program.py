@@ -75,10 +75,17 @@ class IntLinear:
     gain: int                   # Dense output shift (<= 0: right shift, floored)
     plan_precision: str
     chip_precision: str
+    _float32: torch.Tensor | None = field(default=None, repr=False)
 
     def dense(self, spikes: torch.Tensor) -> torch.Tensor:
-        """Lava's bit-accurate Dense on binary spikes ``[..., fan_in]``: exact integer sums."""
-        return _shift_floor(_int_matmul(spikes, self.levels), self.gain)
+        """Lava's bit-accurate Dense on binary spikes ``[..., fan_in]``: exact integer sums
+        (in float32, exact since every partial sum of 0/1 times the levels is below 2**24)."""
+        if self._float32 is None:
+            if float(self.levels.abs().sum(dim=1).max()) >= 2.0 ** 24:
+                return _shift_floor(_int_matmul(spikes, self.levels), self.gain)
+            self._float32 = self.levels.T.to(torch.float32).contiguous()
+        return _shift_floor((spikes.to(torch.float32) @ self._float32).to(torch.int64),
+                            self.gain)
 
     def graded(self, x: torch.Tensor) -> torch.Tensor:
         """An integer matrix product with graded (multi-bit) inputs, 64-bit accumulators."""
