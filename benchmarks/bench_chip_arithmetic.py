@@ -7,7 +7,8 @@ Writes ``benchmarks/results/chip_arithmetic.json`` and prints the tables:
    95% intervals chip-vs-fp32 and chip-vs-float; whether constA holds on the chip (the search's
    own threshold on the reporting split);
 2. the sweep: state bits 16/20/24 and activation bits 8/12/16/24 (the other formats at Loihi
-   2's values), SST-2 dev accuracy of the chosen plan in each;
+   2's values), SST-2 dev accuracy of the chosen plan in each, on a stratified subset of
+   ``--sweep-examples`` dev sentences (seven twin evaluations; the JSON says how many);
 3. WikiText-2 test perplexity (``data/slm-small-wt2``, the plan ``search_wt2.py`` chose) in the
    three arithmetics, on the first ``--wt2-tokens`` scored tokens (the twin on 2 shared cores is
    too slow for the whole test set; the JSON says how many);
@@ -67,7 +68,7 @@ def _strip(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def part_task(model_dir: str, plan_path: str, task_name: str, hw: str, options: dict[str, Any],
-              sweep: bool) -> dict[str, Any]:
+              sweep_examples: int | None = None) -> dict[str, Any]:
     loaded = load_model(model_dir)
     model, plan = loaded.model.eval(), load_plan(plan_path)
     task = make_task(task_name, loaded.tokenizer, ctx_len=loaded.config.ctx_len, **options)
@@ -88,15 +89,21 @@ def part_task(model_dir: str, plan_path: str, task_name: str, hw: str, options: 
            "calibration": f"{task_name} training text, {len(calibration)} batches"}
     print(f"{task_name}: fp32 {fp32['value']:.4f}, plan float {fake['value']:.4f}, plan chip "
           f"{chip['value']:.4f} ({chip['eval_s']:.0f} s)", flush=True)
-    if sweep:
+    if sweep_examples is not None:
+        sweep_task, sweep_fp32 = task, fp32
+        if sweep_examples < len(task):  # a stratified subset: 7 twin evaluations on 2 cores
+            sweep_task = make_task(task_name, loaded.tokenizer, max_examples=sweep_examples)
+            sweep_fp32 = sweep_task.evaluate(model, per_item=True)
+        out["sweep_n"] = len(sweep_task)
         rows = []
         for field, values in (("state_bits", STATE_BITS), ("activation_bits", ACTIVATION_BITS)):
             for bits in values:
                 formats = load_hardware(hw, {field: bits}).formats()
-                result = chip if formats == base.formats() else _chip(model, plan, formats,
-                                                                       task, calibration)
+                same = formats == base.formats() and sweep_task is task
+                result = chip if same else _chip(model, plan, formats, sweep_task, calibration)
                 rows.append({"format": field, "bits": bits, "value": result["value"],
-                             "vs_fp32": pair(fp32[_key(fp32)], result[_key(result)])})
+                             "vs_fp32": pair(sweep_fp32[_key(sweep_fp32)],
+                                             result[_key(result)])})
                 print(f"  {field}={bits}: {result['value']:.4f}", flush=True)
         out["sweep"] = rows
     return out
@@ -139,7 +146,10 @@ def main() -> int:
     parser.add_argument("--wt2-plan", default="benchmarks/results/search_wt2.json")
     parser.add_argument("--sst2-examples", type=int, default=None,
                         help="stratified subset of SST-2 dev (default: all 872 sentences)")
-    parser.add_argument("--wt2-tokens", type=int, default=8192)
+    parser.add_argument("--sweep-examples", type=int, default=300,
+                        help="stratified subset of SST-2 dev for the formats sweep (7 twin "
+                        "evaluations; the machine has 2 shared cores)")
+    parser.add_argument("--wt2-tokens", type=int, default=4096)
     parser.add_argument("--lava-tokens", type=int, default=64)
     parser.add_argument("--parts", default="sst2,wt2,lava")
     parser.add_argument("--out", default=str(OUT))
@@ -153,7 +163,7 @@ def main() -> int:
     if "sst2" in parts:
         options = {"max_examples": args.sst2_examples} if args.sst2_examples else {}
         result["sst2"] = part_task(args.sst2_model, args.sst2_plan, "sst2", args.hw, options,
-                                   sweep=True)
+                                   sweep_examples=args.sweep_examples)
         search = read_json(ROOT / "benchmarks" / "results" / "search_sst2.json")
         held = search["const_acc_on_report_split"]
         result["sst2"]["const_acc"] = {
@@ -162,7 +172,7 @@ def main() -> int:
             "holds_on_chip": result["sst2"]["chip"]["value"] >= held["threshold"]}
     if "wt2" in parts:
         result["wt2"] = part_task(args.wt2_model, args.wt2_plan, "wikitext2", args.hw,
-                                  {"max_tokens": args.wt2_tokens}, sweep=False)
+                                  {"max_tokens": args.wt2_tokens})
         result["wt2"]["subset"] = f"first {args.wt2_tokens} scored tokens of WikiText-2 test"
     if "lava" in parts:
         result["lava"] = part_lava(args.sst2_model, args.sst2_plan, args.hw, args.lava_tokens)

@@ -48,7 +48,8 @@ def section_chip_arithmetic(data: dict[str, Any] | None) -> str:
     if sst2.get("sweep"):
         sweep = [[r["format"], r["bits"], _score("accuracy", r["value"]), _pair(r["vs_fp32"])]
                  for r in sst2["sweep"]]
-        parts.append("Formats sweep, chosen SST-2 plan, dev accuracy (other formats at "
+        parts.append("Formats sweep, chosen SST-2 plan, dev accuracy on a stratified subset "
+                     f"of {sst2.get('sweep_n', sst2['n'])} sentences (other formats at "
                      f"{data['hw']}'s values):\n\n"
                      + table(["format", "bits", "accuracy", "vs fp32"], sweep))
     lava = data.get("lava")
