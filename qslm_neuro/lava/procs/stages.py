@@ -114,10 +114,14 @@ class _StageModel(PyLoihiProcessModel):
         self.records[key].append(value.cpu().numpy().astype(np.int64))
 
     def run_spk(self) -> None:
+        """One step; a failure's traceback is printed here, since Lava's runtime only reports
+        that an exception happened in some process."""
         try:
             self._run_spk()
         except Exception:
-            import sys, traceback
+            import sys
+            import traceback
+
             traceback.print_exc(file=sys.stderr)
             sys.stderr.flush()
             raise
