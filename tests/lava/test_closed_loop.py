@@ -3,7 +3,8 @@
 CI check of issue 23: ``qslm lava --closed-loop`` on ``data/slm-tiny-sst2`` under a mixed plan
 (int2 .. int8 and an fp32 layer capped at int8), 64 tokens of real SST-2 dev text through the
 embedding, every block and the head; every LIF current, voltage and spike, every Dense output,
-every non-synaptic stage value and the logits must be equal (~35 s, most of it Lava).
+every non-synaptic stage value and the logits must be equal (~50 s on 2 busy cores, most of
+it Lava).
 """
 from __future__ import annotations
 
