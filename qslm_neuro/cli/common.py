@@ -121,7 +121,7 @@ def candidate_workloads(args: argparse.Namespace, sources: list[str]) -> dict[st
         workload = workload_from_config(args.config, profile, plan)
         return {"borrowed": (workload, f"{args.config} without weights; firing rates borrowed "
                              f"from {profile_path}")}
-    from qslm_neuro.api import model_workload
+    from qslm_neuro.costing import model_workload
 
     from qslm_neuro.cli.scale_options import device_of
 

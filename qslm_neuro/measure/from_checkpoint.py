@@ -32,7 +32,7 @@ def checkpoint_workload(loaded: Any, plan: Any = None, activity: str = "snntorch
 
     ``activity``: ``snntorch`` (measure the quantized model on real tokens; falls back to the
     shipped profile when no data is found) or ``profile`` (the shipped fp32 profile). Lava
-    counts (``lava``) come from :func:`qslm_neuro.api.model_workload`, which also takes this
+    counts (``lava``) come from :func:`qslm_neuro.costing.model_workload`, which also takes this
     path: Lava sits above this package, so this package never imports it.
     """
     from qslm_neuro.measure.from_model import build_workload
@@ -44,7 +44,7 @@ def checkpoint_workload(loaded: Any, plan: Any = None, activity: str = "snntorch
         raise BadInputError(f"activity={activity!r}; expected one of {ACTIVITY_SOURCES}")
     if activity == "lava":
         raise BadInputError("checkpoint_workload does not run Lava: use "
-                            "qslm_neuro.api.model_workload(loaded, plan, activity='lava')")
+                            "qslm_neuro.costing.model_workload(loaded, plan, activity='lava')")
     plan = plan if plan is not None else QuantPlan()
     task = TASK_OF[loaded.config.task]
     if activity == "snntorch":
