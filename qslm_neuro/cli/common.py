@@ -90,7 +90,8 @@ def add_candidate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plan", default=None,
                    help="plan JSON, search report.json, or a uniform precision (int4, fp16, ...)")
     p.add_argument("--profile", default=None,
-                   help="activity profile JSON (default for --config: the SST-2 model's)")
+                   help="activity profile JSON or a shipped model's name, e.g. slm-small-wt2 "
+                   "(default for --config: the SST-2 model's)")
     add_data_dir(p)
     p.add_argument("--hw", action="append", default=None,
                    help="loihi, loihi2, embedded-soc or a .toml path (default loihi2); several "
@@ -111,11 +112,11 @@ def candidate_workloads(args: argparse.Namespace, sources: list[str]) -> dict[st
     if args.nir:  # a NIR graph: activity simulated on --inputs or from --rates
         return nir_workloads(args)
     if args.config:
-        from qslm_neuro.measure.from_config import workload_from_config
+        from qslm_neuro.measure.from_config import shipped_profile_for, workload_from_config
         from qslm_neuro.models import build_model
         from qslm_neuro.workload.profile import ActivityProfile
 
-        profile_path = args.profile or "data/activity-slm-small-sst2.json"
+        profile_path = args.profile or str(shipped_profile_for("classify"))
         profile = ActivityProfile.load(profile_path)
         plan = plan_from_arg(args.plan, build_model(args.config, device="meta"))
         workload = workload_from_config(args.config, profile, plan)

@@ -21,6 +21,7 @@ from typing import Any, Iterable
 
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.fileio import write_json_atomic
+from qslm_neuro.shipped import looks_like_name, shipped_workload_file
 
 #: Storage formats a weight can have; ``int`` means a signed integer of ``weight_bits`` bits.
 WEIGHT_FORMATS = ("fp32", "fp16", "bf16", "int")
@@ -402,10 +403,13 @@ class Workload:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "Workload":
+        """Read a workload .json file, or a shipped one by model name (``"slm-small-sst2"``)."""
         path = Path(path)
+        if not path.is_file() and looks_like_name(path):
+            path = shipped_workload_file(str(path))
         if not path.is_file():
             raise BadInputError(f"workload file {str(path)!r} does not exist; write one with "
-                                "Workload.save or `qslm estimate --out`")
+                                "Workload.save or `qslm estimate --save-workload`")
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
