@@ -139,7 +139,7 @@ def _borrowed_profile_workload(network: Any, plan: Any, reason: str) -> tuple[Wo
     from qslm_neuro.measure.from_config import borrowed_workload, shipped_profile_for
     from qslm_neuro.workload.profile import ActivityProfile
 
-    path = shipped_profile_for(network.config.task)
+    path = shipped_profile_for(network.config.head)
     if not path.is_file():
         raise DataNotFoundError(
             f"{reason + '; ' if reason else ''}the shipped activity profile {path} is missing: "

@@ -46,7 +46,7 @@ def checkpoint_workload(loaded: Any, plan: Any = None, activity: str = "snntorch
         raise BadInputError("checkpoint_workload does not run Lava: use "
                             "qslm_neuro.costing.model_workload(loaded, plan, activity='lava')")
     plan = plan if plan is not None else QuantPlan()
-    task = TASK_OF[loaded.config.task]
+    task = TASK_OF[loaded.config.head]
     if activity == "snntorch":
         try:
             with plan.applied(loaded.model):

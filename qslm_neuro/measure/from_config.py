@@ -78,7 +78,7 @@ def borrow_activity(model: nn.Module, source: ActivityProfile) -> ActivityProfil
         ref = refs[synapse.layer]
         events = 1.0 if ref.kind == "embedding" else ref.input_rate * fan_in
         calls = ref.calls_per_step
-        if synapse.kind == "head" and model.config.task == "lm":
+        if synapse.kind == "head" and model.config.head == "lm":
             calls = 1.0
         layers[synapse.layer] = LayerActivity(
             kind=synapse.kind, fan_in=fan_in, fan_out=fan_out, input_events_per_step=events,

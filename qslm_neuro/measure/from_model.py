@@ -51,7 +51,7 @@ def nonsynaptic_ops(cfg: SLMConfig) -> list[NonSynapticOp]:
             NonSynapticOp(f"{b}.residual", "elementwise", 2 * d),
         ]
     ops.append(NonSynapticOp("ln_out", "layernorm", 7 * d, param_bytes=2 * d * 4))
-    if cfg.task == "classify":
+    if cfg.head == "classify":
         ops.append(NonSynapticOp("pool", "pooling", d))
     return ops
 
