@@ -368,9 +368,13 @@ class Workload:
                      for l in chosen)
         return binary / total if total else 0.0
 
-    def with_precisions(self, bits_by_layer: dict[str, tuple[int, str, int]]) -> "Workload":
-        """A copy with (weight_bits, weight_format, scale_count) replaced for the named layers."""
-        unknown = set(bits_by_layer) - {l.name for l in self.layers}
+    def with_precisions(self, bits_by_layer: dict[str, tuple[int, str, int]],
+                        zero_fractions: dict[str, float] | None = None) -> "Workload":
+        """A copy with (weight_bits, weight_format, scale_count) replaced for the named layers,
+        and their ``zero_fraction`` where ``zero_fractions`` gives one (the share of weights the
+        new precision rounds to zero: :func:`qslm_neuro.quant.zero_fractions`)."""
+        zero_fractions = zero_fractions or {}
+        unknown = (set(bits_by_layer) | set(zero_fractions)) - {l.name for l in self.layers}
         if unknown:
             raise BadInputError(f"workload {self.name!r}: unknown layers {sorted(unknown)}")
         layers = []
@@ -378,6 +382,8 @@ class Workload:
             if layer.name in bits_by_layer:
                 bits, fmt, scales = bits_by_layer[layer.name]
                 layer = replace(layer, weight_bits=bits, weight_format=fmt, scale_count=scales)
+            if layer.name in zero_fractions:
+                layer = replace(layer, zero_fraction=float(zero_fractions[layer.name]))
             layers.append(layer)
         return replace(self, layers=tuple(layers))
 
