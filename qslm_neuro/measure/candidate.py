@@ -84,7 +84,6 @@ def slm_workload(model: Any, plan: Any = None, *, activity: str = "snntorch",
     the data or the tokenizer is missing) or ``profile``. ``lava``: see the module docstring.
     """
     from qslm_neuro.measure.from_checkpoint import checkpoint_workload, shipped_profile_path
-    from qslm_neuro.models import as_loaded
     from qslm_neuro.quant import QuantPlan
 
     if activity not in ACTIVITY_SOURCES:

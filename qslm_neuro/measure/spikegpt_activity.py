@@ -1,6 +1,6 @@
 """Activity of SpikeGPT's own block without its weights: what follows from its structure.
 
-Borrowing firing rates by role (as :func:`~qslm_neuro.measure.from_model.workload_from_config`
+Borrowing firing rates by role (as :func:`~qslm_neuro.measure.from_config.workload_from_config`
 does for our block) would be wrong here: SpikeGPT's linears read floats, not spikes. What is
 known without weights, and what is not:
 

@@ -3,7 +3,7 @@
 Both runs are seeded and deterministic on the CPU (up to float summation order on a GPU). Model
 selection never looks at the split a number is reported on: SST-2 keeps ``heldout`` training
 sentences aside and reports dev accuracy; WikiText-2 early-stops on its held-out text and reports
-test perplexity (see :func:`qslm_neuro.data.wikitext2_lm_splits` for which text that is).
+test perplexity (see :func:`qslm_neuro.tasks.data.wikitext2_lm_splits` for which text that is).
 """
 from __future__ import annotations
 
