@@ -92,14 +92,15 @@ def to_workload(candidate: Any, *, activity: Any = "snntorch", data_dir: Any = N
     if activity != "lava":
         return workload_of(candidate, activity=activity, data_dir=data_dir,
                            max_tokens=max_tokens, inputs=inputs, rates=rates)
-    from qslm_neuro.lava import lava_workload  # needs lava-nc
     from qslm_neuro.measure.candidate import model_and_plan
-    from qslm_neuro.quant import QuantPlan
 
     pair = model_and_plan(candidate)
     if pair is None:
         raise BadInputError(f"activity='lava' measures a model: pass a loaded checkpoint or a "
                             f"(model, plan) pair, not a {type(candidate).__name__}")
+    from qslm_neuro.lava import lava_workload  # needs lava-nc
+    from qslm_neuro.quant import QuantPlan
+
     model, plan = pair
     workload = lava_workload(model, plan if plan is not None else QuantPlan(),
                              tokens=lava_tokens, layers=lava_layers, data_dir=data_dir)

@@ -129,3 +129,19 @@ def test_a_step_workload_is_the_lowered_plans_workload_at_the_same_activity(tiny
     assert _numbers(stepped) == _numbers(build_workload(model, lowered, profile))
     with pytest.raises(BadInputError, match="unknown layers"):
         anchor.with_precisions({}, zero_fractions={"nope": 0.5})
+
+
+def test_a_checkpoint_folder_is_loaded_and_costed_like_the_loaded_checkpoint():
+    folder = ROOT / "data" / "slm-tiny-sst2"
+    from qslm_neuro.models import load_model
+
+    by_folder = workload_of(folder, activity="profile")
+    by_model = workload_of(load_model(folder), activity="profile")
+    assert _numbers(by_folder) == _numbers(by_model)
+    assert by_folder.meta["activity_note"] == by_model.meta["activity_note"]
+    with pytest.raises(BadInputError, match="activity='lava'"):
+        workload_of(folder, activity="lava")  # measured above this package: costing.to_workload
+    from qslm_neuro.costing import to_workload
+
+    with pytest.raises(BadInputError, match="activity='lava' measures a model"):
+        to_workload("slm-small-sst2", activity="lava")
