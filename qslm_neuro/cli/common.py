@@ -105,8 +105,8 @@ def add_candidate_options(p: argparse.ArgumentParser) -> None:
 
 def candidate_workloads(args: argparse.Namespace, sources: list[str]) -> dict[str, Any]:
     """{activity source: (workload, note)} for the candidate the options name, read the way
-    :func:`qslm_neuro.estimate` reads it (:func:`qslm_neuro.costing.to_workload`)."""
-    from qslm_neuro.costing import to_workload
+    :func:`qslm_neuro.estimate` reads it (:func:`qslm_neuro.candidate_costs.to_workload`)."""
+    from qslm_neuro.candidate_costs import to_workload
 
     if args.workload:  # a .json path or a shipped model's name
         return {"file": (to_workload(args.workload), f"workload file {args.workload}")}

@@ -18,7 +18,7 @@ search's evaluator call. What it accepts, and where the activity then comes from
   network with ``inputs`` (spike trains): simulated or recorded on them, or stated ``rates``.
 
 Spike counts from a Lava simulation (``activity="lava"``) are the one source measured above
-this package (Lava imports ``measure``): :func:`qslm_neuro.costing.to_workload` runs it and
+this package (Lava imports ``measure``): :func:`qslm_neuro.candidate_costs.to_workload` runs it and
 uses :func:`model_and_plan` from here to read the candidate the same way.
 
 Where the activity came from is the workload's ``activity_source`` and, for a measured model,
@@ -91,7 +91,7 @@ def slm_workload(model: Any, plan: Any = None, *, activity: str = "snntorch",
     if activity == "lava":
         raise BadInputError("Lava counts are measured above qslm_neuro.measure: use "
                             "qslm_neuro.estimate((model, plan), activity='lava') or "
-                            "qslm_neuro.costing.to_workload(..., activity='lava')")
+                            "qslm_neuro.candidate_costs.to_workload(..., activity='lava')")
     loaded, network = _loaded_and_network(model)
     plan = plan if plan is not None else QuantPlan()
     if loaded is None:

@@ -30,7 +30,7 @@ def checkpoint_workload(loaded: Any, plan: Any = None, activity: str = "snntorch
     shipped profile when no data is found) or ``profile`` (the shipped fp32 profile). The task
     it is measured on is the registered task that scores its head
     (:func:`qslm_neuro.tasks.registry.task_for_head`). Lava counts (``lava``) come from
-    :func:`qslm_neuro.costing.to_workload`: Lava sits above this package, so this package never
+    :func:`qslm_neuro.candidate_costs.to_workload`: Lava sits above this package, so this package never
     imports it.
     """
     from qslm_neuro.measure.from_model import build_workload
@@ -43,7 +43,7 @@ def checkpoint_workload(loaded: Any, plan: Any = None, activity: str = "snntorch
         raise BadInputError(f"activity={activity!r}; expected one of {ACTIVITY_SOURCES}")
     if activity == "lava":
         raise BadInputError("checkpoint_workload does not run Lava: use "
-                            "qslm_neuro.costing.to_workload((loaded, plan), activity='lava')")
+                            "qslm_neuro.candidate_costs.to_workload((loaded, plan), activity='lava')")
     plan = plan if plan is not None else QuantPlan()
     task = task_for_head(loaded.config.head)
     if activity == "snntorch":

@@ -141,7 +141,7 @@ def test_a_checkpoint_folder_is_loaded_and_costed_like_the_loaded_checkpoint():
     assert by_folder.meta["activity_note"] == by_model.meta["activity_note"]
     with pytest.raises(BadInputError, match="activity='lava'"):
         workload_of(folder, activity="lava")  # measured above this package: costing.to_workload
-    from qslm_neuro.costing import to_workload
+    from qslm_neuro.candidate_costs import to_workload
 
     with pytest.raises(BadInputError, match="activity='lava' measures a model"):
         to_workload("slm-small-sst2", activity="lava")
