@@ -66,7 +66,14 @@ def model_and_plan(candidate: Any) -> tuple[Any, Any] | None:
     A checkpoint folder (a directory path) is loaded here (:func:`qslm_neuro.load_model`).
     """
     if isinstance(candidate, tuple) and len(candidate) == 2:
-        return candidate[0], candidate[1]
+        from qslm_neuro.quant import QuantPlan
+
+        plan = candidate[1]
+        if plan is not None and not isinstance(plan, QuantPlan):
+            raise BadInputError(f"plan={plan!r} ({type(plan).__name__}): expected a QuantPlan or "
+                                "None (fp32); e.g. QuantPlan.uniform(model, 'int4') or "
+                                "load_plan(path)")
+        return candidate[0], plan
     if is_model(candidate):
         return candidate, None
     if isinstance(candidate, (str, os.PathLike)) and Path(candidate).is_dir():

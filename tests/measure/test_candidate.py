@@ -145,3 +145,10 @@ def test_a_checkpoint_folder_is_loaded_and_costed_like_the_loaded_checkpoint():
 
     with pytest.raises(BadInputError, match="activity='lava' measures a model"):
         to_workload("slm-small-sst2", activity="lava")
+
+
+@pytest.mark.parametrize("plan", ["int4", 3])
+def test_a_plan_that_is_not_a_quantplan_is_refused_by_name(tiny, plan):
+    model, _ = tiny
+    with pytest.raises(BadInputError, match=f"plan={plan!r}.*expected a QuantPlan"):
+        workload_of((model, plan), activity="profile")
