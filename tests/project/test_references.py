@@ -90,7 +90,7 @@ def resolves(dotted: str, depth: int = 0) -> bool:
     else:
         return False
     rest = parts[cut:]
-    if not rest:
+    if not rest or rest[0].startswith("__"):  # the module itself, or a module attribute
         return True
     if path.name == "__init__.py" and _module_file(parts[:cut] + rest[:1]) is not None:
         return resolves(".".join(parts[:cut] + rest), depth)
