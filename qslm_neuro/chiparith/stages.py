@@ -125,7 +125,7 @@ def compile_stages(model: nn.Module, formats: ArithmeticFormats, ranges: dict[st
     head = linears["head"]
     requants["head"] = Requant.of(head.row_scales * 2.0 ** -fracs["ln_out"], fracs["head"])
     bias = None if model.head.bias is None else _round(model.head.bias, fracs["head"])
-    return ChipProgram(formats=formats, task=cfg.task, n_layers=cfg.n_layers,
+    return ChipProgram(formats=formats, task=cfg.head, n_layers=cfg.n_layers,
                        spiking_att_output=cfg.spiking_att_output, linears=linears,
                        requants=requants, lifs=lifs, squared=squared, norms=norms, mixes=mixes,
                        decays=decays, bonuses=bonuses, fracs=fracs, head_bias=bias,

@@ -80,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
     from qslm_neuro.tasks.registry import check_model_for_task
 
     loaded = load_model_arg(args.model, device_of(args))
-    task_name = args.task or ("sst2" if loaded.config.task == "classify" else "wikitext2")
-    check_model_for_task(loaded.config.task, task_name, str(args.model))
+    task_name = args.task or ("sst2" if loaded.config.head == "classify" else "wikitext2")
+    check_model_for_task(loaded.config.head, task_name, str(args.model))
     plan = plan_from_arg(args.plan, loaded.model) if args.plan else None  # bad input first
     if args.arithmetic == "chip":
         from qslm_neuro.hw import load_hardware

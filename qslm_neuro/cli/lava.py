@@ -76,7 +76,7 @@ def run_closed_loop(args: argparse.Namespace) -> int:
     formats = load_hardware(args.hw, parse_overrides(args.set)).formats()  # bad input first
     loaded, ids, description = load_and_record_inputs(args.model, args.tokens, args.data_dir)
     plan = plan_from_arg(args.plan, loaded.model)
-    task = "sst2" if loaded.config.task == "classify" else "wikitext2"
+    task = "sst2" if loaded.config.head == "classify" else "wikitext2"
     twin = chip_twin(loaded.model, plan, formats,
                      calibration_batches(task, loaded.tokenizer, args.data_dir,
                                          loaded.config.ctx_len))

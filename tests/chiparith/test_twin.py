@@ -11,7 +11,7 @@ from qslm_neuro.quant import QuantPlan
 
 def _model(task: str = "classify", spiking_out: bool = True) -> SpikingRWKV:
     torch.manual_seed(0)
-    cfg = get_config("tiny", task=task, spiking_att_output=spiking_out, vocab_size=64)
+    cfg = get_config("tiny", head=task, spiking_att_output=spiking_out, vocab_size=64)
     return SpikingRWKV(cfg).eval()
 
 
