@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from qslm_neuro.cli.nir_options import add_nir_options, nir_workloads
+from qslm_neuro.cli.nir_options import add_nir_options, file_workloads, nir_workloads
 from qslm_neuro.errors import BadInputError, QSLMError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_CONSTRAINTS = 0, 1, 2, 3
@@ -110,6 +110,8 @@ def candidate_workloads(args: argparse.Namespace, sources: list[str]) -> dict[st
         return {"file": (Workload.load(args.workload), f"workload file {args.workload}")}
     if args.nir:  # a NIR graph: activity simulated on --inputs or from --rates
         return nir_workloads(args)
+    if getattr(args, "tflite", None) or getattr(args, "netx", None):
+        return file_workloads(args)  # qslm_neuro.cli.nir_options
     if args.config:
         from qslm_neuro.measure.from_config import workload_from_config
         from qslm_neuro.models import build_model
