@@ -1,0 +1,64 @@
+"""The silicon section of docs/RESULTS.md and its README headline row, from
+``benchmarks/results/silicon.json`` (``benchmarks/bench_silicon.py``). Kept apart from
+``results_sections.py`` so each file stays short; the same ``table`` helper renders it."""
+from __future__ import annotations
+
+from typing import Any
+
+from results_sections import table
+
+
+def _num(value: float) -> str:
+    return f"{value:,.4g}"
+
+
+def _short(source: str) -> str:
+    """'owner/repo path @commit (where)' -> 'repo file @commit'."""
+    repo, path, commit, *rest = source.split(" ", 3)
+    return f"{repo.split('/')[-1]} `{path.split('/')[-1]}` {commit}"
+
+
+def section_silicon(data: dict[str, Any] | None) -> str:
+    if not data:
+        return ""
+    rows = [[r["system"], r["figure"], r["unit"], _num(r["published"]), _num(r["ours"]),
+             f"{r['error']:+.1%}", r["role"], f"`{r['chip_file']}`", _short(r["source"])]
+            for r in data["figures"]]
+    fits = []
+    for chip, group in data["fits"].items():
+        for name, f in group.items():
+            fits.append([f"`{chip}`", f"`{name}`", f"{f['value']:.5g} {f['unit']}", f["figure"],
+                         f"{f['residual']:+.2%}"])
+    repos = sorted({f"{v['repo']} @{v['commit'][:8]}" for v in data["inputs"].values()})
+    views = "; ".join(f"`{k}`: {v}" for k, v in data["views"].items())
+    return ("## Chips anchored in silicon (`benchmarks/bench_silicon.py`)\n\n"
+            "Published measurements of Loihi 2 (one chip on an Oheo Gulch board, Lava's power "
+            "profiler) and of an STM32H7A3 Cortex-M7 (MLPerf Tiny v1.2 closed), reproduced from "
+            "the networks' own files through the project's readers (`--netx`, `--tflite`). "
+            "Each chip parameter is fitted on one figure; every row marked *predicted* was not "
+            "used to fit anything. Energy views: " + views + ".\n\n"
+            + table(["system", "figure", "unit", "published", "ours", "error", "fitted or "
+                     "predicted", "chip file", "source"], rows)
+            + "\n\nFitted parameters (each on the figure named; residual on that figure):\n\n"
+            + table(["chip", "parameter", "value", "fitted to", "residual"], fits)
+            + "\n\n" + data["activity_note"] + ". The 2022 runs (76c8fbb, baa23ad) are the "
+              "same notebook run again: their spread (dynamic 0.56-1.09 mJ per frame, static "
+              "0.18-0.31 W) is the measurement's own, and the model gives one value. The one-synapse benchmark's *dynamic* power "
+              "(23-28 mW, std 16 mW over 100 repeats) is per-step run-time overhead that the "
+              "cost model has no term for (it predicts only the two neurons' and the synapse's "
+              f"events). Inputs ({len(data['inputs'])} files, each with repository, path, commit and "
+              f"sha256 in `silicon.json`): " + "; ".join(repos) + ".")
+
+
+def headline_silicon(data: dict[str, Any] | None) -> list[list[str]]:
+    if not data:
+        return []
+    predicted = [r for r in data["figures"] if r["role"] == "predicted"
+                 and "dynamic power" not in r["figure"] and "[b9e3691]" in r["figure"]
+                 or r["role"] == "predicted" and r["system"] != "Loihi 2"]
+    params = sum(len(group) for group in data["fits"].values())
+    worst = max(predicted, key=lambda r: abs(r["error"]))
+    return [["Chip models vs published silicon (Loihi 2 PilotNet, STM32H7A3 MLPerf Tiny)",
+             f"{params} parameters fitted, each on one figure; predictions: "
+             + ", ".join(f"{r['figure']} {r['error']:+.1%}" for r in predicted)
+             + f" (worst {abs(worst['error']):.1%})", "`bench_silicon.py`"]]
