@@ -89,7 +89,9 @@ def _two_values(spec, value: float) -> list[float]:
         return [0.0, 1.0]
     if spec.integer:
         return [float(max(1, round(value / 2))), value] if value > 1 else [value, value + 2]
-    return [value * 0.5, value] if value > 0 else [value, 1.0]
+    # 5% below: far enough to move every figure, close enough to keep cross-field rules (the
+    # calibrated loihi2's barrier ceiling is 6% above its base)
+    return [value * 0.95, value] if value > 0 else [value, 1.0]
 
 
 @pytest.mark.parametrize("hw", ["loihi2", "embedded-soc"])
