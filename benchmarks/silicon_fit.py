@@ -135,6 +135,10 @@ def fit_mcu(model: HardwareModel, kws: Workload, meas: dict[str, float]) -> dict
     pj_cycle = (meas["energy_j"] - r.parts["memory_reads"] - r.parts["static"]) * 1e12 / cycles
     current = pj_cycle / p["supply_v"]
     del cpu_j
+    if cpm <= 0 or current <= 0:
+        raise ValueError(f"the keyword-spotting figures cannot be met: {cpm:.3g} cycles per MAC, "
+                         f"{current:.3g} uA/MHz (the work counted outside the MACs, or static "
+                         "power and memory reads, already exceed the measurement)")
     values = {"cycles_mac_int8": cpm, "cpu_current_ua_per_mhz": current}
     final = estimate(kws, model, overrides=values)
     fits = {

@@ -93,7 +93,8 @@ def add_candidate_options(p: argparse.ArgumentParser) -> None:
                    help="activity profile JSON (default for --config: the SST-2 model's)")
     add_data_dir(p)
     p.add_argument("--hw", action="append", default=None,
-                   help="loihi, loihi2, embedded-soc or a .toml path (default loihi2); several "
+                   help="loihi, loihi2 (loihi2-board), embedded-soc, stm32h7a3 or a .toml path "
+                   "(default loihi2); several "
                    "as --hw loihi,loihi2,my.toml: one comparison table (estimate) or one more "
                    "sweep axis")
     p.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
