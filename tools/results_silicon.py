@@ -14,7 +14,7 @@ def _num(value: float) -> str:
 
 def _short(source: str) -> str:
     """'owner/repo path @commit (where)' -> 'repo file @commit'."""
-    repo, path, commit, *rest = source.split(" ", 3)
+    repo, path, commit = source.split(" ", 3)[:3]
     return f"{repo.split('/')[-1]} `{path.split('/')[-1]}` {commit}"
 
 
@@ -29,7 +29,6 @@ def section_silicon(data: dict[str, Any] | None) -> str:
         for name, f in group.items():
             fits.append([f"`{chip}`", f"`{name}`", f"{f['value']:.5g} {f['unit']}", f["figure"],
                          f"{f['residual']:+.2%}"])
-    repos = sorted({f"{v['repo']} @{v['commit'][:8]}" for v in data["inputs"].values()})
     views = "; ".join(f"`{k}`: {v}" for k, v in data["views"].items())
     return ("## Chips anchored in silicon (`benchmarks/bench_silicon.py`)\n\n"
             "Published measurements of Loihi 2 (one chip on an Oheo Gulch board, Lava's power "
@@ -41,13 +40,24 @@ def section_silicon(data: dict[str, Any] | None) -> str:
                      "predicted", "chip file", "source"], rows)
             + "\n\nFitted parameters (each on the figure named; residual on that figure):\n\n"
             + table(["chip", "parameter", "value", "fitted to", "residual"], fits)
-            + "\n\n" + data["activity_note"] + ". The 2022 runs (76c8fbb, baa23ad) are the "
-              "same notebook run again: their spread (dynamic 0.56-1.09 mJ per frame, static "
-              "0.18-0.31 W) is the measurement's own, and the model gives one value. The one-synapse benchmark's *dynamic* power "
-              "(23-28 mW, std 16 mW over 100 repeats) is per-step run-time overhead that the "
-              "cost model has no term for (it predicts only the two neurons' and the synapse's "
-              f"events). Inputs ({len(data['inputs'])} files, each with repository, path, commit and "
-              f"sha256 in `silicon.json`): " + "; ".join(repos) + ".")
+            + "\n\n" + _notes(data))
+
+
+def _notes(data: dict[str, Any]) -> str:
+    """The caveats, with the spreads taken from the published figures themselves."""
+    def spread(key: str, scale: float = 1.0) -> str:
+        values = [r["published"] * scale for r in data["figures"] if key in r["figure"]]
+        return f"{min(values):.3g}-{max(values):.3g}"
+
+    repos = sorted({f"{v['repo']} @{v['commit'][:8]}" for v in data["inputs"].values()})
+    return (data["activity_note"] + ". The 2022 runs (76c8fbb, baa23ad) are the same notebook "
+            f"run again: their spread (dynamic {spread('dynamic energy per frame')} mJ "
+            f"per frame, static {spread('] static power')} W) is the measurement's own, and the "
+            "model gives one value. The one-synapse benchmark's *dynamic* power "
+            f"({spread('Hz dynamic power', 1e3)} mW, noisy) is per-step run-time overhead that "
+            "the cost model has no term for (it predicts only the two neurons' and the "
+            f"synapse's events). Inputs ({len(data['inputs'])} files, each with repository, "
+            "path, commit and sha256 in `silicon.json`): " + "; ".join(repos) + ".")
 
 
 def headline_silicon(data: dict[str, Any] | None) -> list[list[str]]:

@@ -15,8 +15,9 @@ the file's ``simulation/tSample``. Only h5py and numpy are needed (no Lava).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ NETX_WEIGHT_BITS = 8
 STATE_BITS = 24  # Loihi LIF: 24-bit current and voltage (Davies et al. 2018)
 
 
-def read_netx(path: "str | os.PathLike[str]") -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def read_netx(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(layers as dicts in order, simulation settings) of a netx HDF5 file."""
     try:
         import h5py
@@ -81,8 +82,9 @@ def population_names(layers: list[dict[str, Any]]) -> list[str]:
     return names
 
 
-def from_netx(path: "str | os.PathLike[str]", spikes: "str | os.PathLike[str] | Mapping[str, Any] | None" = None,
-              rates: "Mapping[str, float] | float | None" = None, steps: int | None = None,
+def from_netx(path: str | os.PathLike[str],
+              spikes: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+              rates: Mapping[str, float] | float | None = None, steps: int | None = None,
               weight_bits: int = NETX_WEIGHT_BITS, name: str | None = None) -> Workload:
     """Workload of a netx network, activity from recorded ``spikes`` or stated ``rates``.
 

@@ -33,8 +33,9 @@ from qslm_neuro.workload import Activity, NonSynapticOp, SynapticLayer, Workload
 #: Elementary integer ops per requantized conv/dense output: + bias, fixed-point multiply
 #: (SQRDMULH), rounding right shift, + output zero point, clamp to min, clamp to max.
 REQUANT_OPS = 6
-#: Elementary ops per element of a quantized ADD: per input (+ zero point, left shift, fixed-point
-#: multiply, rounding shift) x 2, the add, output (multiply, rounding shift, + zero point), clamp x 2.
+#: Elementary ops per element of a quantized ADD: per input (+ zero point, left shift,
+#: fixed-point multiply, rounding shift) x 2, the add, output (multiply, rounding shift,
+#: + zero point), clamp x 2.
 QUANT_ADD_OPS = 14
 #: Per element of SOFTMAX (subtract max, exponential from a table, accumulate, scale),
 #: QUANTIZE / DEQUANTIZE (scale, round, + zero point) and MUL (multiply + requantization).
@@ -53,7 +54,7 @@ def _tflite() -> Any:
     return tflite
 
 
-def read_model(path: "str | os.PathLike[str]") -> Any:
+def read_model(path: str | os.PathLike[str]) -> Any:
     """The parsed ``tflite.Model`` of a file (BadInputError if it is not one)."""
     tflite = _tflite()
     path = Path(os.fspath(path))
@@ -70,7 +71,7 @@ def read_model(path: "str | os.PathLike[str]") -> Any:
     return model
 
 
-def from_tflite(path: "str | os.PathLike[str]", name: str | None = None) -> Workload:
+def from_tflite(path: str | os.PathLike[str], name: str | None = None) -> Workload:
     """Workload of one inference of a ``.tflite`` model (int8 or float weights)."""
     tflite = _tflite()
     model = read_model(path)
@@ -88,7 +89,8 @@ def from_tflite(path: "str | os.PathLike[str]", name: str | None = None) -> Work
         out = graph.Tensors(op.Outputs(0))
         label = f"op{i}_{kind.lower()}"
         if kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
-            layer = _synaptic(tflite, model, kind, op, ins, out, label, type_names, stage=len(layers))
+            layer = _synaptic(tflite, model, kind, op, ins, out, label, type_names,
+                              stage=len(layers))
             layers.append(layer)
             macs += layer.connections if layer.kind == "conv" else layer.fan_in * layer.fan_out
             ops.append(NonSynapticOp(f"{label}.requantize", "elementwise",
@@ -133,21 +135,22 @@ def _synaptic(tflite: Any, model: Any, kind: str, op: Any, ins: list[Any], out: 
         raise BadInputError(f"{label}: weights of type {wtype} cannot be costed")
     quant = w.Quantization()
     scales = quant.ScaleLength() if quant is not None and fmt == "int" else 0
-    weights = _weights(model, w, bits, fmt)
+    # unsigned weights carry a zero point: a stored 0 is not a zero weight, so none are counted
+    weights = None if wtype == "UINT8" else _weights(model, w, bits, fmt)
     zero_fraction = float((weights == 0).mean()) if weights is not None else 0.0
     common = dict(weight_bits=bits, weight_format=fmt, zero_fraction=zero_fraction,
-                  scale_count=scales, activity=Activity(0.0, binary_share=0.0), stage=stage)
-    if kind == "FULLY_CONNECTED":
+                  scale_count=scales, stage=stage)
+    if kind == "FULLY_CONNECTED":  # every input is processed: events = fan_in, not spikes
         fan_out, fan_in = (int(v) for v in w.ShapeAsNumpy())
         return SynapticLayer(name=label, fan_in=fan_in, fan_out=fan_out, kind="linear",
-                             **{**common, "activity": Activity(float(fan_in), binary_share=0.0)})
+                             activity=Activity(float(fan_in), binary_share=0.0), **common)
     shape = _conv_shape(tflite, kind, op, x, w, out)
     return SynapticLayer(name=label, fan_in=shape.fan_in, fan_out=shape.fan_out, kind="conv",
-                         **{**common, "activity": Activity(float(shape.fan_in), binary_share=0.0)},
+                         activity=Activity(float(shape.fan_in), binary_share=0.0), **common,
                          **shape.layer_fields())
 
 
-def _weights(model: Any, w: Any, bits: int, fmt: str) -> "np.ndarray | None":
+def _weights(model: Any, w: Any, bits: int, fmt: str) -> np.ndarray | None:
     """The weight values when the file holds them (to count zeros), else None."""
     data = model.Buffers(w.Buffer()).DataAsNumpy()
     if isinstance(data, int) or bits not in (8, 16, 32):  # no data (0) or packed int4
