@@ -72,3 +72,28 @@ def headline_silicon(data: dict[str, Any] | None) -> list[list[str]]:
              f"{params} parameters fitted, each on one figure; predictions: "
              + ", ".join(f"{r['figure']} {r['error']:+.1%}" for r in predicted)
              + f" (worst {abs(worst['error']):.1%})", "`bench_silicon.py`"]]
+
+
+def section_calibration(derived: dict[str, Any] | None, calibrated: dict[str, Any] | None) -> str:
+    """What the calibration moved: hw_table's Loihi 2 rows under the derived and fitted files."""
+    if not derived or not calibrated:
+        return ""
+    old = {(r["model"], r["plan"]): r for r in derived["rows"] if r["hw"] == "loihi2"}
+    rows = []
+    for r in calibrated["rows"]:
+        o = old.get((r["model"], r["plan"]))
+        if r["hw"] != "loihi2" or o is None:
+            continue
+        rows.append([f"`{r['model']}`", r["plan"],
+                     f"{o['energy_uJ_per_token']:,.2f} -> **{r['energy_uJ_per_token']:,.2f}**",
+                     f"{o['power_mW']:,.0f} -> {r['power_mW']:,.0f}",
+                     f"{o['tokens_per_s']:,.0f} -> {r['tokens_per_s']:,.0f}",
+                     f"{o['cores']} -> {r['cores']}", f"{o['chips']} -> {r['chips']}"])
+    if not rows:
+        return ""
+    return ("## What the calibration moved (`hw_table_loihi2_derived.json` -> `hw_table.json`)\n\n"
+            "`benchmarks/hw_table.py` on Loihi 2 before (per-event figures derived from Loihi 1, "
+            "static power scaled from Loihi 1) and after the fit to silicon "
+            "(`bench_silicon.py`): static power, the barrier floor of a time step and the axon "
+            "limits per core move most. Energy per token at the chip's fastest rate.\n\n"
+            + table(["model", "plan", "uJ/token", "power mW", "tokens/s", "cores", "chips"], rows))
