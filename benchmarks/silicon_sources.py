@@ -4,7 +4,8 @@ submission's system description states).
 
 The files are not in this repository: fetch them into one folder (``--inputs DIR`` or
 ``$QSLM_SILICON_DIR``) with ``git show <commit>:<path> > DIR/<name>`` from the repositories named
-in :data:`FILES`. Each file's sha256 is recorded in the results.
+in :data:`FILES` (``python benchmarks/silicon_sources.py DIR`` prints the commands). Each file's
+sha256 is recorded in the results.
 """
 from __future__ import annotations
 
@@ -152,3 +153,12 @@ def board(folder: Path) -> dict[str, Any]:
     mhz = float(re.search(r"([\d.]+)\s*MHz", data["Processor(s) Frequencies"]).group(1))
     return {"clock_hz": mhz * 1e6, "soc": data["SoC Name"], "notes": data["Hardware Notes"],
             "framework": data["Inference Framework"]}
+
+
+if __name__ == "__main__":  # print the commands that fetch every input from clones of its repo
+    import sys
+
+    target = sys.argv[1] if len(sys.argv) > 1 else "$QSLM_SILICON_DIR"
+    for local, (repo, path, commit) in FILES.items():
+        print(f"mkdir -p {target}/{Path(local).parent} && git -C <clone of {repo}> show "
+              f"{commit}:{path} > {target}/{local}")
