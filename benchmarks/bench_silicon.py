@@ -100,6 +100,16 @@ def mcu_rows(folder: Path) -> list[dict]:
     return rows
 
 
+def _chip_view(net) -> dict[str, float]:
+    """PilotNet on the chip alone (loihi2: VDD + VDD-M) beside the board view."""
+    out = {}
+    for name in ("loihi2", "loihi2-board"):
+        r = estimate(net, name)
+        out[name] = {"dynamic_mj_per_frame": fit.dynamic_j(r) * 1e3,
+                     "static_w": r.parts["static"] * r.tokens_per_s, "power_w": r.power_w}
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--inputs", default=os.environ.get("QSLM_SILICON_DIR"),
@@ -135,6 +145,7 @@ def main() -> int:
         "figures": rows, "chip_file_drift": drift,
         "pilotnet_layers": estimate(net, board).layers[
             ["name", "cores", "synaptic_ops_per_step", "synapse_format"]].to_dict("records"),
+        "chip_view": _chip_view(net),
         "views": {"loihi2-board": "VDD + VDD-M + VDD-IO of one chip (what Lava's profiler "
                                   "measures; the published figures)",
                   "loihi2": "the chip: VDD + VDD-M (the board's VDD-IO share removed)",
@@ -153,6 +164,9 @@ def main() -> int:
         for name, f in fits.items():
             print(f"{chip} {name} = {f['value']:.6g} {f['unit']}  <- {f['figure']} "
                   f"(residual {f['residual']:+.2%})")
+    for view, v in result["chip_view"].items():
+        print(f"PilotNet on {view}: dynamic {v['dynamic_mj_per_frame']:.4f} mJ/frame, static "
+              f"{v['static_w']:.4f} W, total {v['power_w']:.4f} W")
     print(f"written {args.out} ({result['wall_s']} s)")
     if drift:
         print("chip files differ from the fit: " + "; ".join(drift), file=sys.stderr)

@@ -50,7 +50,11 @@ def _notes(data: dict[str, Any]) -> str:
         return f"{min(values):.3g}-{max(values):.3g}"
 
     repos = sorted({f"{v['repo']} @{v['commit'][:8]}" for v in data["inputs"].values()})
-    return (data["activity_note"] + ". The 2022 runs (76c8fbb, baa23ad) are the same notebook "
+    chip = data.get("chip_view", {}).get("loihi2")
+    chip_text = (f"On the chip alone (`loihi2`, VDD + VDD-M) the same PilotNet costs "
+                 f"{chip['dynamic_mj_per_frame']:.3f} mJ per frame dynamic and "
+                 f"{chip['static_w']:.3f} W static. " if chip else "")
+    return (chip_text + data["activity_note"] + ". The 2022 runs (76c8fbb, baa23ad) are the same notebook "
             f"run again: their spread (dynamic {spread('dynamic energy per frame')} mJ "
             f"per frame, static {spread('] static power')} W) is the measurement's own, and the "
             "model gives one value. The one-synapse benchmark's *dynamic* power "
