@@ -20,6 +20,7 @@ from results_sections import (ROOT, load, section_alpha, section_compare,  # noq
                               section_gpu216, section_hw, section_models, section_scale,
                               section_search, section_search_hw, section_spikegpt,
                               section_v1_v2, section_validation, table)
+from results_chip_arithmetic import headline_chip_rows, section_chip_arithmetic  # noqa: E402
 from results_silicon import headline_silicon, section_calibration, section_silicon  # noqa: E402
 
 README = ROOT / "README.md"
@@ -42,6 +43,7 @@ def render_results() -> str:
         lambda: section_validation(load("sanafe_validation"), load("sweep_speed"),
                                    load("lava_block")),
         lambda: section_scale(load("scale_cpu"), load("scale_gpu")),
+        lambda: section_chip_arithmetic(load("chip_arithmetic")),
         lambda: section_silicon(load("silicon")),
         lambda: section_calibration(load("hw_table_loihi2_derived"), load("hw_table")),
     ]
@@ -73,6 +75,7 @@ def headline_rows() -> list[list[str]]:
         rows.append(["QSLM search, WikiText-2 LM (constA 5% ppl, constM 20%)",
                      f"{c['memory_reduction']:.1%} smaller; test perplexity "
                      f"{c['test_relative_change']:+.1%}{ci}", "`search_wt2.py`"])
+    rows += headline_chip_rows(load("chip_arithmetic"))
     tiny = load("search_tiny_exhaustive")
     if tiny and tiny.get("tiered_score_over_optimum"):
         rows.append(["Tiered vs exhaustive (256 plans, tiny model)",
