@@ -247,3 +247,14 @@ def test_cli_estimates_a_tflite_and_a_netx_file(tmp_path):
     assert "on loihi2 (neuromorphic)" in out.stdout and "conv-0" in out.stdout
     out = _cli("--netx", str(tmp_path / "network.net"), "--hw", "loihi2")
     assert out.returncode == 2 and "--spikes" in out.stderr
+
+
+def test_the_python_front_door_reads_both_files(tmp_path):
+    import qslm_neuro
+
+    build_tflite(tmp_path / "m.tflite")
+    build_netx(tmp_path)
+    mcu = qslm_neuro.estimate(str(tmp_path / "m.tflite"), hw="stm32h7a3")
+    assert mcu.feasible and mcu.workload == "m"
+    chip = qslm_neuro.estimate(str(tmp_path / "network.net"), hw="loihi2", inputs=str(tmp_path))
+    assert chip.activity_source.startswith("netx: recorded spikes")
