@@ -13,7 +13,7 @@ derivations: ``hw_models/README.md``.
 from __future__ import annotations
 
 from qslm_neuro.errors import HardwareModelError
-from qslm_neuro.hw.api import as_workload, estimate, sweep
+from qslm_neuro.hw.costing import as_workload, estimate, sweep
 from qslm_neuro.hw.families.common import PARTS
 from qslm_neuro.hw.params import (HardwareModel, Param, available_hardware, hw_models_dir,
                                   load_hardware)
