@@ -1,8 +1,10 @@
-"""Where a workload goes on the hardware: cores and chips (neuromorphic), SRAM vs DRAM (MCU).
+"""Where a workload goes on a neuromorphic chip: cores and chips, synapse format per layer.
 
-Both mappings are closed-form and vectorised: every parameter may be an array (broadcast against
-the trailing layer axis), so a sweep maps a million chip variants in one pass. The mappings are
-deliberately simple and stated here so a reader can check them by hand:
+(The MCU's SRAM/DRAM placement belongs to its family: :mod:`qslm_neuro.hw.families.mcu`.)
+
+The mapping is closed-form and vectorised: every parameter may be an array (broadcast against
+the trailing layer axis), so a sweep maps a million chip variants in one pass. It is
+deliberately simple and stated here so a reader can check it by hand:
 
 Neuromorphic (per synaptic layer, its weights living on the cores of its output neurons)
     synapses per weight  s   = ceil(weight_bits / max_weight_bits)   (wider weights are split)
@@ -30,11 +32,6 @@ Neuromorphic (per synaptic layer, its weights living on the cores of its output 
   so compartments = fan_out * c_in. The fan-out limit uses d from the first pass (one refinement).
   Conv layers store their kernel, not the unrolled matrix, and send an input event only to the
   cores its receptive field reaches (weight sharing: :mod:`qslm_neuro.hw.conv`).
-
-MCU
-    Layers are placed in SRAM in order of reads per stored byte (most-read first) until the SRAM
-  left after reserved buffers and neuron state is full; the rest (possibly part of one layer) is
-  read from DRAM.
 """
 from __future__ import annotations
 
@@ -163,32 +160,3 @@ def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params,
         dest_cores_per_spike=dests, dest_cores_per_input=dest_in, source_cores=source_cores,
         free_cores=free_cores,
         cores_total=cores_total, tiles=tiles, chips=chips, fanout_ok=fanout_ok)
-
-
-@dataclass
-class MemoryPlacement:
-    """Result of the MCU placement; per-layer arrays are in workload layer order."""
-
-    weight_bytes: np.ndarray            # (L,)
-    sram_share: np.ndarray              # (grid..., L) share of each layer's weights in SRAM
-    sram_capacity_bytes: np.ndarray     # (grid...) SRAM available for weights
-    fits: np.ndarray                    # (grid...) weights fit in SRAM + DRAM
-    uses_dram: np.ndarray               # (grid...)
-
-
-def place_in_memory(wa: WorkloadArrays, pl: Params, pg: Params) -> MemoryPlacement:
-    """Share of each layer's weights in SRAM (most-read layers first), the rest in DRAM."""
-    weight_bytes = wa.stored_weights * wa.weight_bits / 8.0 + wa.scale_bytes
-    state_bytes = wa.pop_state_bytes + wa.nonsyn_state_bytes
-    capacity = np.maximum(pg["sram_bytes"] - pg["sram_reserved_bytes"] - state_bytes, 0.0)
-    order = wa.sram_priority
-    ordered = weight_bytes[order]
-    before = np.cumsum(ordered) - ordered
-    capacity_l = np.maximum(pl["sram_bytes"] - pl["sram_reserved_bytes"] - state_bytes, 0.0)
-    share_ordered = np.clip((capacity_l - before) / np.maximum(ordered, 1e-12), 0.0, 1.0)
-    share = np.empty_like(share_ordered)
-    share[..., order] = share_ordered
-    total = weight_bytes.sum()
-    return MemoryPlacement(
-        weight_bytes=weight_bytes, sram_share=share, sram_capacity_bytes=capacity,
-        fits=total <= capacity + pg["dram_bytes"], uses_dram=total > capacity)

@@ -18,12 +18,16 @@ pipeline stage per step, so latency = (depth + steps per token - 1) x period.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 DYNAMIC_PARTS = ("synaptic_ops", "memory_reads", "neuron_updates", "spike_messages", "noc_hops",
                  "nonsynaptic")
 PARTS = DYNAMIC_PARTS + ("static",)
+
+#: A cross-field rule of a chip file: (where it fails, the keys involved, how to fix it).
+Rule = tuple[Any, tuple[str, ...], str]
 
 
 @dataclass
@@ -97,3 +101,10 @@ def max_last(values: np.ndarray) -> np.ndarray:
     """Max over the trailing axis; 0 for an empty axis."""
     values = np.asarray(values)
     return values.max(-1) if values.shape[-1] else np.zeros(values.shape[:-1])
+
+
+def name_list(names: list[str], shown: int = 4) -> str:
+    """'a, b, c, d and 26 more (30 layers)' - short enough for a flag line."""
+    head = ", ".join(names[:shown])
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"{head}{more} ({len(names)} layer{'s' if len(names) != 1 else ''})"

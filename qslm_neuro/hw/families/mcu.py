@@ -2,18 +2,20 @@
 
 The CPU runs every layer of a time step one after another, so a token crosses the whole network
 in one step (no pipeline): latency = steps per token x step time. Weights are stored densely and
-processed by dense kernels (zeros included). Placement in SRAM vs DRAM:
-:func:`qslm_neuro.hw.mapping.place_in_memory`.
+processed by dense kernels (zeros included). Placement in SRAM vs DRAM
+(:func:`place_in_memory`): layers are placed in SRAM in order of reads per stored byte (most-read
+first) until the SRAM left after reserved buffers and neuron state is full; the rest (possibly
+part of one layer) is read from DRAM.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 
 from qslm_neuro.hw.arrays import WorkloadArrays
-from qslm_neuro.hw.families.common import StepCosts
-from qslm_neuro.hw.mapping import place_in_memory
+from qslm_neuro.hw.families.common import Rule, StepCosts, name_list
 from qslm_neuro.hw.schema import MCU_WEIGHT_CLASSES, NONSYN_KINDS
 
 Params = Mapping[str, "np.ndarray | float"]
@@ -96,3 +98,61 @@ def mcu_step(wa: WorkloadArrays, pl: Params, pg: Params, per_layer: bool = False
         rows["chip (static power)"] = {"kind": "chip"}
         costs.rows = rows
     return costs
+
+
+def mcu_flags(p: Params, wa: WorkloadArrays, step: StepCosts) -> list[str]:
+    """What a reader of an MCU estimate must know: DRAM use, overflow, float kernels."""
+    flags: list[str] = []
+    share = np.asarray(step.layers["sram_share"])
+    weight_bytes = np.asarray(step.layers["synaptic_memory_bytes"])
+    in_dram = [n for n, s in zip(wa.layer_names, share) if s < 1.0]
+    if in_dram:
+        flags.append(f"{(weight_bytes * (1 - share)).sum() / 1024:.1f} KiB of weights read "
+                     f"from DRAM: {name_list(in_dram)}")
+    if not bool(step.feasible):
+        flags.append(f"weights ({weight_bytes.sum() / 1024:.1f} KiB) exceed SRAM left for "
+                     f"weights ({float(step.extra['sram_capacity_bytes']) / 1024:.1f} KiB) "
+                     f"+ DRAM ({p['dram_bytes'] / 1024:.1f} KiB)")
+    floats = sorted({f for f in wa.weight_formats if f != "int"})
+    if floats:
+        flags.append(f"floating-point weights ({', '.join(floats)}) use the FPU kernels "
+                     f"(fp16/bf16 converted to fp32 per weight)")
+    return flags
+
+
+def mcu_rules(p: Params) -> list[Rule]:
+    """Cross-field rules of an MCU: some SRAM must be left for weights."""
+    rules: list[Rule] = []
+    rules.append((np.asarray(p["sram_reserved_bytes"]) >= np.asarray(p["sram_bytes"]),
+                  ("sram_reserved_bytes", "sram_bytes"),
+                  "no SRAM is left for weights; lower sram_reserved_bytes below sram_bytes"))
+    return rules
+
+
+@dataclass
+class MemoryPlacement:
+    """Result of the MCU placement; per-layer arrays are in workload layer order."""
+
+    weight_bytes: np.ndarray            # (L,)
+    sram_share: np.ndarray              # (grid..., L) share of each layer's weights in SRAM
+    sram_capacity_bytes: np.ndarray     # (grid...) SRAM available for weights
+    fits: np.ndarray                    # (grid...) weights fit in SRAM + DRAM
+    uses_dram: np.ndarray               # (grid...)
+
+
+def place_in_memory(wa: WorkloadArrays, pl: Params, pg: Params) -> MemoryPlacement:
+    """Share of each layer's weights in SRAM (most-read layers first), the rest in DRAM."""
+    weight_bytes = wa.stored_weights * wa.weight_bits / 8.0 + wa.scale_bytes
+    state_bytes = wa.pop_state_bytes + wa.nonsyn_state_bytes
+    capacity = np.maximum(pg["sram_bytes"] - pg["sram_reserved_bytes"] - state_bytes, 0.0)
+    order = wa.sram_priority
+    ordered = weight_bytes[order]
+    before = np.cumsum(ordered) - ordered
+    capacity_l = np.maximum(pl["sram_bytes"] - pl["sram_reserved_bytes"] - state_bytes, 0.0)
+    share_ordered = np.clip((capacity_l - before) / np.maximum(ordered, 1e-12), 0.0, 1.0)
+    share = np.empty_like(share_ordered)
+    share[..., order] = share_ordered
+    total = weight_bytes.sum()
+    return MemoryPlacement(
+        weight_bytes=weight_bytes, sram_share=share, sram_capacity_bytes=capacity,
+        fits=total <= capacity + pg["dram_bytes"], uses_dram=total > capacity)

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from qslm_neuro.hw.arrays import WorkloadArrays
-from qslm_neuro.hw.families.common import StepCosts, max_last
+from qslm_neuro.hw.families.common import Rule, StepCosts, max_last, name_list
 from qslm_neuro.hw.mapping import choose_format, map_to_cores, sparse_matmul
 from qslm_neuro.hw.schema import NONSYN_KINDS
 
@@ -204,3 +204,84 @@ def _table(wa: WorkloadArrays, p: Params, m, events, synops, synops_graded, msgs
         "kind": "nonsynaptic", "cores": 0.0, "nonsynaptic_pj": energy["nonsynaptic"]}
     rows["chip (static power of the chips)"] = {"kind": "chip", "cores": 0.0}
     return layers, rows
+
+
+def neuromorphic_flags(p: Params, wa: WorkloadArrays, step: StepCosts) -> list[str]:
+    """What a reader of a neuromorphic estimate must know: formats, splits, chips, limits."""
+    flags: list[str] = []
+    spw = np.asarray(step.layers["synapses_per_weight"])
+    floats: dict[tuple[str, int], list[str]] = {}
+    splits: dict[tuple[int, int], list[str]] = {}
+    for i, name in enumerate(wa.layer_names):
+        fmt, bits = wa.weight_formats[i], int(wa.weight_bits[i])
+        if fmt != "int":
+            floats.setdefault((fmt, bits), []).append(name)
+        if spw[i] > 1:
+            splits.setdefault((bits, int(spw[i])), []).append(name)
+    for (fmt, bits), names in floats.items():
+        flags.append(f"{fmt} weights costed as {bits}-bit fixed point (the chip has no "
+                     f"floating-point synapses): {name_list(names)}")
+    for (bits, count), names in splits.items():
+        width = int(p['max_weight_bits'])
+        flags.append(f"{bits}-bit weights exceed the {width}-bit synapse; split over {count} "
+                     f"synapses per weight ({count} x {width} = {count * width} bits occupied "
+                     f"per weight, {count}x synaptic ops): {name_list(names)}")
+    formats = list(np.asarray(step.layers["synapse_format"]))
+    chosen = {0: "cheaper per layer", 1: "forced by the chip", 2: "forced by the chip"}
+    flags.append(f"synapse formats ({chosen[int(p['synapse_format'])]}): "
+                 f"{formats.count('dense')} layer(s) dense, {formats.count('sparse')} sparse "
+                 f"({int(p['sparse_index_bits'])} index bits per synapse)")
+    graded = [n for n, b in zip(wa.layer_names, wa.binary_share) if b < 1.0]
+    if graded and p["graded_input_ops"] > 1:
+        flags.append(f"{len(graded)} layer(s) take non-binary inputs; each graded event costs "
+                     f"{p['graded_input_ops']:g} binary synaptic events (bit-serial spikes)")
+    chips, max_chips = int(step.chips), int(p["max_chips"])
+    if chips > max_chips:
+        flags.append(f"needs {chips} chips ({int(step.cores)} cores at "
+                     f"{int(p['cores_per_chip'])} per chip); the model allows {max_chips} "
+                     f"(override max_chips for a multi-chip system)")
+    elif chips > 1:
+        flags.append(f"mapped over {chips} chips ({int(step.cores)} cores)")
+    if not bool(np.all(np.asarray(step.layers["dest_cores_per_spike"])
+                       <= p["max_axons_out_per_core"])):
+        flags.append("a neuron's spikes must reach more cores than max_axons_out_per_core")
+    total_ops = wa.nonsyn_ops.sum()
+    if total_ops > 0:
+        prog = sum(wa.nonsyn_ops[i] * p[f"prog_share_{k}"]
+                   for i, k in enumerate(NONSYN_KINDS))
+        flags.append(f"non-synaptic ops: {1 - prog / total_ops:.0%} on embedded cores, "
+                     f"{prog / total_ops:.0%} on programmable neurons")
+    return flags
+
+
+def neuromorphic_rules(p: Params) -> list[Rule]:
+    """Cross-field rules of a Loihi-like chip (values may be arrays that broadcast)."""
+    rules: list[Rule] = [
+        (np.asarray(p["cores_per_tile"]) > np.asarray(p["cores_per_chip"]),
+         ("cores_per_tile", "cores_per_chip"),
+         "a tile cannot hold more cores than the chip; lower cores_per_tile or raise "
+         "cores_per_chip"),
+        (np.asarray(p["t_sync_base_ns"]) > np.asarray(p["t_sync_max_ns"]),
+         ("t_sync_base_ns", "t_sync_max_ns"),
+         "the barrier ceiling is below its one-tile time; set t_sync_max_ns >= t_sync_base_ns"),
+        (np.asarray(p["e_syn_read_pj_per_bit"]) * np.asarray(p["syn_op_ref_bits"])
+         > np.asarray(p["e_syn_op_pj"]) * (1 + 1e-9),
+         ("e_syn_read_pj_per_bit", "syn_op_ref_bits", "e_syn_op_pj"),
+         "the weight read alone costs more than the whole synaptic op; lower "
+         "e_syn_read_pj_per_bit or syn_op_ref_bits, or raise e_syn_op_pj"),
+        (np.asarray(p["syn_mem_per_core_bytes"]) * 8 < np.asarray(p["max_weight_bits"]),
+         ("syn_mem_per_core_bytes", "max_weight_bits"),
+         "a core cannot hold a single synapse; raise syn_mem_per_core_bytes"),
+        (np.asarray(p["max_axons_in_per_core"]) > np.asarray(p["neurons_per_core"])
+         * np.asarray(p["syn_mem_per_core_bytes"]) * 8,
+         ("max_axons_in_per_core", "neurons_per_core", "syn_mem_per_core_bytes"),
+         "more input axons than the core has synapse bits could ever connect; lower "
+         "max_axons_in_per_core"),
+    ]
+    no_prog = (np.asarray(p["e_prog_op_pj"]) == 0) & (np.asarray(p["t_prog_op_ns"]) == 0)
+    for kind in NONSYN_KINDS:
+        rules.append((no_prog & (np.asarray(p[f"prog_share_{kind}"]) > 0),
+                      (f"prog_share_{kind}", "e_prog_op_pj", "t_prog_op_ns"),
+                      f"work on programmable neurons would be free; give e_prog_op_pj and "
+                      f"t_prog_op_ns, or set prog_share_{kind} = 0 (embedded cores)"))
+    return rules
