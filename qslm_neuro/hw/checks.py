@@ -12,11 +12,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from qslm_neuro.errors import HardwareModelError
-from qslm_neuro.hw.families.mcu import mcu_rules
-from qslm_neuro.hw.families.neuromorphic import neuromorphic_rules
+from qslm_neuro.hw.families import get_family
 from qslm_neuro.hw.schema import ParamSpec
-
-FAMILY_RULES = {"neuromorphic": neuromorphic_rules, "mcu": mcu_rules}
 
 
 def check_value(raw: Any, spec: ParamSpec, key: str, where: str) -> float:
@@ -73,7 +70,7 @@ def _first(mask: Any, *arrays: Any) -> tuple[float, ...]:
 
 def check_consistency(p: Mapping[str, Any], family: str, where: str) -> None:
     """Cross-field rules a chip must satisfy (values may be arrays that broadcast together)."""
-    rules = FAMILY_RULES[family](p)
+    rules = get_family(family).rules(p)
     for mask, keys, fix in rules:
         if np.any(mask):
             values = _first(mask, *(p[k] for k in keys))

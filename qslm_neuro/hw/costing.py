@@ -15,13 +15,10 @@ import numpy as np
 from qslm_neuro.errors import BadInputError, HardwareModelError
 from qslm_neuro.hw.arrays import WorkloadArrays, workload_arrays
 from qslm_neuro.hw.checks import check_array, check_consistency, check_value
-from qslm_neuro.hw.families import DYNAMIC_PARTS, PARTS, STEP_FUNCTIONS, StepCosts, per_token
+from qslm_neuro.hw.families import DYNAMIC_PARTS, PARTS, StepCosts, get_family, per_token
 from qslm_neuro.hw.families.common import bound_index
-from qslm_neuro.hw.families.mcu import mcu_flags
-from qslm_neuro.hw.families.neuromorphic import neuromorphic_flags
 from qslm_neuro.hw.params import HardwareModel, load_hardware
 from qslm_neuro.hw.report import CostReport
-from qslm_neuro.hw.schema import FAMILIES
 from qslm_neuro.hw.table import layer_table
 from qslm_neuro.workload import Workload
 
@@ -29,7 +26,6 @@ if TYPE_CHECKING:  # pandas is imported when a table is built: `import qslm_neur
     import pandas as pd
 
 HardwareLike = Union[str, "os.PathLike[str]", HardwareModel]
-FAMILY_FLAGS = {"neuromorphic": neuromorphic_flags, "mcu": mcu_flags}
 _CHUNK_ELEMENTS = 32_000_000  # per-layer grid elements evaluated at once (~256 MB per array)
 
 
@@ -90,13 +86,14 @@ def estimate(candidate: Any, hw: "HardwareLike | Sequence[HardwareLike]" = "loih
     model = load_hardware(hw, overrides)
     wa = workload_arrays(workload)
     values = model.values()
-    step = STEP_FUNCTIONS[model.family](wa, values, values, per_layer=True)
+    family = get_family(model.family)
+    step = family.step(wa, values, values, per_layer=True)
     tok = per_token(step, wa.time_steps_per_token, tokens_per_s)
     flags = _flags(model, wa, step, tok, tokens_per_s)
     feasible = bool(step.feasible) and bool(tok.rate_ok)
     names, index = bound_index(step)
     bound = names[int(index)]
-    depth = int(round(step.latency_steps - wa.time_steps_per_token + 1))
+    depth = int(step.pipeline_depth)
     return CostReport(
         workload=workload.name, hardware=model.name, family=model.family,
         energy_per_token_j=float(tok.energy_per_token_j),
@@ -106,7 +103,7 @@ def estimate(candidate: Any, hw: "HardwareLike | Sequence[HardwareLike]" = "loih
         synaptic_memory_bytes=float(step.synaptic_memory_bytes), cores=int(step.cores),
         chips=int(step.chips), feasible=feasible, flags=flags, params=values,
         assumed_params=model.assumed_keys,
-        layers=layer_table(wa, step, tok, values, model.family),
+        layers=layer_table(wa, step, tok, values, family),
         details={key: float(np.asarray(value)) for key, value in step.extra.items()},
         step_s=float(tok.step_s), pipeline_depth=depth,
         time_parts_s={k: float(np.asarray(v)) * 1e-9 for k, v in step.time_parts_ns.items()},
@@ -185,13 +182,14 @@ def evaluate_grid(wa: WorkloadArrays, model: HardwareModel, axes: Mapping[str, n
         open_shape[axis] = len(values)
         pg[key] = values.reshape(open_shape)
         pl[key] = values.reshape(open_shape + [1])
-    step = STEP_FUNCTIONS[model.family](wa, pl, pg, per_layer=False)
+    family = get_family(model.family)
+    step = family.step(wa, pl, pg, per_layer=False)
     tok = per_token(step, wa.time_steps_per_token, tokens_per_s)
 
     def column(value: Any) -> np.ndarray:
         return np.broadcast_to(np.asarray(value), shape).ravel()
 
-    schema = FAMILIES[model.family]
+    schema = family.params
     columns: dict[str, np.ndarray] = {
         key: column(pg[key]).astype(np.int64) if schema[key].integer else column(pg[key])
         for key in axes}
@@ -217,7 +215,7 @@ def evaluate_grid(wa: WorkloadArrays, model: HardwareModel, axes: Mapping[str, n
 
 def _grid_values(model: HardwareModel, key: str, values: Iterable[Any]) -> np.ndarray:
     """Validate one swept parameter's values like file values (unit-aware message)."""
-    schema = FAMILIES[model.family]
+    schema = get_family(model.family).params
     where = f"sweep over hardware model {model.name!r}"
     if key not in schema:
         raise HardwareModelError(
@@ -264,7 +262,7 @@ def _check_rate(tokens_per_s: float | None) -> None:
 def _flags(model: HardwareModel, wa: WorkloadArrays, step: StepCosts, tok: Any,
            tokens_per_s: float | None) -> list[str]:
     p = model.values()
-    flags = FAMILY_FLAGS[model.family](p, wa, step)
+    flags = get_family(model.family).flags(p, wa, step)
     if not bool(tok.rate_ok):
         flags.append(f"requested {tokens_per_s:g} tokens/s exceeds the fastest sustainable "
                      f"{float(tok.max_tokens_per_s):.4g} tokens/s")

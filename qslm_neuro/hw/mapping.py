@@ -62,6 +62,7 @@ class CoreMapping:
 
     synapses_per_weight: np.ndarray
     sparse: np.ndarray                  # per layer: True where the sparse format is used
+    switched: np.ndarray                # per layer: format switched so the model fits the chips
     synapses_per_event: np.ndarray      # per layer: synapses one input event touches
     read_bits: np.ndarray               # per layer: stored bits read per synaptic op
     synaptic_memory_bytes: np.ndarray   # per layer
@@ -72,16 +73,21 @@ class CoreMapping:
     dest_cores_per_spike: np.ndarray    # d per layer (for its target population's spikes)
     dest_cores_per_input: np.ndarray    # cores one input event of the layer is sent to
     source_cores: np.ndarray            # (grid..., S) cores of each external source
-    free_cores: np.ndarray              # (grid...) cores of LIF populations no layer drives
     cores_total: np.ndarray             # (grid...)
     tiles: np.ndarray                   # (grid...)
     chips: np.ndarray                   # (grid...)
     fanout_ok: np.ndarray               # (grid...) no single neuron exceeds the axon-out limit
 
 
+def synop_fixed_pj(p: Params) -> "np.ndarray | float":
+    """The part of one synaptic op that is not its weight read (never below zero): e_syn_op_pj
+    was measured at syn_op_ref_bits, whose read is priced separately per bit read."""
+    return np.maximum(p["e_syn_op_pj"] - p["e_syn_read_pj_per_bit"] * p["syn_op_ref_bits"], 0.0)
+
+
 def choose_format(wa: WorkloadArrays, pl: Params,
                   period_ns: "np.ndarray | float" = 0.0) -> dict[str, np.ndarray]:
-    """Synapses per weight, bits per synapse of each format, and where sparse is used.
+    """Synapses per weight, bits per synapse and memory of each format, and where sparse is used.
 
     ``period_ns`` (broadcast against the layer axis) prices the static power of the cores each
     format needs into the ``auto`` choice: per layer and step, synaptic energy of the step's
@@ -92,8 +98,7 @@ def choose_format(wa: WorkloadArrays, pl: Params,
     bits_sparse = bits + pl["sparse_index_bits"]
     per_event_dense = wa.synapses_per_event * spw   # conv: outputs one event reaches
     per_event_sparse = per_event_dense * wa.event_density
-    fixed_pj = np.maximum(pl["e_syn_op_pj"] - pl["e_syn_read_pj_per_bit"] * pl["syn_op_ref_bits"],
-                          0.0)
+    fixed_pj = synop_fixed_pj(pl)
     events = np.maximum(wa.input_events * (wa.binary_share + (1.0 - wa.binary_share)
                                            * pl["graded_input_ops"]), 1e-12)
     energy_dense = events * per_event_dense * (fixed_pj + pl["e_syn_read_pj_per_bit"] * bits)
@@ -101,12 +106,13 @@ def choose_format(wa: WorkloadArrays, pl: Params,
                                                  * bits_sparse)
     split_in = np.ceil(wa.fan_in / pl["max_axons_in_per_core"])
     by_neurons = np.ceil(wa.fan_out / pl["neurons_per_core"])
-    cores = {}
+    mem, cores = {}, {}
     for is_sparse in (False, True):
-        mem = (wa.stored_weights * spw * (wa.density if is_sparse else 1.0)
-               * (bits_sparse if is_sparse else bits) / 8.0)
+        # conv: the kernel is what is stored (weight sharing), see qslm_neuro.hw.conv
+        mem[is_sparse] = (wa.stored_weights * spw * (wa.density if is_sparse else 1.0)
+                          * (bits_sparse if is_sparse else bits) / 8.0)
         cores[is_sparse] = split_in * np.maximum(
-            by_neurons, np.ceil(mem / (split_in * pl["syn_mem_per_core_bytes"])))
+            by_neurons, np.ceil(mem[is_sparse] / (split_in * pl["syn_mem_per_core_bytes"])))
     # sparse wins when it saves more synaptic energy than its extra cores burn in one period
     saving_pj = energy_dense - energy_sparse
     extra_static_mw = pl["p_static_core_mw"] * (cores[True] - cores[False])
@@ -116,10 +122,31 @@ def choose_format(wa: WorkloadArrays, pl: Params,
     else:
         wins = saving_pj > 0
     sparse = (code == 2) | ((code == 0) & wins)
+    source_cores, other_cores = _cores_outside_layers(wa, pl)
+    refit = switched = np.False_
     return {"sparse": sparse, "saving_pj": saving_pj, "extra_static_mw": extra_static_mw,
-            "spw": spw, "bits": bits, "bits_sparse": bits_sparse,
+            "refit": refit, "switched": switched, "spw": spw, "bits": bits,
+            "bits_sparse": bits_sparse,
             "per_event_dense": per_event_dense, "per_event_sparse": per_event_sparse,
-            "split_in": split_in, "by_neurons": by_neurons}
+            "memory_dense": mem[False], "memory_sparse": mem[True],
+            "split_in": split_in, "by_neurons": by_neurons, "source_cores": source_cores,
+            "other_cores": other_cores}
+
+
+def _last(value: "np.ndarray | float") -> "np.ndarray | float":
+    """A ``pl`` value without its trailing layer axis (a plain number stays a number)."""
+    return value[..., 0] if np.ndim(value) else value
+
+
+def _cores_outside_layers(wa: WorkloadArrays, pl: Params) -> tuple[np.ndarray, np.ndarray]:
+    """Cores of each external source, and of the inputs plus the LIF populations no layer drives.
+
+    Sources without a driving layer: pure inputs get spike-generator cores, LIF ones real cores.
+    """
+    source_cores = np.ceil(wa.source_sizes / pl["neurons_per_core"])
+    input_cores = (source_cores * ~wa.source_is_lif).sum(-1)
+    free_cores = np.ceil(wa.free_pop_sizes / pl["neurons_per_core"]).sum(-1)
+    return source_cores, input_cores + free_cores
 
 
 def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params,
@@ -134,8 +161,7 @@ def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params,
     split_in, by_neurons = f["split_in"], f["by_neurons"]
     per_event = np.where(sparse, per_event_sparse, per_event_dense)
     read_bits = np.where(sparse, bits_sparse, bits)
-    # conv: the kernel is what is stored (weight sharing), see qslm_neuro.hw.conv
-    mem_bytes = wa.stored_weights * spw * np.where(sparse, wa.density, 1.0) * read_bits / 8.0
+    mem_bytes = np.where(sparse, f["memory_sparse"], f["memory_dense"])
     by_memory = np.ceil(mem_bytes / (split_in * pl["syn_mem_per_core_bytes"]))
     split_out = np.maximum(by_neurons, by_memory)
     dests = sparse_matmul(split_out, wa.routing.T)
@@ -145,18 +171,15 @@ def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params,
     dests = sparse_matmul(dest_in, wa.routing.T)
     cores = split_in * split_out
 
-    # sources without a driving layer: pure inputs get spike-generator cores, LIF ones real cores
-    source_cores = np.ceil(wa.source_sizes / pl["neurons_per_core"])
-    input_cores = (source_cores * ~wa.source_is_lif).sum(-1)
-    free_cores = np.ceil(wa.free_pop_sizes / pl["neurons_per_core"]).sum(-1)
-    cores_total = cores.sum(-1) + input_cores + free_cores
+    source_cores = f["source_cores"]
+    cores_total = cores.sum(-1) + f["other_cores"]
     tiles = np.ceil(cores_total / pg["cores_per_tile"])
     chips = np.ceil(cores_total / pg["cores_per_chip"])
     fanout_ok = (dests <= pl["max_axons_out_per_core"]).all(-1) if dests.size else np.True_
     return CoreMapping(
-        synapses_per_weight=spw, sparse=sparse, synapses_per_event=per_event,
+        synapses_per_weight=spw, sparse=sparse, switched=f["switched"],
+        synapses_per_event=per_event,
         read_bits=read_bits, synaptic_memory_bytes=mem_bytes, split_in=split_in,
         split_out=split_out, cores=cores, compartments=wa.fan_out * split_in,
         dest_cores_per_spike=dests, dest_cores_per_input=dest_in, source_cores=source_cores,
-        free_cores=free_cores,
         cores_total=cores_total, tiles=tiles, chips=chips, fanout_ok=fanout_ok)
