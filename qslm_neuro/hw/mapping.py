@@ -22,6 +22,9 @@ Neuromorphic (per synaptic layer, its weights living on the cores of its output 
                          one with the lower energy per step: synaptic energy of its input events
                          + static energy of the cores it needs (cores x p_static_core x period;
                          the period comes from a first pass without the static term; ties: dense)
+                         -- unless that needs more cores than cores_per_chip x max_chips while
+                         switching some layers to their other format fits: then the layers that
+                         lose the least energy per core saved switch first, until it fits
     fan-in split         c_in  = ceil(fan_in / max_axons_in_per_core)
     output split         c_out = max(ceil(fan_out / neurons_per_core),
                                      ceil(M / (c_in * syn_mem_per_core_bytes)),
@@ -91,7 +94,9 @@ def choose_format(wa: WorkloadArrays, pl: Params,
 
     ``period_ns`` (broadcast against the layer axis) prices the static power of the cores each
     format needs into the ``auto`` choice: per layer and step, synaptic energy of the step's
-    input events + cores x p_static_core_mw x period (mW x ns = pJ).
+    input events + cores x p_static_core_mw x period (mW x ns = pJ). Where the per-layer choice
+    would need more chips than ``max_chips`` but the other formats fit, layers are switched to
+    the format needing fewer cores (:func:`_fit_chips`); ``refit`` marks those grid points.
     """
     spw = np.ceil(wa.weight_bits / pl["max_weight_bits"])
     bits = np.where(spw > 1, pl["max_weight_bits"], wa.weight_bits) + pl["synapse_overhead_bits"]
@@ -123,7 +128,9 @@ def choose_format(wa: WorkloadArrays, pl: Params,
         wins = saving_pj > 0
     sparse = (code == 2) | ((code == 0) & wins)
     source_cores, other_cores = _cores_outside_layers(wa, pl)
-    refit = switched = np.False_
+    sparse, refit, switched = _fit_chips(sparse, code == 0, cores[False], cores[True],
+                               saving_pj - extra_static_mw * period_ns, other_cores,
+                               _last(pl["cores_per_chip"] * pl["max_chips"]))
     return {"sparse": sparse, "saving_pj": saving_pj, "extra_static_mw": extra_static_mw,
             "refit": refit, "switched": switched, "spw": spw, "bits": bits,
             "bits_sparse": bits_sparse,
@@ -147,6 +154,47 @@ def _cores_outside_layers(wa: WorkloadArrays, pl: Params) -> tuple[np.ndarray, n
     input_cores = (source_cores * ~wa.source_is_lif).sum(-1)
     free_cores = np.ceil(wa.free_pop_sizes / pl["neurons_per_core"]).sum(-1)
     return source_cores, input_cores + free_cores
+
+
+def _fit_chips(sparse: np.ndarray, auto: np.ndarray, cores_dense: np.ndarray,
+               cores_sparse: np.ndarray, gain_pj: np.ndarray, other_cores: np.ndarray,
+               capacity: "np.ndarray | float") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cheapest formats that still fit ``capacity`` cores (cores_per_chip x max_chips).
+
+    Where the per-layer choice needs more cores than the chips offer and switching ``auto``
+    layers to their other format can bring it within them, layers are switched greedily, those
+    that lose the least energy per core saved first (``gain_pj``: what the chosen format saves
+    per step over the other, static power included), until the model fits. Elsewhere the
+    choice stands (it fits, or nothing fits). Only the grid points that need it are sorted.
+    Returns the formats, where they were refitted and which layers were switched.
+    """
+    chosen = np.where(sparse, cores_sparse, cores_dense)
+    saved = np.where(auto, chosen - np.where(sparse, cores_dense, cores_sparse), 0.0)
+    total = chosen.sum(-1) + other_cores
+    refit = (total > capacity) & (total - np.maximum(saved, 0.0).sum(-1) <= capacity)
+    if not np.any(refit):
+        return sparse, refit, np.False_
+    shape = np.broadcast_shapes(np.shape(refit), np.shape(total), np.shape(saved)[:-1],
+                                np.shape(sparse)[:-1], np.shape(gain_pj)[:-1])
+    count = np.shape(saved)[-1]
+    where = np.nonzero(np.broadcast_to(refit, shape).reshape(-1))[0]
+
+    def points(a: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(a, shape + (count,)).reshape(-1, count)[where]
+
+    saved_k = np.maximum(points(saved), 0.0)
+    loss = np.where(saved_k > 0, np.abs(points(gain_pj)) / np.maximum(saved_k, 1e-300), np.inf)
+    order = np.argsort(loss, axis=-1, kind="stable")
+    ordered = np.take_along_axis(saved_k, order, axis=-1)
+    excess = np.broadcast_to(total - capacity, shape).reshape(-1)[where][:, None]
+    switch = np.zeros(ordered.shape, dtype=bool)
+    np.put_along_axis(switch, order, (ordered > 0) & (np.cumsum(ordered, -1) - ordered < excess),
+                      axis=-1)
+    out = np.array(np.broadcast_to(sparse, shape + (count,))).reshape(-1, count)
+    out[where] = points(sparse) ^ switch
+    switched = np.zeros(out.shape, dtype=bool)
+    switched[where] = switch
+    return out.reshape(shape + (count,)), refit, switched.reshape(shape + (count,))
 
 
 def map_to_cores(wa: WorkloadArrays, pl: Params, pg: Params,
