@@ -6,9 +6,10 @@
   (or, for a list of chips, a comparison table);
 * :func:`sweep` costs it on a grid of hardware variants in one numpy-broadcast pass.
 
-Families: ``neuromorphic`` (Loihi, Loihi 2) and ``mcu`` (Cortex-M7-class SoC with SRAM + DRAM).
-Equations: :mod:`qslm_neuro.hw.families` and :mod:`qslm_neuro.hw.mapping`; parameter sources and
-derivations: ``hw_models/README.md``.
+Families (each one unit, :mod:`qslm_neuro.hw.families`): ``neuromorphic`` (Loihi, Loihi 2),
+``mcu`` (Cortex-M7-class SoC with SRAM + DRAM) and ``dense`` (a dense int8 accelerator, the
+non-spiking baseline). Equations: :mod:`qslm_neuro.hw.families` and :mod:`qslm_neuro.hw.mapping`;
+parameter sources and derivations: ``hw_models/README.md``.
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from qslm_neuro.hw import available_hardware, hw_models_dir, load_hardware
 from qslm_neuro.hw.params import parse_hardware
 from qslm_neuro.hw.schema import FAMILIES
 
-BUILT_IN = ("loihi", "loihi2", "embedded-soc")
+BUILT_IN = ("loihi", "loihi2", "embedded-soc", "dense-int8")
 
 
 def _raw(name: str) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from qslm_neuro.errors import HardwareModelError
 from qslm_neuro.hw.families.base import Family
 from qslm_neuro.hw.families.common import DYNAMIC_PARTS, PARTS, StepCosts, TokenCosts, per_token
+from qslm_neuro.hw.families.dense import DENSE
 from qslm_neuro.hw.families.mcu import MCU
 from qslm_neuro.hw.families.neuromorphic import NEUROMORPHIC
 
@@ -35,6 +36,7 @@ def get_family(name: str) -> Family:
 
 register(NEUROMORPHIC)
 register(MCU)
+register(DENSE)
 
 __all__ = ["DYNAMIC_PARTS", "PARTS", "StepCosts", "TokenCosts", "per_token", "Family", "REGISTRY",
            "register", "get_family"]
