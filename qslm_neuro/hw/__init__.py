@@ -21,7 +21,8 @@ from qslm_neuro.hw.params import (HardwareModel, Param, available_hardware, hw_m
 from qslm_neuro.hw.report import CostReport
 
 #: Version of the cost equations: a stored estimate made by other equations is not reused.
-COST_MODEL_VERSION = "qslm-hw/2"
+#: (3: the automatic synapse format keeps the model within max_chips when another mix fits.)
+COST_MODEL_VERSION = "qslm-hw/3"
 
 __all__ = ["COST_MODEL_VERSION", "hardware_identity", "estimate", "sweep", "load_hardware", "HardwareModel", "Param", "CostReport",
            "HardwareModelError", "available_hardware", "hw_models_dir", "as_workload", "PARTS"]
