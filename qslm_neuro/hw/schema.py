@@ -233,6 +233,9 @@ class _ByFamily(Mapping[str, Mapping[str, Any]]):
         return len(REGISTRY)
 
 
+#: Earlier names of the two schemas above (kept so that code naming them keeps working).
+NEUROMORPHIC, MCU = NEUROMORPHIC_PARAMS, MCU_PARAMS
+
 #: Parameter schema of every registered family, by family name.
 FAMILIES: Mapping[str, Mapping[str, ParamSpec]] = _ByFamily("params")
 #: Defaults of the model-specific non-synaptic costs of every registered family.
