@@ -12,7 +12,7 @@ from qslm_neuro.hw import available_hardware, hw_models_dir, load_hardware
 from qslm_neuro.hw.params import parse_hardware
 from qslm_neuro.hw.schema import FAMILIES
 
-BUILT_IN = ("loihi", "loihi2", "loihi2-board", "embedded-soc", "stm32h7a3")
+BUILT_IN = ("loihi", "loihi2", "loihi2-board", "embedded-soc", "stm32h7a3", "dense-int8")
 
 
 def _raw(name: str) -> dict:
