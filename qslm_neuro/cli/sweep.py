@@ -64,7 +64,7 @@ def check_sweep_fits(grid: dict[str, list[float]], chips: list[str]) -> None:
     import math
 
     from qslm_neuro.hw import load_hardware
-    from qslm_neuro.hw.api import RESULT_COLUMNS
+    from qslm_neuro.hw.costing import RESULT_COLUMNS
     from qslm_neuro.hw.schema import FAMILIES
     from qslm_neuro.validate import check_table_fits
 
