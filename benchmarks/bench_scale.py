@@ -59,7 +59,7 @@ def sensitivity_phase_s(model: str, data_dir: Any, executor: Any,
     process and of each worker (CPU time does not grow when other jobs share the cores, so
     ``driver + busiest worker`` is what the phase would take on an otherwise idle machine)."""
     from qslm_neuro.models.checkpoint import load_checkpoint
-    from qslm_neuro.quantsearch.api import build_evaluator
+    from qslm_neuro.quantsearch.driver import build_evaluator
     from qslm_neuro.quantsearch.sensitivity import measure_sensitivity
     from qslm_neuro.quantsearch.space import DEFAULT_LADDER, block_units, parse_ladder
     from qslm_neuro.quantsearch.store import EvaluationStore

@@ -2,10 +2,10 @@
 
 ``search(model, evaluate, const_perf=..., const_mem=..., alpha=..., strategy=Tiered())`` finds a
 weight-precision plan meeting a performance constraint (constA) and a memory constraint (constM)
-for any ``nn.Module``; see :mod:`qslm_neuro.quantsearch.api`. Parts, one job each:
+for any ``nn.Module``; see :mod:`qslm_neuro.quantsearch.driver`. Parts, one job each:
 
 * :mod:`~.constraints` - parse and resolve constA / constM;
-* :mod:`~.hw_constraints` - bounds in the chip's terms (chips, cores, mapped synaptic memory,
+* :mod:`~.hardware.budgets` - bounds in the chip's terms (chips, cores, mapped synaptic memory,
   energy per token, power at a rate, latency), checked on each candidate's own estimate;
 * :mod:`~.resources` - a plan's cost on the search's chip, and the resource one greedy step
   saves, predicted analytically (what the tiers rank by);
@@ -21,10 +21,10 @@ for any ``nn.Module``; see :mod:`qslm_neuro.quantsearch.api`. Parts, one job eac
 """
 from __future__ import annotations
 
-from qslm_neuro.quantsearch.api import build_evaluator, search, task_proxy
+from qslm_neuro.quantsearch.driver import build_evaluator, search, task_proxy
 from qslm_neuro.quantsearch.constraints import MemConstraint, PerfConstraint
 from qslm_neuro.quantsearch.evaluator import Evaluator
-from qslm_neuro.quantsearch.hw_constraints import HardwareConstraints
+from qslm_neuro.quantsearch.hardware.budgets import HardwareConstraints
 from qslm_neuro.quantsearch.per_chip import PerChipResults
 from qslm_neuro.quantsearch.objective import ScoreInputs, TradeOff
 from qslm_neuro.quantsearch.result import Candidate, SearchResult

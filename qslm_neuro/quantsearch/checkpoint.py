@@ -23,7 +23,7 @@ from typing import Any, Sequence
 from torch import nn
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.quantsearch.api import _open_store, search
+from qslm_neuro.quantsearch.driver import _open_store, search
 from qslm_neuro.quantsearch.constraints import PerfConstraint
 from qslm_neuro.quantsearch.paired import paired_accuracy, paired_perplexity
 from qslm_neuro.quantsearch.per_chip import PerChipResults, result_items
@@ -47,7 +47,7 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
 
     ``strategy`` and ``**options`` (hardware bounds included: ``const_energy``,
     ``const_power``, ``const_latency``, ``tokens_per_s``) are as in
-    :func:`qslm_neuro.quantsearch.api.search`; ``tiers`` is the tiered strategy's option, kept
+    :func:`qslm_neuro.quantsearch.driver.search`; ``tiers`` is the tiered strategy's option, kept
     as a keyword here for the CLI. Several chips (``hw="loihi2,embedded-soc"``) give a
     :class:`~qslm_neuro.quantsearch.per_chip.PerChipResults`, one run directory per chip.
     ``device`` is where the model runs (``"cuda"``); ``executor`` where evaluations run

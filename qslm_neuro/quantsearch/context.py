@@ -15,7 +15,7 @@ from qslm_neuro.errors import BadInputError
 from qslm_neuro.quant import Precision, QuantPlan, footprint
 from qslm_neuro.quantsearch.constraints import MemConstraint, PerfConstraint
 from qslm_neuro.quantsearch.evaluator import Evaluator
-from qslm_neuro.quantsearch.hw_constraints import HardwareConstraints, ResolvedHardware
+from qslm_neuro.quantsearch.hardware.budgets import HardwareConstraints, ResolvedHardware
 from qslm_neuro.quantsearch.objective import Objective, ScoreInputs, describe_objective
 from qslm_neuro.quantsearch.resources import ChipCoster, StepResources, chip_label
 from qslm_neuro.quantsearch.result import Candidate, SearchResult

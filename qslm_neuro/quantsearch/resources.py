@@ -166,7 +166,7 @@ def binding_resource(ctx: Any, anchor: "Candidate") -> str:
     """The resource the next greedy step is ranked by (rule in :mod:`~.strategies.tiered`)."""
     if ctx.chip is None or not ctx.evaluator.can_cost(anchor.activity):
         return "bytes"
-    from qslm_neuro.quantsearch.hw_constraints import KINDS
+    from qslm_neuro.quantsearch.hardware.budgets import KINDS
 
     missed: list[tuple[float, str]] = []
     if not anchor.meets_mem and ctx.mem.budget_bytes:

@@ -26,7 +26,7 @@ from qslm_neuro.errors import BadInputError, ConstraintsNotMetError
 from qslm_neuro.fileio import write_json_atomic, write_text_atomic
 from qslm_neuro.quant import QuantPlan
 from qslm_neuro.quantsearch.constraints import ResolvedMem, ResolvedPerf
-from qslm_neuro.quantsearch.hw_constraints import ResolvedHardware, format_value
+from qslm_neuro.quantsearch.hardware.budgets import ResolvedHardware, format_value
 
 REPORT_FORMAT = "qslm-neuro.search-report/1"
 

@@ -15,7 +15,7 @@ from qslm_neuro.hw import estimate
 from qslm_neuro.models import build_model
 from qslm_neuro.models.checkpoint import save_checkpoint
 from qslm_neuro.quantsearch import search
-from qslm_neuro.quantsearch.hw_constraints import HardwareConstraints
+from qslm_neuro.quantsearch.hardware.budgets import HardwareConstraints
 from qslm_neuro.quantsearch.per_chip import PerChipResults
 from qslm_neuro.tasks import SST2Task
 from qslm_neuro.tasks.tokenizer import Tokenizer

@@ -24,7 +24,7 @@ from qslm_neuro.errors import BadInputError
 from qslm_neuro.quantsearch.constraints import MemConstraint, MemLike, PerfConstraint, PerfLike
 from qslm_neuro.quantsearch.context import BudgetExhausted, SearchContext
 from qslm_neuro.quantsearch.evaluator import EvaluateFn, Evaluator, ProxyFn, Tally
-from qslm_neuro.quantsearch.hw_constraints import HardwareConstraints
+from qslm_neuro.quantsearch.hardware.budgets import HardwareConstraints
 from qslm_neuro.quantsearch.executor import make_executor
 from qslm_neuro.quantsearch.objective import ObjectiveLike, make_objective
 from qslm_neuro.quantsearch.per_chip import PerChipResults, parse_chips
@@ -67,7 +67,7 @@ def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
             ``"syn:20%"``; combined with commas (``"15%,1chip"``).
         const_energy, const_power, const_latency: hardware bounds checked on each candidate's
             own estimate, e.g. ``"10uJ/token"``, ``"150mW"``, ``"2ms/token"`` or ``"60%"`` of
-            the fp32 baseline's (see :mod:`qslm_neuro.quantsearch.hw_constraints`).
+            the fp32 baseline's (see :mod:`qslm_neuro.quantsearch.hardware.budgets`).
         tokens_per_s: the rate power is estimated at (default: the fastest the chip sustains).
         alpha, beta: trade-off weights of memory and energy saving (see
             :mod:`qslm_neuro.quantsearch.objective`); ``objective`` replaces the formula.
