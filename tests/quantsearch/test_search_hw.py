@@ -15,7 +15,7 @@ from qslm_neuro.hw import estimate
 from qslm_neuro.models import build_model
 from qslm_neuro.models.checkpoint import save_checkpoint
 from qslm_neuro.quantsearch import search
-from qslm_neuro.quantsearch.hardware.budgets import HardwareConstraints
+from qslm_neuro.quantsearch.hardware.budgets import Constraints
 from qslm_neuro.quantsearch.per_chip import PerChipResults
 from qslm_neuro.tasks import SST2Task
 from qslm_neuro.tasks.tokenizer import Tokenizer
@@ -45,34 +45,34 @@ def task(tokenizer):
 
 # ---------------------------------------------------------------------------------- parsing
 def test_bounds_parse_with_units_and_combine_with_a_byte_budget():
-    byte_part, hw = HardwareConstraints.parse("15%,1chip", "10uJ/token", "150mW", "2ms/token",
-                                              1000)
-    assert byte_part == "15%"
+    _, mem, hw = Constraints(memory="15%,1chip", energy="10uJ/token", power="150mW",
+                             latency="2ms/token", tokens_per_s=1000).parsed()
+    assert (mem.kind, mem.amount) == ("percent", 15.0)
     got = {b.kind: b.amount for b in hw.budgets}
     assert got == pytest.approx({"chips": 1, "energy": 10e-6, "power": 0.15,
                                  "latency": 2e-3})
     assert hw.tokens_per_s == 1000
-    _, hw = HardwareConstraints.parse("syn:512KiB,64cores", "60%")
+    _, _, hw = Constraints(memory="syn:512KiB,64cores", energy="60%").parsed()
     syn = next(b for b in hw.budgets if b.kind == "synaptic_memory")
     assert syn.amount == 512 * 1024 and {b.kind for b in hw.budgets} >= {"cores", "energy"}
     assert next(b for b in hw.budgets if b.kind == "energy").percent
 
 
 @pytest.mark.parametrize("kwargs, shown", [
-    (dict(const_energy="10 furlongs"), "'10 furlongs'"),
-    (dict(const_energy="-3uJ"), "'-3uJ'"),
-    (dict(const_power="150"), "'150'"),
-    (dict(const_latency="2 parsecs"), "'2 parsecs'"),
-    (dict(const_mem="0chips"), "'0chips'"),
-    (dict(const_mem="1.5chips"), "'1.5chips'"),
-    (dict(const_mem="syn:lots"), "'syn:lots'"),
-    (dict(const_mem="15%,1MB"), "'15%,1MB'"),
-    (dict(const_energy="120%"), "'120%'"),
+    (dict(energy="10 furlongs"), "'10 furlongs'"),
+    (dict(energy="-3uJ"), "'-3uJ'"),
+    (dict(power="150"), "'150'"),
+    (dict(latency="2 parsecs"), "'2 parsecs'"),
+    (dict(memory="0chips"), "'0chips'"),
+    (dict(memory="1.5chips"), "'1.5chips'"),
+    (dict(memory="syn:lots"), "'syn:lots'"),
+    (dict(memory="15%,1MB"), "'15%,1MB'"),
+    (dict(energy="120%"), "'120%'"),
     (dict(tokens_per_s=-5), "tokens_per_s=-5"),
 ])
 def test_bad_bounds_name_the_value_and_the_fix(kwargs, shown):
     with pytest.raises(BadInputError) as info:
-        HardwareConstraints.parse(**kwargs)
+        Constraints(**kwargs).parsed()
     assert shown in str(info.value) and ("e.g." in str(info.value) or "use" in str(info.value))
 
 
