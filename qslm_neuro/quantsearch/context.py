@@ -66,7 +66,8 @@ class SearchContext:
         self.baseline: Candidate | None = None
         # The chip this search costs candidates on (several contexts may share one evaluator).
         self.chip = chip if evaluator.costable else None
-        self.hardware_spec = hardware or HardwareConstraints()
+        # not `hardware or ...`: constraints without bounds still carry the token rate
+        self.hardware_spec = hardware if hardware is not None else HardwareConstraints()
         if self.hardware_spec and self.chip is None:
             raise BadInputError(
                 "hardware constraints (chips, cores, syn:, energy, power, latency) need a chip "
