@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import Union
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.quantsearch.hardware.units import AMOUNT, BYTE_UNIT_NAMES, NUMBER, PERCENT, byte_scale
+from qslm_neuro.quantsearch.hardware.units import (AMOUNT, BYTE_UNIT_NAMES, NUMBER, PERCENT,
+                                                   byte_scale)
 
 PERF_FORMS = ("0.80", "'>=0.80'", "'<=250'", "'1pt' (points worse than the baseline)",
               "'5%' (relative to the baseline)")

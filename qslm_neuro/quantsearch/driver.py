@@ -15,9 +15,8 @@ again with the same ``out`` resumes without re-evaluating.
 from __future__ import annotations
 
 import numbers
-import os
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import torch
 from torch import nn

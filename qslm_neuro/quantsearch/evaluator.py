@@ -20,7 +20,6 @@ sizes are unknown.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import numbers
@@ -35,6 +34,7 @@ from torch import nn
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.models.protocol import is_spiking_rwkv
 from qslm_neuro.quant import QUANTIZER_ID, Hierarchy, QuantPlan, footprint
+from qslm_neuro.quantsearch.fingerprints import fingerprint, inputs_id, name_of, weights_digest
 from qslm_neuro.quantsearch.replay import PrefixReplay, ReplayNote, evaluate_with_replay
 from qslm_neuro.quantsearch.replay_guard import ReplayGuard
 from qslm_neuro.quantsearch.store import EvaluationStore
@@ -119,15 +119,15 @@ class Evaluator:
         self.fp32_bytes = footprint(self.hierarchy).baseline_bytes
         sets = sets or EvaluationSets()
         self._sizes = (sets.full_size, sets.calibration_size, sets.proxy_size)
-        digest = _weights_digest(model)
+        digest = weights_digest(model)
         evaluation_id = sets.evaluation_id
-        ids = {FULL: (evaluation_id or _name_of(evaluate)) + _inputs_id(self.hw_inputs),
+        ids = {FULL: (evaluation_id or name_of(evaluate)) + inputs_id(self.hw_inputs),
                CALIBRATION: sets.calibration_id or (
-                   _name_of(calibrate) if calibrate else
-                   f"full:{evaluation_id or _name_of(evaluate)}"),
-               PROXY: sets.proxy_id or (_name_of(proxy) if proxy else "none")}
+                   name_of(calibrate) if calibrate else
+                   f"full:{evaluation_id or name_of(evaluate)}"),
+               PROXY: sets.proxy_id or (name_of(proxy) if proxy else "none")}
         #: Store keys per kind: no chip in any (estimates are keyed by the chip coster).
-        self.fingerprints = {kind: _fingerprint(digest, kind, ident, self.record_activity)
+        self.fingerprints = {kind: fingerprint(digest, kind, ident, self.record_activity)
                              for kind, ident in ids.items()}
         #: What a search's store is bound to (the hardware is not part of it: one store serves
         #: estimates on several chips, each keyed by its own fingerprint).
@@ -448,51 +448,3 @@ def _jsonable(value: Any) -> bool:
         return True
     except (TypeError, ValueError):
         return False
-
-
-def _name_of(function: Any) -> str:
-    owner = getattr(function, "__self__", None)
-    if owner is not None and hasattr(owner, "name"):  # a bound task.evaluate
-        return f"{type(owner).__name__}:{owner.name}:{len(owner) if hasattr(owner, '__len__') else ''}"
-    module = getattr(function, "__module__", "") or ""
-    return f"{module}.{getattr(function, '__qualname__', type(function).__name__)}"
-
-
-def _weights_digest(model: nn.Module) -> str:
-    """sha256 of every state_dict tensor (name, dtype, shape, bytes): the model's identity."""
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        if not isinstance(tensor, torch.Tensor) or tensor.is_meta:
-            continue
-        data = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}|{data.dtype}|{tuple(data.shape)}|".encode())
-        digest.update(data.reshape(-1).view(torch.uint8).numpy().tobytes() if data.numel() else b"")
-    return digest.hexdigest()
-
-
-def _inputs_id(inputs: Any) -> str:
-    """A digest of the spike trains a plain model is costed on ("" when there are none)."""
-    if inputs is None:
-        return ""
-    data = torch.as_tensor(inputs).detach().cpu().contiguous()
-    digest = hashlib.sha256(str(tuple(data.shape)).encode() + data.numpy().tobytes()).hexdigest()
-    return f"|hw_inputs:{digest[:16]}"
-
-
-def _fingerprint(weights: str, kind: str, identity: str, record_activity: bool) -> str:
-    """The store key of one kind of evaluation: weights, what was evaluated, the quantizer and,
-    for full evaluations, whether activity was recorded. Never the chip: the estimates on a chip
-    are stored apart (:mod:`qslm_neuro.quantsearch.hardware.coster`).
-
-    Stores written before the estimates moved out: their full rows of a search with a chip were
-    keyed with that chip's identity under ``"hw"``, a key no fingerprint made here has, so they
-    are never read (recomputed once); every other row (calibration, proxy, and full rows of a
-    search without a chip, which recorded no activity) has exactly the key made here and is
-    reused.
-    """
-    fields: dict[str, Any] = {"weights": weights, "kind": kind, "evaluation": identity,
-                              "quantizer": QUANTIZER_ID, "hw": None}
-    if kind == FULL and record_activity:
-        fields["activity"] = "recorded"
-    text = json.dumps(fields, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
