@@ -89,7 +89,8 @@ def search_part(model: str, data_dir: Any, workers: list[int],
                 repeats: int = 2) -> dict[str, Any]:
     import torch
 
-    from qslm_neuro.quantsearch.checkpoint import search_checkpoint
+    from qslm_neuro.quantsearch import Constraints, Execution, TradeOff
+    from qslm_neuro.quantsearch.checkpoint import Splits, search_checkpoint
     from qslm_neuro.quantsearch.executor import local_cluster
 
     torch.set_num_threads(1)
@@ -106,9 +107,11 @@ def search_part(model: str, data_dir: Any, workers: list[int],
         load_before = os.getloadavg()
         start = time.perf_counter()
         try:
-            result = search_checkpoint(model, "sst2", out=out, const_perf="1pt",
-                                       const_mem="15%", alpha=1.0, seed=0, data_dir=data_dir,
-                                       progress=False, executor=executor)
+            result = search_checkpoint(
+                model, "sst2", out=out, seed=0,
+                constraints=Constraints(accuracy="1pt", memory="15%"),
+                objective=TradeOff(alpha=1.0), splits=Splits(data_dir=data_dir),
+                execution=Execution(executor=executor, progress=False))
             wall = time.perf_counter() - start
             # the phase alone, repeated: the machine is shared, so the best of a few
             phase = sensitivity_phase_s(model, data_dir, executor, repeats)
