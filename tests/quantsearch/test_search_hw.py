@@ -173,7 +173,7 @@ def test_cli_reports_the_bound_the_estimate_and_exit_3_naming_the_misses(tokeniz
                         "--hw", "loihi2"]) == 0
     printed = capsys.readouterr().out
     assert "1chip" in printed and "holds" in printed and "chip(s) on loihi2" in printed
-    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    report = report_a = json.loads((tmp_path / "a" / "report.json").read_text())
     assert report["constraints"]["hardware"]["bounds"][0]["kind"] == "chips"
     assert all(check["holds"] for check in report["chosen_checks"])
 
@@ -187,6 +187,25 @@ def test_cli_reports_the_bound_the_estimate_and_exit_3_naming_the_misses(tokeniz
     assert main(base + ["--out", str(tmp_path / "c"), "--const-energy", "abc",
                         "--hw", "loihi2"]) == 2
     assert "'abc'" in capsys.readouterr().err
+
+    # old spellings: --const-perf (a note on stderr) and search_checkpoint's flat keywords (a
+    # DeprecationWarning) give the same search; --hw may be repeated as well as comma-joined
+    old = [a if a != "--const-acc" else "--const-perf" for a in base]
+    assert main(old + ["--out", str(tmp_path / "d"), "--const-mem", "1chip", "--hw", "loihi2",
+                       "--hw", "embedded-soc"]) == 0
+    assert "--const-perf is deprecated; use --const-acc" in capsys.readouterr().err
+    per_chip = list(csv.DictReader((tmp_path / "d" / "per_chip.csv").open()))
+    assert [r["chip"] for r in per_chip] == ["loihi2", "embedded-soc"]
+    assert per_chip[0]["plan_key"] == report_a["chosen"]["plan_key"]
+    from qslm_neuro.quantsearch.checkpoint import search_checkpoint
+
+    with pytest.warns(DeprecationWarning, match="const_perf"):
+        again = search_checkpoint(str(ckpt), "sst2", out=tmp_path / "e", const_perf=">=0",
+                                  const_mem="1chip", alpha=1.0, data_dir=str(data.parent),
+                                  select_split="dev", ladder="fp32,int8,int2",
+                                  calibration_size=8, progress=False, tiers=("global",))
+    assert again.chosen.plan.key == report_a["chosen"]["plan_key"]
+    assert again.extra["report_split"]["accuracy_constraint"]["holds"]
 
 
 def test_demo_runs_the_hardware_search_and_prints_the_plan_per_chip(tokenizer, tmp_path,
