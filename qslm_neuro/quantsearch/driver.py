@@ -57,7 +57,8 @@ def search(model: nn.Module, evaluate: Any, *, constraints: Any = None, chips: A
             itself), or ``Evaluation(f, higher_is_better=True, metric="accuracy")`` for a plain
             ``f(model) -> float`` (or a dict with ``"value"``).
         constraints: ``Constraints(accuracy="1pt", memory="15%", energy="10uJ/token",
-            power="150mW", latency="2ms/token", tokens_per_s=1000)`` (or a dict of those):
+            power="150mW", latency="2ms/token", tokens_per_s=1000)``, a dict of those, or
+            ``"1pt,15%"`` (constA, then constM):
             constA e.g. ``0.80``, ``">=0.80"``, ``"<=250"``, ``"1pt"``, ``"5%"``; constM e.g.
             ``"2.5MB"``, ``"1.5MiB"``, ``"15%"``, or mapped on the chip ``"1chip"``,
             ``"64cores"``, ``"syn:2MB"``, comma-joined (``"15%,1chip"``); hardware bounds are

@@ -116,6 +116,10 @@ def test_a_store_of_the_old_chip_keyed_format_is_not_read(problem, tmp_path):
 
 def test_search_takes_option_objects_in_at_most_twelve_parameters():
     assert len(inspect.signature(search).parameters) <= 12
+    assert Constraints.of("1pt,15%,1chip") == Constraints(accuracy="1pt", memory="15%,1chip")
+    assert Constraints.of({"accuracy": "1pt"}) == Constraints(accuracy="1pt")
+    with pytest.raises(BadInputError, match="not known"):
+        Constraints.of({"acuracy": "1pt"})
 
 
 def test_flat_keywords_still_work_with_a_deprecation_warning(problem):

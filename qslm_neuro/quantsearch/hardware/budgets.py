@@ -101,12 +101,17 @@ class Constraints:
     tokens_per_s: float | None = None
 
     @classmethod
-    def of(cls, value: "Constraints | Mapping[str, Any] | None") -> "Constraints":
-        """A :class:`Constraints` from itself, a dict of its fields, or None (unconstrained)."""
+    def of(cls, value: "Constraints | Mapping[str, Any] | str | None") -> "Constraints":
+        """A :class:`Constraints` from itself, a dict of its fields, None (unconstrained) or the
+        shorthand ``"accuracy,memory"``: the first comma-separated part is constA, the rest
+        constM (``"1pt,15%"``, ``"1pt,15%,1chip"``)."""
         if value is None:
             return cls()
         if isinstance(value, Constraints):
             return value
+        if isinstance(value, str):
+            accuracy, _, memory = value.partition(",")
+            return cls(accuracy=accuracy.strip() or None, memory=memory.strip() or None)
         if isinstance(value, Mapping):
             names = {f.name for f in fields(cls)}
             unknown = sorted(set(value) - names)
@@ -115,7 +120,7 @@ class Constraints:
                                     f"{sorted(names)}")
             return cls(**value)
         raise BadInputError(f"constraints={value!r}; pass Constraints(accuracy='1pt', "
-                            "memory='15%', ...) or a dict of those fields")
+                            "memory='15%', ...), a dict of those fields or '1pt,15%'")
 
     def parsed(self) -> tuple[Any, Any, "HardwareConstraints"]:
         """``(PerfConstraint, MemConstraint, HardwareConstraints)``, every value checked."""
