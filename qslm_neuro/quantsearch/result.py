@@ -29,7 +29,9 @@ from qslm_neuro.quant import QuantPlan
 from qslm_neuro.quantsearch.constraints import ResolvedMem, ResolvedPerf
 from qslm_neuro.quantsearch.hardware.budgets import ResolvedHardware, format_value
 
-REPORT_FORMAT = "qslm-neuro.search-report/1"
+#: /2: constA is "accuracy" (``meets_accuracy``, ``constraints.accuracy``; /1 said "perf" and
+#: "performance"); counts include the estimates made (``estimates``, ``estimates_computed``).
+REPORT_FORMAT = "qslm-neuro.search-report/2"
 
 
 @dataclass
