@@ -17,7 +17,6 @@ says so ("selected on the reported split").
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -72,17 +71,13 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
     from qslm_neuro.tasks import TASKS, make_task
 
     old_splits = {key: options.pop(key) for key in list(options) if key in _SPLIT_KEYWORDS}
-    if old_splits:
-        warnings.warn("deprecated keywords of search_checkpoint(): " + ", ".join(
-            f"{key}= -> splits=Splits({_SPLIT_KEYWORDS[key]}=...)" for key in old_splits),
-            DeprecationWarning, stacklevel=2)
-        splits = replace(splits or Splits(), **{_SPLIT_KEYWORDS[k]: v
-                                                for k, v in old_splits.items()})
-    splits = splits or Splits()
+    splits = replace(splits or Splits(), **{_SPLIT_KEYWORDS[k]: v for k, v in old_splits.items()})
     given = apply_legacy_keywords(options, {
         "evaluate": None, "constraints": constraints, "chips": chips,
         **{name: options.pop(name, None) for name in ("objective", "space", "calibration",
-                                                       "store", "execution")}})
+                                                       "store", "execution")}},
+        function="search_checkpoint", notes=[f"{key}= -> splits=Splits({_SPLIT_KEYWORDS[key]}=...)"
+                                             for key in old_splits])
     execution = given["execution"] or Execution()
     stored = StoreOptions.of(given["store"])
     if task_name not in TASKS:

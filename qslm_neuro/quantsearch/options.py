@@ -118,19 +118,23 @@ _NEW_SPELLING = {"constraints": "Constraints({field}=...)", "chips": "chips=..."
 
 
 def apply_legacy_keywords(options: dict[str, Any], given: dict[str, Any],
-                          stacklevel: int = 3) -> dict[str, Any]:
+                          stacklevel: int = 3, function: str = "search",
+                          notes: Sequence[str] = ()) -> dict[str, Any]:
     """Move the old flat keywords out of ``options`` into the option objects of ``given``
     (``{"constraints": ..., "chips": ..., ...}``), with one DeprecationWarning naming the new
-    spelling of each. A keyword given both ways is bad input. Returns the updated ``given``."""
+    spelling of each (and the caller's own ``notes``). A keyword given both ways is bad input.
+    Returns the updated ``given``."""
     from qslm_neuro.quantsearch.hardware.budgets import Constraints
     from qslm_neuro.quantsearch.objective import TradeOff, check_weight
 
     old = {key: options.pop(key) for key in list(options) if key in LEGACY_KEYWORDS}
+    if old or notes:
+        warnings.warn(f"deprecated keywords of {function}(): " + "; ".join([*notes, *(
+            f"{key}= -> "
+            f"{_NEW_SPELLING[LEGACY_KEYWORDS[key][0]].format(field=LEGACY_KEYWORDS[key][1])}"
+            for key in old)]), DeprecationWarning, stacklevel=stacklevel)
     if not old:
         return given
-    warnings.warn("deprecated keywords of search(): " + "; ".join(
-        f"{key}= -> {_NEW_SPELLING[LEGACY_KEYWORDS[key][0]].format(field=LEGACY_KEYWORDS[key][1])}"
-        for key in old), DeprecationWarning, stacklevel=stacklevel)
     if "const_perf" in old and "const_acc" in old:
         raise BadInputError("const_perf and const_acc both give constA; give accuracy once")
     makers: dict[str, Any] = {"constraints": Constraints.of, "space": _default(SearchSpace),

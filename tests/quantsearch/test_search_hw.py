@@ -14,7 +14,8 @@ from qslm_neuro.errors import BadInputError
 from qslm_neuro.hw import estimate
 from qslm_neuro.models import build_model
 from qslm_neuro.models.checkpoint import save_checkpoint
-from qslm_neuro.quantsearch import search
+from qslm_neuro.quantsearch import (Calibration, Execution, SearchSpace, StoreOptions, TradeOff,
+                                    search)
 from qslm_neuro.quantsearch.hardware.budgets import Constraints
 from qslm_neuro.quantsearch.per_chip import PerChipResults
 from qslm_neuro.tasks import SST2Task
@@ -22,7 +23,8 @@ from qslm_neuro.tasks.tokenizer import Tokenizer
 
 POSITIVE = ["a wonderful film", "truly great acting", "a moving and funny story", "loved it"]
 NEGATIVE = ["a dull mess", "boring and far too long", "the worst script", "hated every minute"]
-FAST = dict(ladder="fp32,int8,int4,int2", calibration_size=8, progress=False)
+FAST = dict(space=SearchSpace(ladder="fp32,int8,int4,int2"), calibration=Calibration(size=8),
+            execution=Execution(progress=False))
 
 
 @pytest.fixture(scope="module")
@@ -78,17 +80,17 @@ def test_bad_bounds_name_the_value_and_the_fix(kwargs, shown):
 
 def test_hardware_bounds_without_a_chip_are_bad_input(model, task):
     with pytest.raises(BadInputError, match="need a chip"):
-        search(model, task, const_energy="1uJ", hw=None, **FAST)
+        search(model, task, constraints=Constraints(energy="1uJ"), chips=None, **FAST)
 
 
 # ---------------------------------------------------------------------------------- ranking
 def test_energy_budget_ranks_by_energy_and_beats_the_byte_plan_on_the_soc(model, task):
     """On the embedded SoC energy rises below int8: bytes-first lowering goes past it."""
-    by_bytes = search(model, task, const_perf=">=0", hw="embedded-soc", tiers="block,module",
-                      **FAST)
+    by_bytes = search(model, task, constraints=Constraints(accuracy=">=0"), chips="embedded-soc",
+                      tiers="block,module", **FAST)
     assert {t["resource"] for t in by_bytes.trials if "resource" in t} == {"bytes"}
-    aware = search(model, task, const_perf=">=0", const_energy="97%", hw="embedded-soc",
-                   tiers="block,module", **FAST)
+    aware = search(model, task, constraints=Constraints(accuracy=">=0", energy="97%"),
+                   chips="embedded-soc", tiers="block,module", **FAST)
     ranked = [t for t in aware.trials if t.get("action") == "evaluated" and "resource" in t]
     assert ranked and {t["resource"] for t in ranked} == {"energy"}
     assert all(t["saved"] > 0 for t in ranked)
@@ -100,8 +102,8 @@ def test_energy_budget_ranks_by_energy_and_beats_the_byte_plan_on_the_soc(model,
 
 
 def test_predicted_synaptic_memory_saved_is_what_the_step_saved(model, task):
-    result = search(model, task, const_perf=">=0", const_mem="syn:30%", hw="loihi2",
-                    tiers="block", **FAST)
+    result = search(model, task, constraints=Constraints(accuracy=">=0", memory="syn:30%"),
+                    chips="loihi2", tiers="block", **FAST)
     by_order = {c.order: c for c in result.candidates}
     steps = [t for t in result.trials if t.get("action") == "evaluated"]
     assert steps and all(t["resource"] == "synaptic_memory" for t in steps)
@@ -114,8 +116,8 @@ def test_predicted_synaptic_memory_saved_is_what_the_step_saved(model, task):
 
 
 def test_with_alpha_0_the_tiers_lower_only_until_the_plan_fits(model, task):
-    result = search(model, task, const_perf=">=0", const_mem="syn:30%", alpha=0.0,
-                    hw="loihi2", tiers="block,module", **FAST)
+    result = search(model, task, constraints=Constraints(accuracy=">=0", memory="syn:30%"),
+                    objective=TradeOff(alpha=0.0), chips="loihi2", tiers="block,module", **FAST)
     evaluated = [c for c in result.candidates if c.tier != "baseline"]
     assert evaluated[-1].meets_hw and not any(c.meets_hw for c in evaluated[:-1])
     assert any(t.get("action") == "stop" for t in result.trials)
@@ -123,22 +125,25 @@ def test_with_alpha_0_the_tiers_lower_only_until_the_plan_fits(model, task):
 
 
 def test_power_is_checked_at_the_requested_rate(model, task):
-    result = search(model, task, const_perf=">=0", const_power="1W", tokens_per_s=500,
-                    hw="loihi2", tiers="global", **FAST)
+    result = search(model, task, chips="loihi2",
+                    constraints=Constraints(accuracy=">=0", power="1W", tokens_per_s=500),
+                    tiers="global", **FAST)
     low = result.candidates[-1]
     again = estimate(low.to_workload(), "loihi2", tokens_per_s=500)
     assert low.hw["power_w"] == pytest.approx(again.power_w)
     assert low.hw["tokens_per_s"] == pytest.approx(500)
-    too_fast = search(model, task, const_perf=">=0", const_power="1W", tokens_per_s=1e12,
-                      hw="loihi2", tiers="global", **FAST)
+    too_fast = search(model, task, chips="loihi2",
+                      constraints=Constraints(accuracy=">=0", power="1W", tokens_per_s=1e12),
+                      tiers="global", **FAST)
     assert not too_fast.found
     assert any("cannot sustain" in m["text"] for c in too_fast.candidates for m in c.misses)
 
 
 # ---------------------------------------------------------------------------------- per chip
 def test_one_plan_per_chip_over_one_store(model, task, tmp_path):
-    result = search(model, task, const_perf=">=0", const_energy="97%",
-                    hw="loihi2,embedded-soc", tiers="global,block", out=tmp_path / "run", **FAST)
+    result = search(model, task, constraints=Constraints(accuracy=">=0", energy="97%"),
+                    chips="loihi2,embedded-soc", tiers="global,block",
+                    store=StoreOptions(out=tmp_path / "run"), **FAST)
     assert isinstance(result, PerChipResults) and list(result) == ["loihi2", "embedded-soc"]
     for chip, one in result.items():
         assert all(c.hw["hardware"] == chip for c in one.candidates)
