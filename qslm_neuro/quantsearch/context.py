@@ -73,7 +73,7 @@ class SearchContext:
                 "hardware constraints (chips, cores, syn:, energy, power, latency) need a chip "
                 "and a model with a synapses() description (a qslm-neuro SpikingRWKV) or, for any "
                 "other spiking model, hw_inputs=spike trains to measure it on; name a chip with "
-                "hw='loihi2' (--hw loihi2) or drop those constraints")
+                "chips='loihi2' (--hw loihi2) or drop those constraints")
         rate = self.hardware_spec.tokens_per_s
         self.coster = ChipCoster(evaluator, self.chip, rate)
         self.steps = StepResources(self.coster)
