@@ -1,37 +1,40 @@
 """``search(model, evaluate, ...)``: one entry point for every strategy and any ``nn.Module``.
 
-``evaluate`` is either a plain function ``evaluate(model) -> float`` (give ``higher_is_better``)
-or one of our task evaluators (:class:`~qslm_neuro.tasks.SST2Task`,
-:class:`~qslm_neuro.tasks.WikiText2Task`, or anything with ``evaluate``, ``higher_is_better``,
-``metric`` and ``calibration_subset``), in which case the task supplies the calibration set and
-the KL proxy batch, drawn by ``seed``. Strategies are objects carrying their own options
-(:mod:`qslm_neuro.quantsearch.strategies`): ``Tiered`` (QSLM), ``Exhaustive``, ``Random``,
-``ILP``, ``NSGA2``; their names are accepted too. The result is a :class:`~qslm_neuro.quantsearch.result.SearchResult`; with
-``out`` it is also written there (report.json, candidates.csv, pareto.png) next to the
-evaluation store, so calling again with the same ``out`` resumes without re-evaluating.
+``evaluate`` is either a plain function ``evaluate(model) -> float`` (wrap it in
+:class:`~qslm_neuro.quantsearch.options.Evaluation` to say ``higher_is_better``) or one of our
+task evaluators (:class:`~qslm_neuro.tasks.SST2Task`, :class:`~qslm_neuro.tasks.WikiText2Task`,
+or anything with ``evaluate``, ``higher_is_better``, ``metric`` and ``calibration_subset``), in
+which case the task supplies the calibration set and the KL proxy batch, drawn by ``seed``.
+Strategies are objects carrying their own options (:mod:`qslm_neuro.quantsearch.strategies`):
+``Tiered`` (QSLM), ``Exhaustive``, ``Random``, ``ILP``, ``NSGA2``; their names are accepted too.
+The other options come as small objects (:mod:`qslm_neuro.quantsearch.options`). The result is
+a :class:`~qslm_neuro.quantsearch.result.SearchResult`; with ``StoreOptions(out=...)`` it is also
+written there (report.json, candidates.csv, pareto.png) next to the evaluation store, so calling
+again with the same ``out`` resumes without re-evaluating.
 """
 from __future__ import annotations
 
 import numbers
-import os
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.quantsearch.constraints import MemConstraint, MemLike, PerfConstraint, PerfLike
+from qslm_neuro.quantsearch.constraints import PerfConstraint
 from qslm_neuro.quantsearch.context import BudgetExhausted, SearchContext
-from qslm_neuro.quantsearch.evaluator import EvaluateFn, Evaluator, ProxyFn, Tally
-from qslm_neuro.quantsearch.hw_constraints import HardwareConstraints
+from qslm_neuro.quantsearch.evaluator import EvaluationSets, Evaluator, Tally
 from qslm_neuro.quantsearch.executor import make_executor
+from qslm_neuro.quantsearch.hardware.budgets import Constraints
+from qslm_neuro.quantsearch.hardware.chips import chip_label, parse_chips
 from qslm_neuro.quantsearch.objective import ObjectiveLike, make_objective
-from qslm_neuro.quantsearch.per_chip import PerChipResults, parse_chips
-from qslm_neuro.quantsearch.resources import chip_label
+from qslm_neuro.quantsearch.options import (Calibration, Evaluation, Execution, SearchSpace,
+                                            StoreOptions, apply_legacy_keywords)
+from qslm_neuro.quantsearch.per_chip import PerChipResults
 from qslm_neuro.quantsearch.result import SearchResult
 from qslm_neuro.quantsearch.sensitivity import SensitivityTable, measure_sensitivity
-from qslm_neuro.quantsearch.space import DEFAULT_LADDER, LadderLike, kept_modules, parse_ladder
+from qslm_neuro.quantsearch.space import kept_modules, parse_ladder
 from qslm_neuro.quantsearch.store import EvaluationStore
 from qslm_neuro.quantsearch.strategies import StrategyLike, make_strategy
 from qslm_neuro.validate import check_output_dir, path_like
@@ -43,122 +46,115 @@ _RENAMED_OPTIONS = {("exhaustive", "exhaustive_limit"): "limit", ("ilp", "ilp_bu
 FALLBACK_CALIBRATION_SIZE, FALLBACK_PROXY_SIZE = 128, 32
 
 
-def search(model: nn.Module, evaluate: Any, *, const_perf: PerfLike = None,
-           const_mem: MemLike = None, const_energy: Any = None, const_power: Any = None,
-           const_latency: Any = None, tokens_per_s: float | None = None, alpha: float = 1.0,
-           beta: float = 0.0, strategy: StrategyLike = "tiered", hw: Any = "loihi2",
-           ladder: LadderLike = DEFAULT_LADDER, keep: Sequence[str] = (),
-           objective: ObjectiveLike = None, out: str | os.PathLike[str] | None = None,
-           store: str | os.PathLike[str] | EvaluationStore | None = None, seed: int = 0,
-           max_full_evaluations: int | None = None, progress: bool = True,
-           higher_is_better: bool | None = None, metric: str | None = None,
-           calibrate: EvaluateFn | None = None, calibration_size: int | None = None,
-           proxy: ProxyFn | None = None, evaluation_id: str | None = None,
-           new_run: bool = False, hw_inputs: Any = None, executor: Any = None,
-           **strategy_options: Any) -> "SearchResult | PerChipResults":
+def search(model: nn.Module, evaluate: Any, *, constraints: Any = None, chips: Any = "loihi2",
+           strategy: StrategyLike = "tiered", objective: ObjectiveLike = None,
+           space: SearchSpace | None = None, calibration: Calibration | None = None,
+           store: Any = None, execution: Execution | None = None, seed: int = 0,
+           **options: Any) -> "SearchResult | PerChipResults":
     """Find a weight-precision plan for ``model`` that meets constA, constM and hardware bounds.
 
     Args:
         model: any ``nn.Module``; its quantizable modules are those owning a 2-D+ ``weight``.
-        evaluate: ``evaluate(model) -> float`` (or a dict with ``"value"``), or a task object
-            (it then supplies the calibration subset and the KL proxy batch itself).
-        const_perf: constA, e.g. ``0.80``, ``">=0.80"``, ``"<=250"``, ``"1pt"``, ``"5%"``.
-        const_mem: constM, e.g. ``"2.5MB"``, ``"400MB"``, ``"1.5MiB"``, ``"15%"``, ``123456``;
-            or mapped on the chip: ``"1chip"``, ``"2chips"``, ``"64cores"``, ``"syn:2MB"``,
-            ``"syn:20%"``; combined with commas (``"15%,1chip"``).
-        const_energy, const_power, const_latency: hardware bounds checked on each candidate's
-            own estimate, e.g. ``"10uJ/token"``, ``"150mW"``, ``"2ms/token"`` or ``"60%"`` of
-            the fp32 baseline's (see :mod:`qslm_neuro.quantsearch.hw_constraints`).
-        tokens_per_s: the rate power is estimated at (default: the fastest the chip sustains).
-        alpha, beta: trade-off weights of memory and energy saving (see
-            :mod:`qslm_neuro.quantsearch.objective`); ``objective`` replaces the formula.
+        evaluate: a task object (it supplies the calibration subset and the KL proxy batch
+            itself), or ``Evaluation(f, higher_is_better=True, metric="accuracy")`` for a plain
+            ``f(model) -> float`` (or a dict with ``"value"``).
+        constraints: ``Constraints(accuracy="1pt", memory="15%", energy="10uJ/token",
+            power="150mW", latency="2ms/token", tokens_per_s=1000)``, a dict of those, or
+            ``"1pt,15%"`` (constA, then constM):
+            constA e.g. ``0.80``, ``">=0.80"``, ``"<=250"``, ``"1pt"``, ``"5%"``; constM e.g.
+            ``"2.5MB"``, ``"1.5MiB"``, ``"15%"``, or mapped on the chip ``"1chip"``,
+            ``"64cores"``, ``"syn:2MB"``, comma-joined (``"15%,1chip"``); hardware bounds are
+            checked on each candidate's own estimate (see
+            :mod:`qslm_neuro.quantsearch.hardware.budgets`).
+        chips: the chip(s) estimates are made on: a name, a TOML path, a model, a list or a
+            comma-separated string (``"loihi2,embedded-soc"``): one search per chip over one
+            evaluation store (no plan is evaluated twice), returned as a
+            :class:`PerChipResults` keyed by chip; ``None`` for no hardware.
         strategy: a strategy object (``Tiered(skip_margin=0.02)``, ``Random(n_evaluations=30)``,
             ...; see :mod:`qslm_neuro.quantsearch.strategies`) or its name; with a name, the
             strategy's options may be given as keywords (``strategy="random",
             n_evaluations=30``).
-        hw: hardware model for estimates (a name, a TOML path, or None), or several
-            (``"loihi2,embedded-soc"`` or a list): one search per chip over one evaluation
-            store (no plan is evaluated twice), returned as a :class:`PerChipResults` keyed by
-            chip.
-        ladder: precisions to search, e.g. ``"fp32,int8,int6,int5,int4,int3,int2"``.
-        keep: block or module paths that stay at fp32.
-        store / out: the SQLite evaluation store (a file or directory), the run directory. A
-            store already holding a search of another model, data or evaluation is refused
-            (naming what differs) unless ``new_run=True``, which keeps the old file aside.
+        objective: ``TradeOff(alpha=1.0, beta=0.0)`` (the default: weights of memory and energy
+            saving, see :mod:`qslm_neuro.quantsearch.objective`) or any ``f(ScoreInputs)``.
+        space: ``SearchSpace(ladder="fp32,int8,int4", keep=("head",))``.
+        calibration: ``Calibration(size=128)``, or your own ``calibrate`` / ``proxy``.
+        store: ``StoreOptions(out="runs/x", store=None, new_run=False)``, or a store (a file,
+            directory or EvaluationStore) alone. A store already holding a search of another
+            model, data or evaluation is refused (naming what differs) unless ``new_run``.
+        execution: ``Execution(executor="local:2", progress=False, max_full_evaluations=50)``:
+            the result is the same whichever executor runs the evaluations.
         seed: calibration subset, proxy batch, random and NSGA-II sampling.
-        max_full_evaluations: stop any strategy after this many full evaluations (per chip).
-        higher_is_better, metric: needed for a plain function (tasks say it themselves).
-        calibrate: a cheaper evaluation for sensitivity analysis (default: a
-            ``calibration_size`` subset of a task, else ``evaluate`` itself).
-        proxy: ``proxy(model) -> outputs`` on a fixed batch for the KL proxy (tasks: built in).
-        hw_inputs: spike trains [time, batch, ...] on which a model other than the SLM (any
-            snnTorch network of Linear/Conv layers and spiking neurons) is costed on ``hw``.
-        executor: where evaluations run: ``None`` (this process), ``"local:N"`` (a Dask
-            ``LocalCluster`` of N processes, started and stopped here), a scheduler address or
-            a ``distributed.Client`` (see :mod:`qslm_neuro.quantsearch.executor`). The result
-            is the same whichever runs them; this process alone writes the store.
+        options: a named strategy's options; the old flat keywords (``const_perf=``,
+            ``const_mem=``, ``alpha=``, ``hw=``, ``out=``, ...) are accepted with a
+            DeprecationWarning (:data:`~qslm_neuro.quantsearch.options.LEGACY_KEYWORDS`).
     """
+    given = apply_legacy_keywords(options, {
+        "evaluate": evaluate, "constraints": constraints, "chips": chips,
+        "objective": objective, "space": space, "calibration": calibration, "store": store,
+        "execution": execution})
+    evaluate, chips, objective = given["evaluate"], given["chips"], given["objective"]
+    space, calibration = given["space"] or SearchSpace(), given["calibration"] or Calibration()
+    stored, execution = StoreOptions.of(given["store"]), given["execution"] or Execution()
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**32:
         raise BadInputError(f"seed={seed!r}; expected a whole number from 0 to 2**32 - 1")
-    chosen_strategy = make_strategy(strategy, **_renamed(strategy, strategy_options))
-    objective_fn = make_objective(objective, alpha, beta)
-    mem_bytes, hardware = HardwareConstraints.parse(const_mem, const_energy, const_power,
-                                                    const_latency, tokens_per_s)
-    perf, mem = PerfConstraint.parse(const_perf), MemConstraint.parse(mem_bytes)
-    precision_ladder = parse_ladder(ladder)
-    chips = parse_chips(hw)
-    evaluator = build_evaluator(model, evaluate, higher_is_better=higher_is_better,
-                                metric=metric, calibrate=calibrate,
-                                calibration_size=calibration_size, proxy=proxy,
-                                store=_open_store(store, out), seed=seed, hw=chips[0],
-                                evaluation_id=evaluation_id, hw_inputs=hw_inputs)
-    if beta and (chips[0] is None or str(chips[0]).lower() == "none"):
+    chosen_strategy = make_strategy(strategy, **_renamed(strategy, options))
+    objective_fn = make_objective(objective)
+    beta = float(getattr(objective_fn, "beta", 0.0))
+    perf, mem, hardware = Constraints.of(given["constraints"]).parsed()
+    precision_ladder = parse_ladder(space.ladder)
+    chip_list = parse_chips(chips)
+    evaluator = build_evaluator(model, evaluate, calibration=calibration,
+                                store=_open_store(stored.store, stored.out), seed=seed,
+                                record_activity=chip_list != [None])
+    if beta and chip_list == [None]:
         raise BadInputError(f"beta={beta:g} weighs energy, but hw='none' names no chip to "
                             "estimate it on; name one (--hw loihi2) or use beta=0")
-    if beta and evaluator.hw is None:
+    if beta and not evaluator.costable:
         raise BadInputError(f"beta={beta:g} weighs energy, but {type(model).__name__} has no "
                             "synapses() description for hardware estimates; use beta=0")
     _check_perf_before_evaluating(perf, evaluator)
-    keep_set = kept_modules(evaluator.hierarchy, keep)
-    evaluator.store.claim(evaluator.identity, new_run=bool(new_run))
+    keep_set = kept_modules(evaluator.hierarchy, space.keep)
+    evaluator.store.claim(evaluator.identity, new_run=bool(stored.new_run))
     started_unix = time.time()
     evaluator.store.begin_session(started_unix)  # a killed run's time counts too
     results: dict[str, SearchResult] = {}
-    runner = make_executor(executor)
+    progress, cap = execution.progress, execution.max_full_evaluations
+    runner = make_executor(execution.executor)
     evaluator.executor, evaluator.progress = runner, progress
     try:
-        for index, chip in enumerate(chips):
+        for index, chip in enumerate(chip_list):
             if index:  # each chip's counts say what it used; the memo and store carry over
                 evaluator.tally = Tally()
             ctx = SearchContext(evaluator, perf, mem, objective_fn, precision_ladder, keep_set,
-                                max_full_evaluations=max_full_evaluations, progress=progress,
-                                seed=seed, hardware=hardware, chip=chip, beta=beta)
+                                max_full_evaluations=cap, progress=progress, seed=seed,
+                                hardware=hardware, chip=chip, beta=beta)
             settings = {**chosen_strategy.settings(),
                         "ladder": [p.name for p in precision_ladder],
-                        "keep": sorted(keep_set), "seed": seed, "alpha": alpha, "beta": beta,
-                        "max_full_evaluations": max_full_evaluations,
+                        "keep": sorted(keep_set), "seed": seed,
+                        "alpha": getattr(objective_fn, "alpha", None), "beta": beta,
+                        "max_full_evaluations": cap,
                         "hw": chip_label(chip) if ctx.chip is not None else None,
                         "hardware_constraints": hardware.to_dict(),
-                        "chips_searched": [chip_label(c) for c in chips if c is not None],
+                        "chips_searched": [chip_label(c) for c in chip_list if c is not None],
                         "executor": runner.description,
                         "torch_threads": torch.get_num_threads(), "model": type(model).__name__}
             results[chip_label(chip) if chip is not None else "none"] = _run_strategy(
                 ctx, chosen_strategy, evaluator, precision_ladder, progress, settings)
     finally:
         evaluator.executor = None
-        if runner is not executor:  # made here (not passed in): release what it started
+        if runner is not execution.executor:  # made here (not passed in): release it
             runner.close()
-    if len(chips) == 1:
+    if len(chip_list) == 1:
         result = next(iter(results.values()))
         _count_every_process(result, evaluator.store, started_unix)
-        if out is not None:
-            result.write(out)
+        if stored.out is not None:
+            result.write(stored.out)
         return result
     evaluator.store.add_session(started_unix, sum(r.wall_time_s for r in results.values()),
                                 sum(r.cpu_time_s for r in results.values()))
     per_chip = PerChipResults(results)
-    if out is not None:
-        per_chip.write(out)
+    if stored.out is not None:
+        per_chip.write(stored.out)
     return per_chip
 
 
@@ -213,19 +209,24 @@ def _renamed(strategy: StrategyLike, options: dict[str, Any]) -> dict[str, Any]:
     return {_RENAMED_OPTIONS.get((name, key), key): value for key, value in options.items()}
 
 
-def build_evaluator(model: nn.Module, evaluate: Any, *, higher_is_better: bool | None = None,
-                    metric: str | None = None, calibrate: EvaluateFn | None = None,
-                    calibration_size: int | None = None, proxy: ProxyFn | None = None,
-                    store: EvaluationStore | None = None, seed: int = 0, hw: Any = "loihi2",
-                    evaluation_id: str | None = None, hw_inputs: Any = None) -> Evaluator:
-    """An :class:`Evaluator` for a task object or a plain evaluation function."""
+def build_evaluator(model: nn.Module, evaluate: Any, *, calibration: Calibration | None = None,
+                    store: EvaluationStore | None = None, seed: int = 0,
+                    record_activity: bool = True) -> Evaluator:
+    """An :class:`Evaluator` for a task object or an :class:`Evaluation` of a plain function
+    (``record_activity``: measure the activity costing candidates on a chip needs)."""
+    wrapped = evaluate if isinstance(evaluate, Evaluation) else Evaluation(evaluate)
+    target, higher_is_better = wrapped.function, wrapped.higher_is_better
+    calibration = calibration or Calibration()
+    calibration_size, calibrate, proxy = calibration.size, calibration.calibrate, calibration.proxy
+    common = {"store": store, "record_activity": record_activity,
+              "hw_inputs": wrapped.hw_inputs}
     if calibration_size is not None and (isinstance(calibration_size, bool) or not isinstance(
             calibration_size, numbers.Integral) or calibration_size < 1):
         raise BadInputError(
             f"calibration_size={calibration_size!r} would give an empty calibration set; use a "
             "positive number of examples (SST-2 sentences) or tokens (WikiText-2), e.g. 128")
-    if _is_task(evaluate):
-        task = evaluate
+    if _is_task(target):
+        task = target
         if calibration_size is not None and _size(task) is not None and \
                 calibration_size > _size(task):
             raise BadInputError(
@@ -236,39 +237,35 @@ def build_evaluator(model: nn.Module, evaluate: Any, *, higher_is_better: bool |
             raise BadInputError(f"higher_is_better={higher_is_better} contradicts the task "
                                 f"({task.metric} is {'higher' if task.higher_is_better else 'lower'}"
                                 "-is-better); leave it out for tasks")
-        sizes: dict[str, Any] = {"full_size": _size(task)}
+        sets: dict[str, Any] = {"full_size": _size(task)}
         if calibrate is None:
             n = calibration_size or getattr(task, "default_calibration_size",
                                             FALLBACK_CALIBRATION_SIZE)
             calib_task = task.calibration_subset(n, seed)
             calibrate = calib_task.evaluate
-            sizes["calibration_size"] = _size(calib_task)
-            calibration_id = _task_id(calib_task)
-        else:
-            calibration_id = None
+            sets["calibration_size"] = _size(calib_task)
+            sets["calibration_id"] = _task_id(calib_task)
         if proxy is None:
             proxy, proxy_size = task_proxy(task, getattr(task, "default_proxy_size",
                                                          FALLBACK_PROXY_SIZE), seed + 1)
-            sizes["proxy_size"] = proxy_size
+            sets["proxy_size"] = proxy_size
             proxy_task = task.calibration_subset(getattr(task, "default_proxy_size",
                                                          FALLBACK_PROXY_SIZE), seed + 1)
-            proxy_id = f"proxy:{_task_id(proxy_task)}:{proxy_size}:seed{seed + 1}"
-        else:
-            proxy_id = None
+            sets["proxy_id"] = f"proxy:{_task_id(proxy_task)}:{proxy_size}:seed{seed + 1}"
         return Evaluator(model, task.evaluate, higher_is_better=task.higher_is_better,
-                         metric=metric or task.metric, calibrate=calibrate, proxy=proxy,
-                         store=store, evaluation_id=evaluation_id or _task_id(task),
-                         calibration_id=calibration_id, proxy_id=proxy_id, hw=hw,
-                         hw_inputs=hw_inputs, **sizes)
-    if not callable(evaluate):
-        raise BadInputError(f"evaluate={evaluate!r} is neither a function evaluate(model) -> "
+                         metric=wrapped.metric or task.metric, calibrate=calibrate, proxy=proxy,
+                         sets=EvaluationSets(evaluation_id=wrapped.id or _task_id(task), **sets),
+                         **common)
+    if not callable(target):
+        raise BadInputError(f"evaluate={target!r} is neither a function evaluate(model) -> "
                             "float nor a task object with .evaluate")
     if higher_is_better is None:
-        raise BadInputError("a plain evaluation function needs higher_is_better=True (accuracy) "
-                            "or False (loss, perplexity)")
-    return Evaluator(model, evaluate, higher_is_better=bool(higher_is_better),
-                     metric=metric or "metric", calibrate=calibrate, proxy=proxy, store=store,
-                     evaluation_id=evaluation_id, hw=hw, hw_inputs=hw_inputs)
+        raise BadInputError("a plain evaluation function needs to say its direction: "
+                            "Evaluation(f, higher_is_better=True) (accuracy) or False (loss, "
+                            "perplexity)")
+    return Evaluator(model, target, higher_is_better=bool(higher_is_better),
+                     metric=wrapped.metric or "metric", calibrate=calibrate, proxy=proxy,
+                     sets=EvaluationSets(evaluation_id=wrapped.id), **common)
 
 
 def evaluator_settings(evaluator: Evaluator) -> dict[str, Any]:
