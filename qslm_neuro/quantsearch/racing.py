@@ -4,7 +4,7 @@ A full evaluation scores every item of the selection split (1,000 SST-2 sentence
 WikiText-2 window). Most candidates a search tries are far from constA, one way or the other,
 and a fraction of the items already says so. A raced candidate is scored on the items of a
 fixed, seeded random order of the split, slice after slice (by default the first 1/8, 1/4,
-1/2, then all of it), paired with the fp32 baseline on the same items, and is accepted or
+1/2, 3/4, then all of it), paired with the fp32 baseline on the same items, and is accepted or
 rejected as soon as the rule below decides; only borderline candidates pay the whole split.
 
 **The rule** (:class:`SequentialRule`). Let ``g`` be the full split's paired difference
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
 ITEMS = "items"  # the store kind of per-item slice results
 DEFAULT_LEVEL = 0.05
-DEFAULT_LOOKS = (0.125, 0.25, 0.5)
+DEFAULT_LOOKS = (0.125, 0.25, 0.5, 0.75)
 ORDER_SEED = 7919  # the random order of the split's items (fixed: stored chunks depend on it)
 
 
@@ -308,12 +308,11 @@ class Racer:
                             "decided_at": _decided_at(self.decisions, population)}
 
 
-def items_evaluated(counts: dict[str, Any], full_items: int, calibration_items: float,
-                    proxy_items: float) -> int:
-    """Every item a search scored: full evaluations, slices, calibration and proxy batches."""
-    return int(round(counts["full_evaluations"] * full_items + counts.get("slice_items", 0)
-                     + counts["calibration_evaluations"] * calibration_items
-                     + counts["proxy_evaluations"] * proxy_items))
+def items_evaluated(counts: dict[str, Any], full_items: int) -> int:
+    """Every item a search scored (full evaluations, slices, calibration subsets and proxy
+    batches) in the selection split's own unit: sentences, or scored tokens (a WikiText-2 slice
+    counts its share of the windows)."""
+    return int(round(counts["full_equivalents"] * full_items))
 
 
 def _decided_at(decisions: list[dict[str, Any]], population: int) -> dict[str, int]:
@@ -334,3 +333,32 @@ def _replace_candidate(ctx: "SearchContext", old: "Candidate", full: dict[str, A
     ctx.candidates[ctx.candidates.index(old)] = made
     ctx._by_key[old.plan.key] = made
     return made
+
+
+def audit(result: Any, evaluator: Any, task: Any, rule: SequentialRule | None = None
+          ) -> dict[str, Any]:
+    """Score every candidate of ``result`` that racing decided before the whole split on the
+    rest of it (stored chunks are reused), and list the decisions the full split reverses.
+
+    ``evaluator`` must be bound to the same store, weights and evaluation as the search (e.g.
+    :func:`~qslm_neuro.quantsearch.api.build_evaluator` on the same task and store)."""
+    rule = rule or SequentialRule()
+    scorer = SliceScorer(evaluator, task, rule.chunks())
+    changed, checked = [], 0
+    for candidate in result.candidates:
+        race = candidate.details.get("race")  # (a confirmed choice holds "raced" instead)
+        if race is None or race["items"] >= race["of"]:
+            continue
+        checked += 1
+        values, weights = scorer.items(candidate.plan, scorer.chunks)
+        full_metric = task.item_metric(float(values.sum() / weights.sum()))
+        holds = bool(result.perf.ok(full_metric))
+        if holds != (race["decision"] == "accept"):
+            changed.append({"candidate": candidate.order, "label": candidate.label,
+                            "raced": race["decision"], "at_items": race["items"],
+                            "raced_metric": candidate.metric, "full_split_metric": full_metric,
+                            "full_split_holds": holds})
+    return {"decided_early": checked, "changed": changed,
+            "audit_items_computed": scorer.computed_items,
+            "note": "each early-decided candidate completed on the whole split; 'changed' lists "
+                    "the decisions the full split reverses"}

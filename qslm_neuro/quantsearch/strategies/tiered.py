@@ -61,9 +61,10 @@ tiers is raced on growing slices of the selection split and accepted or rejected
 paired confidence bound decides constA; the chosen candidate is then confirmed by a full
 evaluation. ``racing=None`` evaluates every plan on the whole split. Racing runs sequentially (no
 speculation). **Sensitivity rows** (``rows="needed"``): block sensitivities are measured after
-the global tier and module ones when the module tier starts, each only at the precisions at or
-below the unit's precision there (the greedy tiers never raise a unit); ``rows="all"`` measures
-the whole ladder for every unit, blocks up front.
+the global tier and module ones when the module tier starts, each only at the unit's precision
+there and the next one down (the greedy tiers never raise a unit); a row further down is
+measured when a unit's next step needs it. ``rows="all"`` measures the whole ladder for every
+unit, blocks up front.
 """
 from __future__ import annotations
 
@@ -190,7 +191,7 @@ def run_tiered(ctx: SearchContext, sensitivity: SensitivityTable,
                 sensitivity = sensitivity.merged(measure(_rows(ctx, missing, current, rows)))
                 model = DropModel(sensitivity, ctx.evaluator.higher_is_better)
             current = _greedy_tier(ctx, "block", ctx.blocks, current, model, skip_margin, bar,
-                                   evaluate, racing)
+                                   evaluate, racing, _more_rows(measure, rows))
         if "module" in tiers:
             resource = binding_resource(ctx, current)
             movable = [] if _nothing_to_gain(ctx, current) else [
@@ -205,22 +206,44 @@ def run_tiered(ctx: SearchContext, sensitivity: SensitivityTable,
                                "resource": resource})
             known = [m for m in ctx.modules if sensitivity.has_unit(m.level, m.path)]
             _greedy_tier(ctx, "module", known, current, model, skip_margin, bar, evaluate,
-                         racing)
+                         racing, _more_rows(measure, rows))
     finally:
         bar.close()
-    return sensitivity
+    return model.table
 
 
 def _rows(ctx: SearchContext, units: list[Unit], current: Candidate, rows: str) -> list:
     """What to measure for ``units`` from ``current``: the whole ladder (``rows="all"``), else
-    only the precisions at or below each unit's present one (a greedy tier never raises it)."""
+    each unit's present precision and the next one down (a greedy tier never raises it)."""
     if rows == "all":
         return list(units)
     picked = []
     for unit in units:
         top = max(current.plan.precision_of(m) for m in unit.modules)
-        picked.append(UnitRows(unit, tuple(p for p in ctx.ladder[1:] if p <= top)))
+        picked.append(UnitRows(unit, tuple(p for p in ctx.ladder[1:] if p <= top)[:2]))
     return picked
+
+
+def _more_rows(measure: Callable[[list], SensitivityTable] | None, rows: str
+               ) -> Callable[[list], SensitivityTable] | None:
+    """How a greedy tier measures rows a step needs (None: the table is complete)."""
+    return measure if rows == "needed" else None
+
+
+def _ensure_rows(ctx: SearchContext, units: list[Unit], current: Candidate, frozen: frozenset,
+                 model: DropModel, measure: Callable[[list], SensitivityTable] | None) -> None:
+    """Measure the row of every open unit's next step that the table lacks (in place)."""
+    if measure is None:
+        return
+    need = []
+    for unit in units:
+        if unit.path in frozen:
+            continue
+        new = _step_below(ctx.ladder, max(current.plan.precision_of(m) for m in unit.modules))
+        if new is not None and model.table.row(unit.level, unit.path, new) is None:
+            need.append(UnitRows(unit, (new,)))
+    if need:
+        model.table = model.table.merged(measure(need))
 
 
 def _race_note(candidate: Candidate) -> dict:
@@ -268,7 +291,8 @@ def _starting_point(ctx: SearchContext, global_candidates: list[Candidate]) -> C
 
 def _greedy_tier(ctx: SearchContext, tier: str, units: list[Unit], start: Candidate,
                  model: DropModel, margin: float, bar: tqdm, evaluate: EvaluateFn,
-                 racing: bool = False) -> Candidate:
+                 racing: bool = False,
+                 measure: Callable[[list], SensitivityTable] | None = None) -> Candidate:
     """Lower units one ladder step at a time while constA holds; returns the last accepted.
 
     Each step is decided by :func:`_step` from the anchor and the frozen units alone; on a
@@ -282,6 +306,7 @@ def _greedy_tier(ctx: SearchContext, tier: str, units: list[Unit], start: Candid
         return _step(ctx, tier, units, anchor, frozen_units, model, margin)
 
     while True:
+        _ensure_rows(ctx, units, current, frozen, model, measure)
         step = step_of(current, frozen)
         if step.action == "stop":
             ctx.trials.append({"tier": tier, "action": "stop", "anchor": current.order,
