@@ -20,6 +20,7 @@ from results_sections import (ROOT, load, section_alpha, section_compare,  # noq
                               section_gpu216, section_hw, section_models, section_scale,
                               section_search, section_search_hw, section_spikegpt,
                               section_v1_v2, section_validation, table)
+from results_signals import section_signals  # noqa: E402
 
 README = ROOT / "README.md"
 RESULTS_MD = ROOT / "docs" / "RESULTS.md"
@@ -32,6 +33,7 @@ def render_results() -> str:
         lambda: section_models(load("models")) if load("models") else "",
         lambda: section_search(load("search_sst2"), load("search_wt2")),
         lambda: section_compare(load("search_compare"), load("search_tiny_exhaustive")),
+        lambda: section_signals(load("sensitivity_signals")),
         lambda: section_alpha(load("search_alpha")),
         lambda: section_search_hw(load("search_hw")),
         lambda: section_hw(load("hw_table")),
