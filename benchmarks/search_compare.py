@@ -109,9 +109,58 @@ def main(argv: list[str] | None = None) -> int:
     racing_audit = audit(tiered, checker, task)
     print(f"racing audit: {racing_audit['decided_early']} early decisions, "
           f"{len(racing_audit['changed'])} reversed by the full split", flush=True)
+    factors = [float(f) for f in args.nsga_factors.split(",") if f.strip()]
+    nsga_trials: dict[str, int] = {}
+    ilp_budgets = None
+    baseline_dev = dev.evaluate(loaded.model)["value"]
+
+    def save(finished: bool) -> tuple[dict, dict]:
+        """Write what has run so far (a long comparison keeps its finished strategies)."""
+        tiered_score = tiered.chosen.score if tiered.chosen else -math.inf
+        criteria = {}
+        for name, entry in runs.items():
+            if name == "tiered":
+                continue
+            score = entry["chosen"]["score"] if entry["chosen"] else -math.inf
+            equal = entry["items_evaluated"] <= tiered_items + full_items  # within one full
+            key = name.replace(" ", "_")
+            criteria[f"tiered_score_at_least_{key}"] = tiered_score >= score - 1e-12
+            criteria[f"{key}_budget_at_most_tiered_plus_one_evaluation"] = bool(equal)
+        record = {
+            "benchmark": "search_compare", "model": str(args.model),
+            "const_acc": args.const_acc, "const_mem": args.const_mem, "alpha": args.alpha,
+            "seed": args.seed, "torch_threads": args.threads, "random_budget": budget,
+            "budget_items": tiered_items, "items_per_full_evaluation": full_items,
+            "budget_full_evaluations": budget, "ilp_budgets": ilp_budgets,
+            "nsga2_trials": nsga_trials or None,
+            "nsga2_basis": "factor x tiered's budget in items, as full evaluations",
+            "racing_audit": racing_audit,
+            "load_average_end": os.getloadavg(),
+            "baseline_accuracy": tiered.baseline.metric, "selection_split": task.name,
+            "report_split": dev.name, "baseline_dev_accuracy": baseline_dev,
+            "strategies": {name: {k: v for k, v in entry.items() if k != "result"}
+                           for name, entry in runs.items()},
+            "criteria": criteria, "finished": finished,
+            "note": ("counts are evaluations used per strategy; the store is shared, so wall "
+                     "times of later strategies are shortened by stored results; "
+                     "evaluation_time_s is the standalone cost of the evaluations each strategy "
+                     "used; items_evaluated counts every scored sentence (full, slice, "
+                     "calibration, proxy)"),
+        }
+        write_json_atomic(args.results, record)
+        return record, criteria
+
+    def nsga(factor: float) -> None:
+        nsga_trials[f"{factor:g}x"] = trials = math.ceil(factor * budget)
+        run("nsga2", label=f"nsga2 {factor:g}x", n_trials=trials)
+        save(False)
+
+    save(False)
+    if "nsga2" in wanted and factors:  # equal items first: the comparison that decides
+        nsga(factors[0])
     if "random" in wanted:
         run("random", n_evaluations=budget)
-    ilp_budgets = None
+        save(False)
     if "ilp" in wanted:
         # what its module sensitivity table costs (every module at every precision, plus
         # the fp32 baseline), in full evaluations; the rest of B goes to ILP solutions
@@ -120,44 +169,11 @@ def main(argv: list[str] | None = None) -> int:
         sensitivity_cost = _module_count(loaded.model) * precisions * shares + 1
         ilp_budgets = max(1, budget - math.ceil(sensitivity_cost))
         run("ilp", budgets=ilp_budgets)
-    factors = [float(f) for f in args.nsga_factors.split(",") if f.strip()]
-    nsga_trials = {}
+        save(False)
     if "nsga2" in wanted:
-        for factor in factors:
-            nsga_trials[f"{factor:g}x"] = trials = math.ceil(factor * budget)
-            run("nsga2", label=f"nsga2 {factor:g}x", n_trials=trials)
-
-    tiered_score = tiered.chosen.score if tiered.chosen else -math.inf
-    criteria = {}
-    for name, entry in runs.items():
-        if name == "tiered":
-            continue
-        score = entry["chosen"]["score"] if entry["chosen"] else -math.inf
-        equal = entry["items_evaluated"] <= tiered_items * 1.0 + full_items  # within one full
-        key = name.replace(" ", "_")
-        criteria[f"tiered_score_at_least_{key}"] = tiered_score >= score - 1e-12
-        criteria[f"{key}_budget_at_most_tiered_plus_one_evaluation"] = bool(equal)
-    record = {
-        "benchmark": "search_compare", "model": str(args.model),
-        "const_acc": args.const_acc, "const_mem": args.const_mem, "alpha": args.alpha,
-        "seed": args.seed, "torch_threads": args.threads, "random_budget": budget,
-        "budget_items": tiered_items, "items_per_full_evaluation": full_items,
-        "budget_full_evaluations": budget, "ilp_budgets": ilp_budgets,
-        "nsga2_trials": nsga_trials or None,
-        "nsga2_basis": "factor x tiered's budget in items, as full evaluations",
-        "racing_audit": racing_audit,
-        "load_average_end": os.getloadavg(),
-        "baseline_accuracy": tiered.baseline.metric, "selection_split": task.name,
-        "report_split": dev.name, "baseline_dev_accuracy": dev.evaluate(loaded.model)["value"],
-        "strategies": {name: {k: v for k, v in entry.items() if k != "result"}
-                       for name, entry in runs.items()},
-        "criteria": criteria,
-        "note": ("counts are evaluations used per strategy; the store is shared, so wall times "
-                 "of later strategies are shortened by stored results; evaluation_time_s is "
-                 "the standalone cost of the evaluations each strategy used; items_evaluated "
-                 "counts every scored sentence (full, slice, calibration, proxy)"),
-    }
-    write_json_atomic(args.results, record)
+        for factor in factors[1:]:
+            nsga(factor)
+    record, criteria = save(True)
 
     header = ("strategy", "full", "calib", "proxy", "items", "full-eq.", "eval time s", "wall s",
               "feasible", "chosen", "acc", "saved", "score")

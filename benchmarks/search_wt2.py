@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="runs/bench-search-wt2")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--calib-size", type=int, default=2048,
-                        help="calibration subset size (tokens); 2048 keeps the sensitivity phase within the 30 full-evaluation budget")
+                        help="calibration subset size (tokens); 2048 keeps the sensitivity "
+                             "phase within the 30 full-evaluation budget")
     parser.add_argument("--racing", type=float, default=0.05,
                         help="level of the racing rule (0: every candidate on the whole split)")
     parser.add_argument("--keep-store", action="store_true")

@@ -145,7 +145,8 @@ def section_compare(cmp: dict | None, tiny: dict | None) -> str:
             "(`benchmarks/search_compare.py`)\n\n"
             f"Same evaluator and store; constA {cmp['const_acc']}, constM {cmp['const_mem']}, "
             f"alpha {cmp['alpha']}; random gets tiered's budget ({cmp['random_budget']} "
-            f"evaluations), NSGA-II {trials_text(cmp['nsga2_trials'])} trials ({cmp['nsga2_basis']})."
+            f"evaluations), NSGA-II {trials_text(cmp['nsga2_trials'])} trials "
+            f"({cmp['nsga2_basis']})."
             + audit_text(cmp.get("racing_audit")) + "\n\n"
             + table(["strategy", "items evaluated", "full evals", "calibration evals",
                      "full-eval equivalents",
