@@ -150,3 +150,41 @@ def test_slices_are_stored_by_chunk_and_larger_slices_only_compute_new_items(
     assert sorted(np.concatenate(scorer.chunk_items).tolist()) == list(range(len(sst_task)))
     # another evaluation (here: another chunking) never reads these rows
     assert SliceScorer(evaluator, sst_task, chunks=4).fingerprint != scorer.fingerprint
+
+
+@pytest.fixture(scope="module")
+def race_problem(tokenizer):
+    rng = random.Random(2)
+    examples = [(" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9))), i % 2)
+                for i in range(160)]
+    task = SST2Task.from_examples(tokenizer, examples, batch_size=32, name="race")
+    return _tiny_classifier(tokenizer), task
+
+
+def test_tiered_search_races_and_confirms_its_choice(race_problem):
+    from qslm_neuro.quantsearch import search
+    from qslm_neuro.quantsearch.strategies import Tiered
+
+    model, task = race_problem
+    options = dict(const_perf="5pt", const_mem=None, ladder="fp32,int8,int4,int2",
+                   calibration_size=32, progress=False, hw=None, tiers=("global", "block"))
+    raced = search(model, task, strategy="tiered", racing=0.05, **options)
+    counts = raced.counts
+    assert counts["slice_items"] > 0 and counts["racing"]["items_per_full_evaluation"] == 160
+    assert counts["full_equivalents"] >= counts["slice_full_equivalents"]
+    full = search(model, task, strategy=Tiered(racing=None, tiers=("global", "block")),
+                  **{k: v for k, v in options.items() if k != "tiers"})
+    assert "slice_items" not in full.counts
+    assert all("race" not in c.details for c in full.candidates)
+    by_key = {c.plan.key: c for c in full.candidates}
+    for candidate in raced.candidates:
+        race = candidate.details.get("race")
+        same = by_key.get(candidate.plan.key)
+        if race is not None and race["items"] == race["of"] and same is not None:
+            # decided on the whole split: the same metric and decision as a full evaluation
+            assert candidate.metric == pytest.approx(same.metric)
+            assert candidate.meets_perf == same.meets_perf
+    if raced.chosen is not None:  # the choice was confirmed by a full evaluation
+        assert "race" not in raced.chosen.details and raced.chosen.meets_perf
+        assert raced.chosen.metric == pytest.approx(task.evaluate(
+            raced.chosen.plan.quantized_copy(model))["value"])
