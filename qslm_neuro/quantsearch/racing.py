@@ -216,12 +216,14 @@ class SliceScorer:
         return sum(len(self.chunk_items[j]) for _key, j in self.used)
 
 
-def racing_task(ctx: "SearchContext") -> Any:
+def racing_task(ctx: "SearchContext", chunks: int = 8) -> Any:
     """The task object behind the evaluator when racing can run on it, else None."""
     task = getattr(ctx.evaluator._evaluate, "__self__", None)
     if task is None or not all(hasattr(task, name) for name in
                                ("item_count", "evaluate_items", "item_metric")):
         return None
+    if task.item_count() < 2 * chunks:
+        return None  # too few items to cut into slices
     if ctx.hardware or ctx.beta or ctx.hardware_spec:
         return None  # hardware bounds and energy weights need each candidate's activity
     return task

@@ -150,7 +150,7 @@ class Tiered(Strategy):
             measure: Measure) -> SensitivityTable | None:
         if sensitivity is None:  # blocks wait for the global tier: the baseline row only
             sensitivity = measure([])
-        task = racing_task(ctx) if self.rule is not None else None
+        task = racing_task(ctx, self.rule.chunks()) if self.rule is not None else None
         racer = Racer(ctx, self.rule, task) if task is not None else None
         sensitivity = run_tiered(ctx, sensitivity, self.tiers, float(self.skip_margin), measure,
                                  racer.evaluate if racer else None, self.rows)
