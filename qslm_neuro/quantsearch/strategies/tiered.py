@@ -323,7 +323,8 @@ def _greedy_tier(ctx: SearchContext, tier: str, units: list[Unit], start: Candid
         if not racing:
             prefetch_step(ctx, step_of, current, frozen, step,
                           (accepted_n + 1) / (evaluated_n + 2))  # parallel executors only
-        candidate = evaluate(step.plan, tier, step.label)
+        candidate = evaluate(step.plan, tier, step.label, anchor=current) if racing else \
+            evaluate(step.plan, tier, step.label)
         bar.update()
         accepted = ctx.accepts(candidate, current)
         accepted_n, evaluated_n = accepted_n + accepted, evaluated_n + 1
