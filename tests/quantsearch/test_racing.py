@@ -146,6 +146,9 @@ def test_slices_are_stored_by_chunk_and_larger_slices_only_compute_new_items(
     again_values, _ = again.items(plan, 4)
     assert again.computed_items == 0 and np.array_equal(again_values, values4)
     assert again.items_used() == 24
+    assert not again.complete(plan)  # half the split: no anchor to pair a step with yet
+    again.items(plan, 8)
+    assert again.complete(plan) and again.computed_items == 24
     # all chunks together are the whole split, each item once
     assert sorted(np.concatenate(scorer.chunk_items).tolist()) == list(range(len(sst_task)))
     # another evaluation (here: another chunking) never reads these rows
