@@ -8,7 +8,9 @@ candidates on the selection split (the 1,000 SST-2 training sentences the model 
 reporting the chosen plan and fp32 on SST-2 dev (872 sentences), with the paired difference's 95%
 interval and whether the 1-point constraint still holds there. Done when: a chosen candidate with
 at least 85% memory reduction against fp32 and at most 1.0 point lower accuracy than the baseline
-on the selection split, and the whole search under 10 minutes on 2 cores. Wall time depends on what else the machine runs, so the
+on the selection split, the whole search costing at most 30 full-evaluation equivalents (full
+evaluations, raced slices, calibration and proxy items; candidates are raced, ``--racing``) and
+under 10 minutes on 2 cores. Wall time depends on what else the machine runs, so the
 process's CPU time and the load average are recorded next to it (with one torch thread the CPU
 time is what the wall time would be on an otherwise idle machine). Prints a table and writes
 benchmarks/results/search_sst2.json.

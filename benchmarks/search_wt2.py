@@ -5,8 +5,9 @@
 
 Candidates are evaluated on the held-out text (the search never selects on the test split);
 the baseline's and the chosen candidate's test perplexities are evaluated afterwards. Done when:
-at least 80% memory reduction against fp32 with at most 5% higher test perplexity. Prints a
-table and writes benchmarks/results/search_wt2.json.
+at least 80% memory reduction against fp32 with at most 5% higher test perplexity, for at most
+30 full-evaluation equivalents (candidates raced on held-out windows, ``--racing``; a 2,048-token
+calibration span, ``--calib-size``). Prints a table and writes benchmarks/results/search_wt2.json.
 """
 from __future__ import annotations
 
