@@ -36,8 +36,8 @@ from deciding on zero variance.
 (plan, chunk of the order): a larger slice only computes the chunks it lacks, and a resumed search
 reads them back. The raced candidate's metric is the estimate ``fp32 + g_hat`` (exact once the
 whole split was scored), its activity (hence its hardware estimate) is recorded on the first
-slice, and the candidate the search finally chooses is confirmed by a full evaluation
-(:meth:`Racer.confirm`).
+slice, and the candidate the search chooses is scored on the rest of the split before it stays
+chosen (:meth:`Racer.confirm`).
 Racing needs a task that can score item subsets (``item_count``, ``evaluate_items``,
 ``item_metric``); searches with hardware bounds or an energy weight evaluate fully.
 """
@@ -307,19 +307,24 @@ class Racer:
         return ctx._candidate(plan, tier, label, result)
 
     def confirm(self) -> list[dict[str, Any]]:
-        """Fully evaluate the chosen candidate while it was only raced (its metric exact, its
-        hardware estimate measured); choose again if constA fails on the full split."""
+        """Score the chosen candidate on the rest of the split while it was decided early (its
+        metric becomes exact), and choose again, until the choice was scored on all of it: an
+        early estimate never decides the final choice."""
         ctx, notes = self.ctx, []
         while True:
             chosen, _ = ctx.choose()
-            if chosen is None or "race" not in chosen.details:
+            race = None if chosen is None else chosen.details.get("race")
+            if race is None or race["items"] >= race["of"]:
                 return notes
-            full = ctx.evaluator.full(chosen.plan)
-            replaced = _replace_candidate(ctx, chosen, full)
+            values, weights = self.scorer.items(chosen.plan, self.scorer.chunks)
+            metric = self.task.item_metric(float(values.sum() / weights.sum()))
+            completed = {**race, "items": int(values.size), "early": race,
+                         "decision": "accept" if ctx.perf.ok(metric) else "reject"}
+            result = {"metric": metric, "total_bytes": chosen.total_bytes,
+                      "activity": chosen.activity, "hw": None, "details": {"race": completed}}
+            replaced = _replace_candidate(ctx, chosen, result)
             notes.append({"candidate": chosen.order, "raced_metric": chosen.metric,
                           "full_metric": replaced.metric, "holds": replaced.meets_perf})
-            if replaced.feasible:
-                return notes
 
     def add_counts(self, counts: dict[str, Any], full_size: float | None) -> None:
         """Slice items into ``counts``: items evaluated, and full-evaluation equivalents."""
@@ -349,13 +354,12 @@ def _decided_at(decisions: list[dict[str, Any]], population: int) -> dict[str, i
     return table
 
 
-def _replace_candidate(ctx: "SearchContext", old: "Candidate", full: dict[str, Any]
+def _replace_candidate(ctx: "SearchContext", old: "Candidate", result: dict[str, Any]
                        ) -> "Candidate":
-    """The candidate ``old`` rebuilt from its full evaluation, in the same place and order."""
-    made = ctx._candidate(old.plan, old.tier, old.label, full)
+    """The candidate ``old`` rebuilt from ``result``, in the same place and order."""
+    made = ctx._candidate(old.plan, old.tier, old.label, result)
     ctx.candidates.pop()  # _candidate appended it; it takes the old one's place instead
-    made = dataclasses.replace(made, order=old.order,
-                               details={**made.details, "raced": old.details["race"]})
+    made = dataclasses.replace(made, order=old.order)
     ctx.candidates[ctx.candidates.index(old)] = made
     ctx._by_key[old.plan.key] = made
     return made
@@ -372,7 +376,8 @@ def audit(result: Any, evaluator: Any, task: Any, rule: SequentialRule | None = 
     scorer = SliceScorer(evaluator, task, rule.chunks())
     changed, checked = [], 0
     for candidate in result.candidates:
-        race = candidate.details.get("race")  # (a confirmed choice holds "raced" instead)
+        race = candidate.details.get("race")
+        race = race.get("early", race) if race else None  # a completed choice: its early call
         if race is None or race["items"] >= race["of"]:
             continue
         checked += 1

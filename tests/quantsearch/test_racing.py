@@ -187,7 +187,8 @@ def test_tiered_search_races_and_confirms_its_choice(race_problem):
             # decided on the whole split: the same metric and decision as a full evaluation
             assert candidate.metric == pytest.approx(same.metric)
             assert candidate.meets_perf == same.meets_perf
-    if raced.chosen is not None:  # the choice was confirmed by a full evaluation
-        assert "race" not in raced.chosen.details and raced.chosen.meets_perf
+    if raced.chosen is not None:  # the choice was scored on the whole split
+        race = raced.chosen.details["race"]
+        assert race["items"] == race["of"] and raced.chosen.meets_perf
         assert raced.chosen.metric == pytest.approx(task.evaluate(
             raced.chosen.plan.quantized_copy(model))["value"])

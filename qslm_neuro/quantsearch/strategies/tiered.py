@@ -58,8 +58,8 @@ candidates, and counted as ``speculative_unused``.
 **Racing** (``racing=0.05``, the default; :mod:`~qslm_neuro.quantsearch.racing`): on a task that
 scores item subsets, with no hardware bound and ``beta = 0``, every plan of the global and greedy
 tiers is raced on growing slices of the selection split and accepted or rejected as soon as a
-paired confidence bound decides constA; the chosen candidate is then confirmed by a full
-evaluation. ``racing=None`` evaluates every plan on the whole split. Racing runs sequentially (no
+paired confidence bound decides constA; the chosen candidate is then scored on the whole split
+(choosing again while an early estimate would decide the choice). ``racing=None`` evaluates every plan on the whole split. Racing runs sequentially (no
 speculation). **Sensitivity rows** (``rows="needed"``): block sensitivities are measured after
 the global tier and module ones when the module tier starts, each only at the unit's precision
 there and the next one down (the greedy tiers never raise a unit); a row further down is
@@ -156,8 +156,8 @@ class Tiered(Strategy):
                                  racer.evaluate if racer else None, self.rows)
         if racer is not None:
             for note in racer.confirm():
-                ctx.trials.append({"tier": "confirm", "action": "full evaluation of the raced "
-                                   "choice", **note})
+                ctx.trials.append({"tier": "confirm", "action": "the raced choice scored on "
+                                   "the whole split", **note})
         return sensitivity
 
     def settings(self) -> dict:
