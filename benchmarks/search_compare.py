@@ -37,8 +37,8 @@ import torch
 
 from qslm_neuro.fileio import write_json_atomic
 from qslm_neuro.models.checkpoint import load_checkpoint
-from qslm_neuro.quantsearch import search
-from qslm_neuro.quantsearch.api import build_evaluator
+from qslm_neuro.quantsearch import Constraints, TradeOff, search
+from qslm_neuro.quantsearch.driver import build_evaluator
 from qslm_neuro.quantsearch.checkpoint import selection_and_report_tasks
 from qslm_neuro.quantsearch.racing import audit, items_evaluated
 from qslm_neuro.quantsearch.store import EvaluationStore
@@ -73,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             return dev.evaluate(loaded.model)["value"]
 
     store = EvaluationStore.at(args.store)
-    common = dict(const_perf=args.const_acc, const_mem=args.const_mem, alpha=args.alpha,
-                  seed=args.seed, store=store)
+    common = dict(constraints=Constraints(accuracy=args.const_acc, memory=args.const_mem),
+                  objective=TradeOff(alpha=args.alpha), seed=args.seed, store=store)
     wanted = [s.strip() for s in args.strategies.split(",") if s.strip()]
 
     runs: dict[str, dict] = {}
@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     tiered = run("tiered")
     tiered_items = runs["tiered"]["items_evaluated"]
     budget = math.ceil(tiered_items / full_items)
-    checker = build_evaluator(loaded.model, task, store=store, seed=args.seed, hw=None)
+    checker = build_evaluator(loaded.model, task, store=store, seed=args.seed,
+                              record_activity=False)
     racing_audit = audit(tiered, checker, task)
     print(f"racing audit: {racing_audit['decided_early']} early decisions, "
           f"{len(racing_audit['changed'])} reversed by the full split", flush=True)

@@ -29,7 +29,8 @@ import torch
 
 from qslm_neuro.fileio import write_json_atomic
 from qslm_neuro.models.checkpoint import verify_checkpoint
-from qslm_neuro.quantsearch.checkpoint import describe_report_split, search_checkpoint
+from qslm_neuro.quantsearch import Calibration, Constraints, TradeOff
+from qslm_neuro.quantsearch.checkpoint import Splits, describe_report_split, search_checkpoint
 from qslm_neuro.quantsearch.racing import items_evaluated
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -63,11 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(out)
     load_before = os.getloadavg()
     start = time.perf_counter()
-    result = search_checkpoint(args.model, "sst2", out=out, const_perf=args.const_acc,
-                               const_mem=args.const_mem, alpha=args.alpha, seed=args.seed,
-                               data_dir=args.data_dir,
-                               calibration_size=args.calib_size, racing=args.racing,
-                               select_split=args.select_split)
+    result = search_checkpoint(
+        args.model, "sst2", out=out, seed=args.seed,
+        constraints=Constraints(accuracy=args.const_acc, memory=args.const_mem),
+        objective=TradeOff(alpha=args.alpha),
+        splits=Splits(select=args.select_split, data_dir=args.data_dir),
+        calibration=Calibration(size=args.calib_size), racing=args.racing)
     wall = time.perf_counter() - start
     load_after = os.getloadavg()
 
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         "report_split": reported.get("split"), "protocol": reported.get("protocol"),
         "reported": {role: reported[role]["value"] for role in ("baseline", "chosen", "nearest")
                      if role in reported},
-        "paired": reported.get("paired"), "const_acc_on_report_split": reported.get("const_perf"),
+        "paired": reported.get("paired"), "const_acc_on_report_split": reported.get("accuracy_constraint"),
         "const_acc": args.const_acc, "const_mem": args.const_mem, "alpha": args.alpha,
         "seed": args.seed, "torch_threads": args.threads, "cpu_count": os.cpu_count(),
         "platform": platform.platform(), "python": sys.version.split()[0],
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "accuracy_drop_at_most_1pt_on_selection": bool(
             chosen and base.metric - chosen.metric <= 0.01 + 1e-12),
         "accuracy_drop_at_most_1pt_on_report_split": bool(
-            reported.get("const_perf", {}).get("holds")),
+            reported.get("accuracy_constraint", {}).get("holds")),
         "wall_time_under_600s": wall < 600, "cpu_time_under_600s": result.cpu_time_s < 600,
     }
     write_json_atomic(args.results, record)

@@ -24,7 +24,8 @@ import torch
 
 from qslm_neuro.fileio import write_json_atomic
 from qslm_neuro.models.checkpoint import load_checkpoint
-from qslm_neuro.quantsearch.api import build_evaluator
+from qslm_neuro.quantsearch.driver import build_evaluator
+from qslm_neuro.quantsearch.options import Calibration
 from qslm_neuro.quantsearch.checkpoint import selection_and_report_tasks
 from qslm_neuro.quantsearch.sensitivity import measure_sensitivity
 from qslm_neuro.quantsearch.signals import SIGNALS, rank_correlations, signal_table
@@ -42,8 +43,9 @@ def run_task(name: str, ladder_text: str, probes: int, store_root: Path, data_di
     loaded = load_checkpoint(model_dir)
     task, _report = selection_and_report_tasks(loaded, name, data_dir)
     store = EvaluationStore.at(store_root / run)
-    evaluator = build_evaluator(loaded.model, task, store=store, seed=seed, hw=None,
-                                calibration_size=calibration_size)
+    evaluator = build_evaluator(loaded.model, task, store=store, seed=seed,
+                                calibration=Calibration(size=calibration_size),
+                                record_activity=False)
     ladder = parse_ladder(ladder_text)
     units = block_units(evaluator.hierarchy, frozenset()) + \
         module_units(evaluator.hierarchy, frozenset())

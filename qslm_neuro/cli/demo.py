@@ -25,10 +25,10 @@ from qslm_neuro.errors import DataNotFoundError
 HELP = "search, cost and plot the shipped SST-2 model (what `make demo` runs)"
 DEFAULT_MODEL = "data/slm-small-sst2"
 HARDWARE = ("loihi", "loihi2", "embedded-soc")
-DEFAULTS = {"const_perf": "1pt", "const_mem": "15%", "alpha": 0.5}
+DEFAULTS = {"accuracy": "1pt", "memory": "15%", "alpha": 0.5}
 #: The hardware-targeted search: one chip, lowest energy per token, accuracy within 1 point.
-HW_SEARCH = {"const_perf": "1pt", "const_mem": "1chip", "alpha": 0.0, "beta": 1.0,
-             "hw": "loihi2,embedded-soc"}
+HW_SEARCH = {"accuracy": "1pt", "memory": "1chip", "alpha": 0.0, "beta": 1.0,
+             "chips": "loihi2,embedded-soc"}
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -97,13 +97,17 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
         return _demo_without_data(loaded, out_dir, str(exc))
 
     from qslm_neuro.viz import plot_precision_map, plot_sensitivity_heatmap, save_figure
-    from qslm_neuro.quantsearch.checkpoint import search_checkpoint
+    from qslm_neuro.quantsearch import Constraints, Execution, TradeOff
+    from qslm_neuro.quantsearch.checkpoint import Splits, search_checkpoint
 
-    print(f"searching: accuracy at most 1 point below fp32 (constA = {DEFAULTS['const_perf']}), "
-          f"memory at most {DEFAULTS['const_mem']} of fp32 (constM), alpha = {DEFAULTS['alpha']}")
-    result = search_checkpoint(model_dir, "sst2", out=out_dir, data_dir=data_dir, seed=seed,
-                               hw="loihi2", progress=progress, select_split=select_split,
-                               **DEFAULTS)
+    print(f"searching: accuracy at most 1 point below fp32 (constA = {DEFAULTS['accuracy']}), "
+          f"memory at most {DEFAULTS['memory']} of fp32 (constM), alpha = {DEFAULTS['alpha']}")
+    result = search_checkpoint(
+        model_dir, "sst2", out=out_dir, seed=seed, chips="loihi2",
+        constraints=Constraints(accuracy=DEFAULTS["accuracy"], memory=DEFAULTS["memory"]),
+        objective=TradeOff(alpha=DEFAULTS["alpha"]),
+        splits=Splits(select=select_split, data_dir=data_dir),
+        execution=Execution(progress=progress))
     print()
     print(result.table())
     print()
@@ -134,16 +138,21 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
 def _hardware_search(model_dir: str, out_dir: Path, data_dir: Any, seed: int,
                      select_split: str | None, progress: bool) -> bool:
     """The hardware-targeted search, sharing the byte search's evaluation store."""
-    from qslm_neuro.quantsearch.checkpoint import search_checkpoint
+    from qslm_neuro.quantsearch import Constraints, Execution, StoreOptions, TradeOff
+    from qslm_neuro.quantsearch.checkpoint import Splits, search_checkpoint
     from qslm_neuro.quantsearch.store import EvaluationStore
 
-    print(f"\nhardware-targeted search on {HW_SEARCH['hw']}: fit one chip "
-          f"(--const-mem {HW_SEARCH['const_mem']}) at the lowest energy per token (beta 1, "
+    print(f"\nhardware-targeted search on {HW_SEARCH['chips']}: fit one chip "
+          f"(--const-mem {HW_SEARCH['memory']}) at the lowest energy per token (beta 1, "
           f"alpha 0) within 1 point; steps ranked by the resource that binds; evaluations "
           "reused from the search above")
-    per_chip = search_checkpoint(model_dir, "sst2", out=out_dir / "hw", data_dir=data_dir,
-                                 seed=seed, progress=progress, select_split=select_split,
-                                 store=EvaluationStore.at(out_dir), **HW_SEARCH)
+    per_chip = search_checkpoint(
+        model_dir, "sst2", out=out_dir / "hw", seed=seed, chips=HW_SEARCH["chips"],
+        constraints=Constraints(accuracy=HW_SEARCH["accuracy"], memory=HW_SEARCH["memory"]),
+        objective=TradeOff(alpha=HW_SEARCH["alpha"], beta=HW_SEARCH["beta"]),
+        splits=Splits(select=select_split, data_dir=data_dir),
+        store=StoreOptions(store=EvaluationStore.at(out_dir)),
+        execution=Execution(progress=progress))
     for chip, one in per_chip.items():
         print(f"\n[{chip}] " + one.summary().replace("\n", f"\n[{chip}] "))
     print("\nplan per chip:")

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from qslm_neuro.cli.hw_options import hw_list, print_side_by_side
     from qslm_neuro.errors import BadInputError
     from qslm_neuro.fileio import atomic_path, write_json_atomic
-    from qslm_neuro.hw import estimate
+    from qslm_neuro.candidate_costs import estimate
 
     chips = hw_list(args.hw)
     args.hw = chips[0]
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         reports[source] = report
         print(f"[{source}] {note}")
         print(report.summary())
-        if args.nir:  # a user's own network: show every layer
+        if args.nir or args.tflite or args.netx:  # a user's own network: every layer
             print(layer_rows(report, workload))
         print()
     if len(reports) == 2:

@@ -21,16 +21,18 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from qslm_neuro.errors import HardwareModelError
+from qslm_neuro.hw.arithmetic import ARITHMETIC, ArithmeticFormats, formats_of, parse_arithmetic
 from qslm_neuro.hw.checks import check_consistency, check_value
 from qslm_neuro.hw.schema import FAMILIES, NONSYN_DEFAULTS, TECHNOLOGY_GROUPS, ParamSpec
+from qslm_neuro.shipped import shipped_dir
 
 _ENTRY_KEYS = {"value", "unit", "source", "assumed", "note"}
 _HEADER_KEYS = {"name", "family", "description"}
-_SECTIONS = {"hardware", "params", "nonsynaptic", "technology"}
+_SECTIONS = {"hardware", "params", "nonsynaptic", "technology", "arithmetic"}
 _TECH_KEYS = ("energy", "time", "static")
 
 __all__ = ["Param", "HardwareModel", "load_hardware", "parse_hardware", "check_value",
-           "available_hardware", "hw_models_dir"]
+           "available_hardware", "hw_models_dir", "hw_model_dirs"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,12 @@ class HardwareModel:
     path: str = ""
     overridden: tuple[str, ...] = field(default=())
     base: str = ""
+    #: The ``[arithmetic]`` section (number formats), :mod:`qslm_neuro.hw.arithmetic`.
+    arithmetic: Mapping[str, Param] = field(default_factory=dict)
+
+    def formats(self) -> ArithmeticFormats:
+        """The chip's number formats (raises if the file has no ``[arithmetic]`` section)."""
+        return formats_of(self.arithmetic, self.name)
 
     def value(self, key: str) -> float:
         return self.params[key].value
@@ -76,8 +84,16 @@ class HardwareModel:
         if not overrides:
             return self
         params = dict(self.params)
+        arithmetic = dict(self.arithmetic)
         where = f"overrides for hardware model {self.name!r}"
         for key, raw in overrides.items():
+            if key in ARITHMETIC and key in arithmetic:  # a number format (state_bits=16)
+                old = arithmetic[key]
+                arithmetic[key] = Param(
+                    value=check_value(raw, ARITHMETIC[key], key, where), unit=old.unit,
+                    source=f"user override (was {old.value:g} {old.unit}: {old.source})",
+                    assumed=True, note="what-if value given as an override")
+                continue
             spec = _spec_for(self.family, key, where)
             old = params[key]
             value = check_value(raw, spec, key, where)
@@ -86,7 +102,7 @@ class HardwareModel:
                 source=f"user override (was {old.value:g} {old.unit}: {old.source})",
                 assumed=True, note="what-if value given as an override")
         check_consistency({k: p.value for k, p in params.items()}, self.family, where)
-        return replace(self, params=params,
+        return replace(self, params=params, arithmetic=arithmetic,
                        overridden=tuple(sorted(set(self.overridden) | set(overrides))))
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,23 +112,28 @@ class HardwareModel:
             "params": {key: {"value": p.value, "unit": p.unit, "source": p.source,
                              "assumed": p.assumed, **({"note": p.note} if p.note else {})}
                        for key, p in self.params.items()},
+            **({"arithmetic": {key: {"value": p.value, "unit": p.unit, "source": p.source,
+                                     "assumed": p.assumed}
+                               for key, p in self.arithmetic.items()}} if self.arithmetic else {}),
         }
 
 
 def hw_models_dir() -> Path:
-    """Where the built-in hardware models live: ``$QSLM_HW_MODELS`` or the repo's ``hw_models/``."""
-    env = os.environ.get("QSLM_HW_MODELS")
-    if env:
-        return Path(env)
-    import qslm_neuro
+    """Where the built-in hardware models live (:func:`qslm_neuro.shipped.shipped_dir`): the
+    installed package's copy, or the repository's ``hw_models/`` in a source checkout."""
+    return shipped_dir("hw_models")
 
-    return Path(qslm_neuro.__file__).resolve().parent.parent / "hw_models"
+
+def hw_model_dirs() -> list[Path]:
+    """The folders a chip name is looked up in, in order: each folder of ``$QSLM_HW_MODELS``
+    (several separated by ``os.pathsep``), then the built-in ones."""
+    env = os.environ.get("QSLM_HW_MODELS", "")
+    return [Path(part) for part in env.split(os.pathsep) if part] + [hw_models_dir()]
 
 
 def available_hardware() -> list[str]:
-    """Names of the built-in hardware models (file stems in :func:`hw_models_dir`)."""
-    directory = hw_models_dir()
-    return sorted(p.stem for p in directory.glob("*.toml")) if directory.is_dir() else []
+    """Names of the hardware models found by name: file stems in :func:`hw_model_dirs`."""
+    return sorted({p.stem for d in hw_model_dirs() if d.is_dir() for p in d.glob("*.toml")})
 
 
 def load_hardware(hw: "str | os.PathLike[str] | HardwareModel" = "loihi2",
@@ -124,8 +145,14 @@ def load_hardware(hw: "str | os.PathLike[str] | HardwareModel" = "loihi2",
     negative, implausible, inconsistent or wrongly typed values raise
     :class:`HardwareModelError`.
     """
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise HardwareModelError(f"overrides={overrides!r}: expected a mapping of parameter "
+                                 "name -> value, e.g. {'e_syn_op_pj': 30}")
     if isinstance(hw, HardwareModel):
         return hw.with_overrides(overrides)
+    if not isinstance(hw, (str, os.PathLike)) or not os.fspath(hw).strip():
+        raise HardwareModelError(f"hw={hw!r}: expected a chip name ('loihi2'), a .toml path or "
+                                 "a HardwareModel")
     path = _resolve_path(hw)
     if str(path.resolve()) in _chain:
         raise HardwareModelError(
@@ -191,8 +218,10 @@ def parse_hardware(data: Mapping[str, Any], where: str, base_dir: Path | None = 
         params[key] = _parse_entry(entry, schema[key], key, where, name)
     check_consistency({k: p.value for k, p in params.items()}, family, where)
     description = str(header.get("description", f"derived from {base.name}" if base else ""))
+    arithmetic = parse_arithmetic(data.get("arithmetic"), where, _parse_entry, name,
+                                  base.arithmetic if base else None)
     return HardwareModel(name=name, family=family, description=description, params=params,
-                         path=where, base=base.name if base else "")
+                         path=where, base=base.name if base else "", arithmetic=arithmetic)
 
 
 def _load_base(header: Mapping[str, Any], where: str, base_dir: Path | None,
@@ -322,9 +351,11 @@ def _resolve_path(hw: "str | os.PathLike[str]") -> Path:
         if not path.is_file():
             raise HardwareModelError(f"hardware model file {text!r} does not exist")
         return path
-    path = hw_models_dir() / f"{text}.toml"
-    if not path.is_file():
-        raise HardwareModelError(
-            f"unknown hardware model {text!r}; built-in: {available_hardware()} in "
-            f"{hw_models_dir()} (or pass a path to a .toml file)")
-    return path
+    for directory in hw_model_dirs():
+        path = directory / f"{text}.toml"
+        if path.is_file():
+            return path
+    raise HardwareModelError(
+        f"unknown hardware model {text!r}; known by name: {available_hardware()} in "
+        f"{[str(d) for d in hw_model_dirs()]} (or pass a path to a .toml file, or add its "
+        f"folder to QSLM_HW_MODELS)")

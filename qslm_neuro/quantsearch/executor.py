@@ -225,6 +225,9 @@ def _client(address: str) -> Any:
     _require_dask()
     from distributed import Client
 
+    from qslm_neuro.validate import check_scheduler_reachable
+
+    check_scheduler_reachable(address)  # a closed port fails in ~2 s, not Dask's 30 s
     try:
         return Client(address, timeout=30)
     except OSError as exc:
@@ -242,9 +245,9 @@ def _require_dask() -> None:
             "'qslm-neuro[dask]' (dask[array] and distributed), or run without --workers") from exc
 
 
-def unique_plans(plans: Iterable[Any]) -> list[Any]:
-    """Plans in first-seen order without repeats (by key)."""
-    seen: set[str] = set()
+def unique_plans(plans: Iterable[Any], known: Iterable[str] = ()) -> list[Any]:
+    """Plans in first-seen order without repeats (by key), leaving out the ``known`` keys."""
+    seen: set[str] = set(known)
     result = []
     for plan in plans:
         if plan.key not in seen:

@@ -324,7 +324,7 @@ class Racer:
                       "activity": chosen.activity, "hw": None, "details": {"race": completed}}
             replaced = _replace_candidate(ctx, chosen, result)
             notes.append({"candidate": chosen.order, "raced_metric": chosen.metric,
-                          "full_metric": replaced.metric, "holds": replaced.meets_perf})
+                          "full_metric": replaced.metric, "holds": replaced.meets_accuracy})
 
     def add_counts(self, counts: dict[str, Any], full_size: float | None) -> None:
         """Slice items into ``counts``: items evaluated, and full-evaluation equivalents."""

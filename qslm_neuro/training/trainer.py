@@ -3,7 +3,7 @@
 Both runs are seeded and deterministic on the CPU (up to float summation order on a GPU). Model
 selection never looks at the split a number is reported on: SST-2 keeps ``heldout`` training
 sentences aside and reports dev accuracy; WikiText-2 early-stops on its held-out text and reports
-test perplexity (see :func:`qslm_neuro.data.wikitext2_lm_splits` for which text that is).
+test perplexity (see :func:`qslm_neuro.tasks.data.wikitext2_lm_splits` for which text that is).
 """
 from __future__ import annotations
 
@@ -66,9 +66,13 @@ class TrainConfig:
         if self.model not in NAMED_CONFIGS:
             raise BadInputError(f"model={self.model!r} is not a named config; choose one of "
                                 f"{sorted(NAMED_CONFIGS)}")
-        for key in ("epochs", "batch_size", "vocab_size"):
+        for key in ("epochs", "batch_size", "vocab_size", "ctx_len"):
             if getattr(self, key) < 1:
                 raise BadInputError(f"{key}={getattr(self, key)} must be >= 1")
+        if not 0 <= self.seed < 2**32:
+            raise BadInputError(f"seed={self.seed} must be a whole number from 0 to 2**32 - 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise BadInputError(f"dropout={self.dropout} must lie in [0, 1)")
         if not math.isfinite(self.lr) or self.lr <= 0:
             raise BadInputError(f"lr={self.lr} must be a finite number > 0 (e.g. 2e-3)")
         if not math.isfinite(self.weight_decay) or self.weight_decay < 0:
@@ -281,7 +285,7 @@ def train_sst2(cfg: TrainConfig, data_dir: str | None = None) -> TrainResult:
     tokenizer = Tokenizer.train([s for s, _ in train], cfg.vocab_size, lowercase=cfg.lowercase)
     encoded = [ids or [tokenizer.eos_id] for ids in tokenizer.encode_batch([s for s, _ in train])]
     labels = [label for _, label in train]
-    model = build_model(cfg.model, task="classify", vocab_size=tokenizer.vocab_size,
+    model = build_model(cfg.model, head="classify", vocab_size=tokenizer.vocab_size,
                         dropout=cfg.dropout, seed=cfg.seed, **cfg.model_overrides).to(cfg.device)
     heldout_task = SST2Task.from_examples(tokenizer, heldout, name="sst2/train-heldout") \
         if heldout else None
@@ -332,7 +336,7 @@ def train_wikitext2(cfg: TrainConfig, data_dir: str | None = None) -> TrainResul
     train_ids = torch.tensor(tokenizer.encode(splits.train), dtype=torch.long)
     if len(train_ids) < cfg.ctx_len + 2:
         raise BadInputError(f"training text has {len(train_ids)} tokens; need > ctx_len + 1")
-    model = build_model(cfg.model, task="lm", vocab_size=tokenizer.vocab_size,
+    model = build_model(cfg.model, head="lm", vocab_size=tokenizer.vocab_size,
                         ctx_len=cfg.ctx_len, dropout=cfg.dropout, seed=cfg.seed,
                         **cfg.model_overrides).to(cfg.device)
     heldout_task = WikiText2Task.from_text(tokenizer, splits.heldout, ctx_len=cfg.ctx_len,

@@ -130,7 +130,7 @@ def test_slices_are_stored_by_chunk_and_larger_slices_only_compute_new_items(
     model = _tiny_classifier(tokenizer)
     store = EvaluationStore(tmp_path / "evaluations.sqlite")
     evaluator = Evaluator(model, sst_task.evaluate, higher_is_better=True, store=store,
-                          hw=None, evaluation_id="synthetic")
+                          record_activity=False)
     scorer = SliceScorer(evaluator, sst_task, chunks=8)
     plan = QuantPlan({m.path: Precision.parse("int2") for m in evaluator.hierarchy.modules})
     values, _ = scorer.items(plan, 2)
@@ -141,7 +141,7 @@ def test_slices_are_stored_by_chunk_and_larger_slices_only_compute_new_items(
     assert np.array_equal(values4[:12], values)
     # a resumed search reads the chunks back; the order of the split is the same
     again = SliceScorer(Evaluator(model, sst_task.evaluate, higher_is_better=True,
-                                  store=store, hw=None, evaluation_id="synthetic"),
+                                  store=store, record_activity=False),
                         sst_task, chunks=8)
     again_values, _ = again.items(plan, 4)
     assert again.computed_items == 0 and np.array_equal(again_values, values4)
@@ -169,8 +169,12 @@ def test_tiered_search_races_and_confirms_its_choice(race_problem):
     from qslm_neuro.quantsearch.strategies import Tiered
 
     model, task = race_problem
-    options = dict(const_perf="5pt", const_mem=None, ladder="fp32,int8,int4,int2",
-                   calibration_size=32, progress=False, hw=None, tiers=("global", "block"))
+    from qslm_neuro.quantsearch import Calibration, Constraints, Execution, SearchSpace
+
+    options = dict(constraints=Constraints(accuracy="5pt"),
+                   space=SearchSpace(ladder="fp32,int8,int4,int2"),
+                   calibration=Calibration(size=32), execution=Execution(progress=False),
+                   chips=None, tiers=("global", "block"))
     raced = search(model, task, strategy="tiered", racing=0.05, **options)
     counts = raced.counts
     assert counts["slice_items"] > 0 and counts["racing"]["items_per_full_evaluation"] == 160
@@ -186,9 +190,9 @@ def test_tiered_search_races_and_confirms_its_choice(race_problem):
         if race is not None and race["items"] == race["of"] and same is not None:
             # decided on the whole split: the same metric and decision as a full evaluation
             assert candidate.metric == pytest.approx(same.metric)
-            assert candidate.meets_perf == same.meets_perf
+            assert candidate.meets_accuracy == same.meets_accuracy
     if raced.chosen is not None:  # the choice was scored on the whole split
         race = raced.chosen.details["race"]
-        assert race["items"] == race["of"] and raced.chosen.meets_perf
+        assert race["items"] == race["of"] and raced.chosen.meets_accuracy
         assert raced.chosen.metric == pytest.approx(task.evaluate(
             raced.chosen.plan.quantized_copy(model))["value"])

@@ -26,6 +26,7 @@ from qslm_neuro.tasks.wikitext2 import WikiText2Task
 WORDS = ["a wonderful film", "truly great acting", "a moving and funny story", "loved it",
          "a dull mess", "boring and far too long", "the worst script", "hated every minute"]
 LM = {"ladder": "fp32,int8,int4,int2", "calibration_size": 64, "progress": False, "racing": 0,
+      "rows": "all",
       "const_mem": None}
 REAL_ACCEPTS = SearchContext.accepts
 
@@ -44,7 +45,7 @@ def lm_problem():
     tokenizer = Tokenizer.train(WORDS * 5, vocab_size=280)
     task = WikiText2Task.from_text(tokenizer, " ".join(WORDS * 8), ctx_len=16, batch_size=64)
     torch.manual_seed(0)
-    model = build_model("tiny", task="lm", vocab_size=tokenizer.vocab_size, ctx_len=16).eval()
+    model = build_model("tiny", head="lm", vocab_size=tokenizer.vocab_size, ctx_len=16).eval()
     return model, task
 
 
