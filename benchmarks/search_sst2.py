@@ -8,7 +8,10 @@ candidates on the selection split (the 1,000 SST-2 training sentences the model 
 reporting the chosen plan and fp32 on SST-2 dev (872 sentences), with the paired difference's 95%
 interval and whether the 1-point constraint still holds there. Done when: a chosen candidate with
 at least 85% memory reduction against fp32 and at most 1.0 point lower accuracy than the baseline
-on the selection split, and the whole search under 10 minutes on 2 cores. Wall time depends on what else the machine runs, so the
+on the selection split and the whole search under 10 minutes on 2 cores; issue 25 adds: at most
+30 full-evaluation equivalents (full evaluations, raced slices, calibration and proxy items),
+which the racing run (``--racing 0.05 --rows needed --results
+benchmarks/results/search_sst2_racing.json``) aims at. Wall time depends on what else the machine runs, so the
 process's CPU time and the load average are recorded next to it (with one torch thread the CPU
 time is what the wall time would be on an otherwise idle machine). Prints a table and writes
 benchmarks/results/search_sst2.json.
@@ -27,8 +30,9 @@ import torch
 
 from qslm_neuro.fileio import write_json_atomic
 from qslm_neuro.models.checkpoint import verify_checkpoint
-from qslm_neuro.quantsearch import Constraints, TradeOff
+from qslm_neuro.quantsearch import Calibration, Constraints, TradeOff
 from qslm_neuro.quantsearch.checkpoint import Splits, describe_report_split, search_checkpoint
+from qslm_neuro.quantsearch.racing import items_evaluated
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -43,6 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/bench-search-sst2")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--calib-size", type=int, default=None,
+                        help="calibration subset size (sentences; default: the task's)")
+    parser.add_argument("--racing", type=float, default=0.0,
+                        help="level of the racing rule (0, the default: every candidate on the "
+                             "whole split; the racing run: --racing 0.05 --rows needed --results "
+                             f"benchmarks/results/{Path(__file__).stem}_racing.json)")
+    parser.add_argument("--rows", default="all", choices=("all", "needed"),
+                        help="sensitivity rows: the whole ladder, or only those steps need")
     parser.add_argument("--select-split", default=None,
                         help="default: the 1,000 held-out training sentences; 'dev' = the "
                              "paper's protocol (selected on the reported split)")
@@ -61,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         args.model, "sst2", out=out, seed=args.seed,
         constraints=Constraints(accuracy=args.const_acc, memory=args.const_mem),
         objective=TradeOff(alpha=args.alpha),
-        splits=Splits(select=args.select_split, data_dir=args.data_dir))
+        splits=Splits(select=args.select_split, data_dir=args.data_dir),
+        calibration=Calibration(size=args.calib_size), racing=args.racing, rows=args.rows)
     wall = time.perf_counter() - start
     load_after = os.getloadavg()
 
@@ -91,11 +104,14 @@ def main(argv: list[str] | None = None) -> int:
             "plan": chosen.plan.to_dict(), "score": chosen.score,
             "accuracy_drop_points": 100 * (base.metric - chosen.metric), "hw": chosen.hw},
         "candidates": len(result.candidates), "counts": counts,
+        "items_evaluated": items_evaluated(result.counts, _items_per_evaluation(result)),
+        "racing": result.settings.get("racing"),
         "proxy_rank_correlation": result.sensitivity.correlations()
         if result.sensitivity is not None else None,
         "run_dir": str(out),
     }
     record["criteria"] = {
+        "cost_at_most_30_full_evaluation_equivalents": result.counts["full_equivalents"] <= 30,
         "memory_reduction_at_least_85pct": bool(chosen and chosen.memory_saving >= 0.85),
         "accuracy_drop_at_most_1pt_on_selection": bool(
             chosen and base.metric - chosen.metric <= 0.01 + 1e-12),
@@ -120,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"({chosen.memory_saving:.1%} smaller, {chosen.mean_weight_bits:.2f} bits)")]
     rows += [("full / calibration / proxy evals",
               f"{counts['full_evaluations']} / {counts['calibration_evaluations']} / "
-              f"{counts['proxy_evaluations']} = {counts['full_equivalents']:.1f} full-eval equiv."),
+              f"{counts['proxy_evaluations']} + {counts.get('slice_items', 0)} slice items = "
+              f"{counts['full_equivalents']:.1f} full-eval equiv. "
+              f"({record['items_evaluated']} items)"),
              ("wall time", f"{wall:.0f} s (load average {load_before[0]:.1f} -> "
                            f"{load_after[0]:.1f} on {os.cpu_count()} cores)"),
              ("search CPU time", f"{result.cpu_time_s:.0f} s with {args.threads} torch thread(s)")]
@@ -132,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<{width}}  {value}")
     print(f"wrote {args.results}")
     return 0
+
+
+def _items_per_evaluation(result) -> int:
+    """Items in one full evaluation: sentences (SST-2) or scored tokens (WikiText-2)."""
+    details = result.baseline.details
+    return int(details.get("n") or details.get("tokens"))
 
 
 if __name__ == "__main__":

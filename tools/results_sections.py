@@ -70,9 +70,7 @@ def section_search(sst2: dict | None, wt2: dict | None) -> str:
                      f"{base_text}, {mb(b['bytes'])}", f"{dev_text}, "
                      f"{mb(c['bytes'])}", f"**{c['memory_reduction']:.1%}**",
                      f"{c['mean_weight_bits']:.2f}", c["precisions"],
-                     f"{sst2['counts']['full_evaluations']} + "
-                     f"{sst2['counts']['calibration_evaluations']} calib.",
-                     f"{sst2['search_cpu_time_s']:.0f} s"])
+                     cost_cell(sst2), f"{sst2['search_cpu_time_s']:.0f} s"])
     if wt2:
         b, c = wt2["baseline"], wt2["chosen"]
         rows.append(["WikiText-2 (`slm-small-wt2`)", f"{wt2['const_ppl']} (held-out), "
@@ -81,14 +79,12 @@ def section_search(sst2: dict | None, wt2: dict | None) -> str:
                      f"test ppl {c['test_perplexity']:.2f} ({c['test_relative_change']:+.1%}), "
                      f"{mb(c['bytes'])}", f"**{c['memory_reduction']:.1%}**",
                      f"{c['mean_weight_bits']:.2f}", c["precisions"],
-                     f"{wt2['counts']['full_evaluations']} + "
-                     f"{wt2['counts']['calibration_evaluations']} calib.",
-                     f"{wt2['search_cpu_time_s']:.0f} s"])
+                     cost_cell(wt2), f"{wt2['search_cpu_time_s']:.0f} s"])
     text = ("## QSLM tiered search on the shipped models (`benchmarks/search_sst2.py`, "
             "`search_wt2.py`)\n\n"
             + table(["task", "constA, constM, alpha", "fp32", "chosen", "memory saved",
-                     "bits/weight", "precisions", "full + calibration evaluations",
-                     "search CPU time"], rows))
+                     "bits/weight", "precisions", "cost: full-evaluation equivalents (full + "
+                     "raced slice items + calibration)", "search CPU time"], rows))
     corr = []
     for name, data in (("SST-2", sst2), ("WikiText-2", wt2)):
         if data and data.get("proxy_rank_correlation"):
@@ -108,6 +104,14 @@ def section_search(sst2: dict | None, wt2: dict | None) -> str:
                      f"{'keeps' if held['holds'] else 'does not keep'} the {held['text']} "
                      f"constraint (dev threshold {held['threshold']:.4f}).")
     return text
+
+
+def cost_cell(data: dict) -> str:
+    """A search's cost: full-evaluation equivalents, then what they are made of."""
+    c = data["counts"]
+    raced = f" + {c['slice_items']} slice items" if c.get("slice_items") else ""
+    return (f"**{c['full_equivalents']:.1f}** ({c['full_evaluations']} full{raced} + "
+            f"{c['calibration_evaluations']} calib.)")
 
 
 def section_compare(cmp: dict | None, tiny: dict | None) -> str:
@@ -132,7 +136,7 @@ def section_compare(cmp: dict | None, tiny: dict | None) -> str:
             found = ([acc, f"{chosen['memory_saving']:.1%}",
                       f"**{chosen['score']:.4f}**"] if chosen else
                      [f"no feasible plan in {s['candidates']}", "-", "-"])
-            rows.append([name, s["counts"]["full_evaluations"],
+            rows.append([name, s.get("items_evaluated", "-"), s["counts"]["full_evaluations"],
                          s["counts"]["calibration_evaluations"],
                          f"{s['counts']['full_equivalents']:.1f}", *found,
                          f"{s['evaluation_time_s']:.0f} s"])
@@ -141,11 +145,30 @@ def section_compare(cmp: dict | None, tiny: dict | None) -> str:
             "(`benchmarks/search_compare.py`)\n\n"
             f"Same evaluator and store; constA {cmp['const_acc']}, constM {cmp['const_mem']}, "
             f"alpha {cmp['alpha']}; random gets tiered's budget ({cmp['random_budget']} "
-            f"evaluations), NSGA-II {cmp['nsga2_trials']} trials ({cmp['nsga2_basis']}).\n\n"
-            + table(["strategy", "full evals", "calibration evals", "full-eval equivalents",
+            f"evaluations), NSGA-II {trials_text(cmp['nsga2_trials'])} trials "
+            f"({cmp['nsga2_basis']})."
+            + audit_text(cmp.get("racing_audit")) + "\n\n"
+            + table(["strategy", "items evaluated", "full evals", "calibration evals",
+                     "full-eval equivalents",
                      "chosen acc (held-out / dev)", "memory saved", "score",
                      "evaluation time"], rows))
     return "\n\n".join(parts)
+
+
+def trials_text(trials: Any) -> str:
+    return ", ".join(f"{v} ({k})" for k, v in trials.items()) if isinstance(trials, dict) \
+        else str(trials)
+
+
+def audit_text(audit: dict | None) -> str:
+    if not audit:
+        return ""
+    changed = "; ".join(f"candidate {c['candidate']} ({c['label']}) {c['raced']}ed at "
+                        f"{c['at_items']} items, the full split says "
+                        f"{'holds' if c['full_split_holds'] else 'fails'}"
+                        for c in audit["changed"]) or "none"
+    return (f" Racing decided {audit['decided_early']} tiered candidates before the whole split;"
+            f" completing them on it, the decisions it reverses: {changed}.")
 
 
 def section_alpha(alpha: dict | None) -> str:

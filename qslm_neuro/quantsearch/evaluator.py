@@ -142,6 +142,7 @@ class Evaluator:
         self._prefetched: dict[tuple[str, str], dict[str, Any]] = {}
         self.executor: Any = None  # None: sequential (see qslm_neuro.quantsearch.executor)
         self._reuse_prefix = reuse_prefix
+        self.slices: Any = None  # a racing.Racer adds its slice counts to counts()
         self._make_replays()
 
     def _make_replays(self) -> None:
@@ -160,7 +161,7 @@ class Evaluator:
         """What a worker needs to compute results: no store, no memo, no recorded replays
         (a worker writes nothing; the driving process stores every result it gets back)."""
         state = dict(self.__dict__)
-        for name in ("store", "_memo", "_prefetched", "tally", "executor", "_replays",
+        for name in ("store", "_memo", "_prefetched", "tally", "executor", "_replays", "slices",
                      "replay_modes", "replay_notes", "_replay_guard"):
             state.pop(name, None)
         return state
@@ -169,6 +170,7 @@ class Evaluator:
         self.__dict__.update(state)
         self.store = EvaluationStore(None)
         self._memo, self._prefetched, self.tally, self.executor = {}, {}, Tally(), None
+        self.slices = None
         self._make_replays()
 
     def compute(self, kind: str, plan: QuantPlan) -> dict[str, Any]:
@@ -264,7 +266,7 @@ class Evaluator:
         used = {kind: len(keys) for kind, keys in self.tally.used.items()}
         equivalents = (used[FULL] + used[CALIBRATION] * calib_share
                        + used[PROXY] * proxy_share)
-        return {"full_evaluations": used[FULL], "calibration_evaluations": used[CALIBRATION],
+        counts = {"full_evaluations": used[FULL], "calibration_evaluations": used[CALIBRATION],
                 "proxy_evaluations": used[PROXY],
                 "computed": dict(self.tally.computed), "reused_from_store": {
                     kind: used[kind] - self.tally.computed[kind] for kind in used},
@@ -272,6 +274,9 @@ class Evaluator:
                 "cost_share_basis": how, "full_equivalents": equivalents,
                 "compute_seconds": dict(self.tally.seconds),
                 "evaluation_seconds": self.used_seconds()}
+        if self.slices is not None:  # items a racing strategy scored on slices (racing.py)
+            self.slices.add_counts(counts, self._sizes[0])
+        return counts
 
     def used_seconds(self) -> dict[str, float]:
         """Seconds the used evaluations took when computed (in this run or the stored one):

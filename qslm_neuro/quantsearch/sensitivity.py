@@ -146,11 +146,23 @@ class SensitivityTable:
         return "\n".join(lines)
 
 
-def measure_sensitivity(evaluator: Evaluator, units: Iterable[Unit],
+@dataclass(frozen=True)
+class UnitRows:
+    """A unit and only some precisions to measure it at: a greedy search that never raises a
+    unit above ``precisions[0]`` needs no row above it (the damage model is monotone over the
+    rows measured)."""
+
+    unit: Unit
+    precisions: tuple[Precision, ...]
+
+
+def measure_sensitivity(evaluator: Evaluator, units: Iterable["Unit | UnitRows"],
                         ladder: Sequence[Precision], progress: bool = True) -> SensitivityTable:
-    """Evaluate every (unit, precision below fp32) plan on the calibration set and the proxy."""
-    units = list(units)
-    pairs = [(unit, precision) for unit in units for precision in ladder[1:]]
+    """Evaluate every (unit, precision below fp32) plan on the calibration set and the proxy
+    (for a :class:`UnitRows`, only its precisions)."""
+    pairs = [pair for u in units for pair in (
+        [(u.unit, p) for p in u.precisions] if isinstance(u, UnitRows)
+        else [(u, p) for p in ladder[1:]])]
     # A parallel executor computes the baseline and every row at once; the loop below then
     # reads them in order (sequentially it computes them here, in the same order).
     evaluator.prefetch([QuantPlan()] + [unit.assign(QuantPlan(), p) for unit, p in pairs],

@@ -134,6 +134,24 @@ class SST2Task:
             result["per_example_correct"] = hits.tolist()
         return result
 
+    def item_count(self) -> int:
+        """Items a search may race a candidate on (:mod:`qslm_neuro.quantsearch.racing`)."""
+        return len(self.examples)
+
+    def evaluate_items(self, model: nn.Module, indices: Sequence[int]) -> dict[str, list]:
+        """Per-item ``values`` (1 if the sentence is classified right) and ``weights`` (1) of
+        the sentences at ``indices``: accuracy over any set of items is sum(values) /
+        sum(weights), so results on disjoint slices add up to the full split's."""
+        subset = SST2Task.from_examples(self.tokenizer, [self.examples[i] for i in indices],
+                                        self.batch_size, self.max_len, name=f"{self.name}[items]")
+        hits = subset.evaluate(model, per_item=True)["per_example_correct"]
+        return {"values": [float(h) for h in hits], "weights": [1.0] * len(hits)}
+
+    @staticmethod
+    def item_metric(mean_value: float) -> float:
+        """The metric of a set of items whose weighted mean value is ``mean_value``."""
+        return mean_value
+
     def calibration_subset(self, n: int, seed: int = 0) -> "SST2Task":
         """``n`` examples, label proportions kept, chosen by ``seed``."""
         subset = stratified_sample(self.examples, n, seed)

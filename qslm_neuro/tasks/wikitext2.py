@@ -147,6 +147,40 @@ class WikiText2Task:
             result["per_token_nll"] = torch.cat(per_token).tolist()
         return result
 
+    def item_count(self) -> int:
+        """Items a search may race a candidate on: the scoring windows (each scores its own
+        tokens, read with the context inside the window, so windows are independent)."""
+        return len(self.starts)
+
+    def evaluate_items(self, model: nn.Module, indices: Sequence[int]) -> dict[str, list]:
+        """Per window at ``indices``: ``values`` = summed NLL (nats) of the tokens it scores,
+        ``weights`` = how many it scores. exp(sum(values) / sum(weights)) over every window is
+        the split's perplexity, so results on disjoint slices add up to the full split's."""
+        device = model_device(model)
+        rows = np.asarray(list(indices), dtype=np.int64)
+        offsets = torch.arange(self.window_len)
+        values: list[float] = []
+        weights: list[float] = []
+        with eval_mode(model), torch.no_grad():
+            for begin in range(0, len(rows), self.batch_size):
+                chunk = rows[begin: begin + self.batch_size]
+                starts = torch.as_tensor(self.starts[chunk])
+                first = torch.as_tensor(self.first_scored[chunk])
+                positions = starts[:, None] + offsets[None, :]
+                inputs, targets = self.ids[positions], self.ids[positions + 1]
+                logits = model(inputs.to(device)).float()
+                token_nll = torch.logsumexp(logits, dim=-1) - logits.gather(
+                    -1, targets.to(logits.device)[..., None]).squeeze(-1)
+                keep = (offsets[None, :] >= first[:, None]).to(logits.device)
+                values += torch.where(keep, token_nll.double(), 0.0).sum(dim=1).cpu().tolist()
+                weights += keep.sum(dim=1).double().cpu().tolist()
+        return {"values": values, "weights": weights}
+
+    @staticmethod
+    def item_metric(mean_value: float) -> float:
+        """Perplexity of a set of windows whose mean NLL per scored token is ``mean_value``."""
+        return math.exp(mean_value) if math.isfinite(mean_value) else math.inf
+
     def calibration_subset(self, n: int, seed: int = 0) -> "WikiText2Task":
         """A contiguous span of ``n`` scored tokens (plus one of context), its start chosen by seed.
 

@@ -25,7 +25,8 @@ from qslm_neuro.tasks.wikitext2 import WikiText2Task
 
 WORDS = ["a wonderful film", "truly great acting", "a moving and funny story", "loved it",
          "a dull mess", "boring and far too long", "the worst script", "hated every minute"]
-LM = {"ladder": "fp32,int8,int4,int2", "calibration_size": 64, "progress": False,
+LM = {"ladder": "fp32,int8,int4,int2", "calibration_size": 64, "progress": False, "racing": 0,
+      "rows": "all",
       "const_mem": None}
 REAL_ACCEPTS = SearchContext.accepts
 

@@ -54,6 +54,19 @@ plans that follow the pending step when it is rejected (exact, chains of rejecti
 when steps rank by bytes, when it is accepted. Only the cache is warmed: the decisions, candidates
 and trials are the sequential run's; results guessed but never asked for are stored, not
 candidates, and counted as ``speculative_unused``.
+
+**Racing** (opt-in: ``racing=0.05``; off by default because on SST-2 it reversed 2 of 18
+early decisions against the full split, above its stated level; :mod:`~qslm_neuro.quantsearch.racing`): on a task that
+scores item subsets, with no hardware bound and ``beta = 0``, every plan of the global and greedy
+tiers is raced on growing slices of the selection split and accepted or rejected as soon as a
+paired confidence bound decides constA; the chosen candidate is then scored on the whole split
+(choosing again while an early estimate would decide the choice). ``racing=None`` (the default)
+evaluates every plan on the whole split. Racing runs sequentially (no
+speculation). **Sensitivity rows** (opt-in: ``rows="needed"``): block sensitivities are measured after
+the global tier and module ones when the module tier starts, each only at the unit's precision
+there and the next one down (the greedy tiers never raise a unit); a row further down is
+measured when a unit's next step needs it. ``rows="all"`` measures the whole ladder for every
+unit, blocks up front (the default, as before racing existed).
 """
 from __future__ import annotations
 
@@ -67,9 +80,11 @@ from qslm_neuro.errors import BadInputError
 from qslm_neuro.quant import FP32, Precision
 from qslm_neuro.quantsearch.context import SearchContext
 from qslm_neuro.quantsearch.objective import TradeOff
+from qslm_neuro.quantsearch.racing import (DEFAULT_LEVEL, DEFAULT_LOOKS, Racer,
+                                           SequentialRule, racing_task)
 from qslm_neuro.quantsearch.resources import binding_resource
 from qslm_neuro.quantsearch.result import Candidate
-from qslm_neuro.quantsearch.sensitivity import DropModel, SensitivityTable
+from qslm_neuro.quantsearch.sensitivity import DropModel, SensitivityTable, UnitRows
 from qslm_neuro.quantsearch.space import Unit, uniform_plan
 from qslm_neuro.quantsearch.strategies.base import Measure, Strategy
 from qslm_neuro.quantsearch.strategies.speculation import Step, prefetch_step, prefetch_uniform
@@ -77,6 +92,9 @@ from qslm_neuro.quantsearch.strategies.speculation import Step, prefetch_step, p
 TIERS = ("global", "block", "module")
 DEFAULT_SKIP_MARGIN = 0.01
 MODULE_SENSITIVITY = ("needed", "all")
+ROWS = ("needed", "all")
+#: How a tier turns a plan into a candidate: ``ctx.evaluate`` or a racer's ``evaluate``.
+EvaluateFn = Callable[..., Candidate]
 
 
 @dataclass
@@ -87,12 +105,17 @@ class Tiered(Strategy):
     more than this share of the baseline metric is skipped unevaluated. ``module_sensitivity``:
     ``"needed"`` measures module sensitivities when the module tier starts, only for modules it
     can still lower (same decisions, fewer evaluations); ``"all"`` measures every module up front
-    (a complete heat map and proxy correlation).
+    (a complete heat map and proxy correlation). ``racing``: the level of the sequential rule
+    (None: full evaluations); ``looks``: its interim slice fractions. ``rows``: ``"needed"``
+    measures each unit only at precisions at or below where its tier starts; ``"all"`` the ladder.
     """
 
     tiers: Sequence[str] = TIERS
     skip_margin: float = DEFAULT_SKIP_MARGIN
     module_sensitivity: str = "needed"
+    racing: float | None = None
+    looks: Sequence[float] = DEFAULT_LOOKS
+    rows: str = "all"
     name: ClassVar[str] = "tiered"
 
     def __post_init__(self) -> None:
@@ -110,62 +133,129 @@ class Tiered(Strategy):
         if self.module_sensitivity not in MODULE_SENSITIVITY:
             raise BadInputError(f"module_sensitivity={self.module_sensitivity!r}; expected "
                                 "'needed' (measure modules the module tier can lower) or 'all'")
+        if self.rows not in ROWS:
+            raise BadInputError(f"rows={self.rows!r}; expected 'needed' (only precisions at or "
+                                "below a unit's starting one) or 'all'")
+        self.looks = tuple(self.looks)
+        self.rule = SequentialRule(self.racing, self.looks) if self.racing else None
 
     def upfront_units(self, ctx: SearchContext) -> list[Unit]:
         # The global and block tiers rank by block damages; module rows wait for the module tier
         # unless the full table is asked for (or no upper tier runs).
         upper = bool({"global", "block"} & set(self.tiers))
         modules_now = "module" in self.tiers and (self.module_sensitivity == "all" or not upper)
-        return (ctx.blocks if upper else []) + (ctx.modules if modules_now else [])
+        blocks_now = upper and (self.rows == "all" or "global" not in self.tiers
+                                or "block" not in self.tiers)
+        return (ctx.blocks if blocks_now else []) + (ctx.modules if modules_now else [])
 
     def run(self, ctx: SearchContext, sensitivity: SensitivityTable | None,
             measure: Measure) -> SensitivityTable | None:
-        assert sensitivity is not None, "the tiered search needs the upfront sensitivities"
-        return run_tiered(ctx, sensitivity, self.tiers, float(self.skip_margin), measure)
+        if sensitivity is None:  # blocks wait for the global tier: the baseline row only
+            sensitivity = measure([])
+        task = racing_task(ctx, self.rule.chunks()) if self.rule is not None else None
+        racer = Racer(ctx, self.rule, task) if task is not None else None
+        sensitivity = run_tiered(ctx, sensitivity, self.tiers, float(self.skip_margin), measure,
+                                 racer.evaluate if racer else None, self.rows)
+        if racer is not None:
+            for note in racer.confirm():
+                ctx.trials.append({"tier": "confirm", "action": "the raced choice scored on "
+                                   "the whole split", **note})
+        return sensitivity
 
     def settings(self) -> dict:
         return {"strategy": self.name, "tiers": list(self.tiers),
-                "skip_margin": self.skip_margin, "module_sensitivity": self.module_sensitivity}
+                "skip_margin": self.skip_margin, "module_sensitivity": self.module_sensitivity,
+                "racing": None if self.rule is None else self.rule.to_dict(), "rows": self.rows}
 
 
 def run_tiered(ctx: SearchContext, sensitivity: SensitivityTable,
                tiers: Sequence[str] = TIERS, skip_margin: float = DEFAULT_SKIP_MARGIN,
-               measure: Callable[[list[Unit]], SensitivityTable] | None = None
-               ) -> SensitivityTable:
-    """Run the tiers in order; candidates and trials accumulate in ``ctx``.
+               measure: Callable[[list], SensitivityTable] | None = None,
+               evaluate: EvaluateFn | None = None, rows: str = "all") -> SensitivityTable:
+    """Run the tiers in order; candidates and trials accumulate in ``ctx``. ``evaluate``
+    turns a plan into a candidate (default ``ctx.evaluate``; a racer's when racing).
 
-    Returns the sensitivity table, grown by the module rows the module tier measured.
+    Returns the sensitivity table, grown by the rows the block and module tiers measured.
     """
+    racing = evaluate is not None
+    evaluate = evaluate or ctx.evaluate
     model = DropModel(sensitivity, ctx.evaluator.higher_is_better)
     bar = tqdm(desc="tiered search", unit="eval", disable=not ctx.progress, leave=False)
     try:
         global_candidates = []
         if "global" in tiers:
-            global_candidates = _global_tier(ctx, model, bar)
+            global_candidates = _global_tier(ctx, model, bar, evaluate, racing)
         current = _starting_point(ctx, global_candidates)
         ctx.trials.append({"tier": "start", "candidate": current.order, "label": current.label})
         if "block" in tiers:
-            current = _greedy_tier(ctx, "block", ctx.blocks, current, model, skip_margin, bar)
+            missing = [b for b in ctx.blocks if not sensitivity.has_unit(b.level, b.path)]
+            if missing and measure is not None:
+                sensitivity = sensitivity.merged(measure(_rows(ctx, missing, current, rows)))
+                model = DropModel(sensitivity, ctx.evaluator.higher_is_better)
+            current = _greedy_tier(ctx, "block", ctx.blocks, current, model, skip_margin, bar,
+                                   evaluate, racing, _more_rows(measure, rows))
         if "module" in tiers:
             resource = binding_resource(ctx, current)
             movable = [] if _nothing_to_gain(ctx, current) else [
                 m for m in ctx.modules if _can_save(ctx, resource, m, current)]
             missing = [m for m in movable if not sensitivity.has_unit(m.level, m.path)]
             if missing and measure is not None:
-                sensitivity = sensitivity.merged(measure(missing))
+                sensitivity = sensitivity.merged(measure(_rows(ctx, missing, current, rows)))
                 model = DropModel(sensitivity, ctx.evaluator.higher_is_better)
             ctx.trials.append({"tier": "module", "action": "sensitivity", "from": current.order,
                                "measured": len(missing) if measure is not None else 0,
                                "movable": len(movable), "modules": len(ctx.modules),
                                "resource": resource})
             known = [m for m in ctx.modules if sensitivity.has_unit(m.level, m.path)]
-            _greedy_tier(ctx, "module", known, current, model, skip_margin, bar)
+            _greedy_tier(ctx, "module", known, current, model, skip_margin, bar, evaluate,
+                         racing, _more_rows(measure, rows))
     finally:
         bar.close()
-    return sensitivity
+    return model.table
 
 
-def _global_tier(ctx: SearchContext, model: DropModel, bar: tqdm) -> list[Candidate]:
+def _rows(ctx: SearchContext, units: list[Unit], current: Candidate, rows: str) -> list:
+    """What to measure for ``units`` from ``current``: the whole ladder (``rows="all"``), else
+    each unit's present precision and the next one down (a greedy tier never raises it)."""
+    if rows == "all":
+        return list(units)
+    picked = []
+    for unit in units:
+        top = max(current.plan.precision_of(m) for m in unit.modules)
+        picked.append(UnitRows(unit, tuple(p for p in ctx.ladder[1:] if p <= top)[:2]))
+    return picked
+
+
+def _more_rows(measure: Callable[[list], SensitivityTable] | None, rows: str
+               ) -> Callable[[list], SensitivityTable] | None:
+    """How a greedy tier measures rows a step needs (None: the table is complete)."""
+    return measure if rows == "needed" else None
+
+
+def _ensure_rows(ctx: SearchContext, units: list[Unit], current: Candidate, frozen: frozenset,
+                 model: DropModel, measure: Callable[[list], SensitivityTable] | None) -> None:
+    """Measure the row of every open unit's next step that the table lacks (in place)."""
+    if measure is None:
+        return
+    need = []
+    for unit in units:
+        if unit.path in frozen:
+            continue
+        new = _step_below(ctx.ladder, max(current.plan.precision_of(m) for m in unit.modules))
+        if new is not None and model.table.row(unit.level, unit.path, new) is None:
+            need.append(UnitRows(unit, (new,)))
+    if need:
+        model.table = model.table.merged(measure(need))
+
+
+def _race_note(candidate: Candidate) -> dict:
+    """The items a raced candidate was decided on (nothing for a fully evaluated one)."""
+    race = candidate.details.get("race")
+    return {} if race is None else {"items": race["items"], "of": race["of"]}
+
+
+def _global_tier(ctx: SearchContext, model: DropModel, bar: tqdm, evaluate: EvaluateFn,
+                 racing: bool = False) -> list[Candidate]:
     candidates = []
     baseline = ctx.baseline
     plans = [uniform_plan(ctx.modules, precision) for precision in ctx.ladder[1:]]
@@ -176,12 +266,14 @@ def _global_tier(ctx: SearchContext, model: DropModel, bar: tqdm) -> list[Candid
                  "predicted": predicted}
         # No skipping here: the few uniform plans anchor everything after them, and a
         # prediction built from noisy single-unit drops must not hide one of them.
-        prefetch_uniform(ctx, plans, index)  # parallel executors: the next ones beside it
-        candidate = ctx.evaluate(plans[index], "global", f"uniform {precision.name}")
+        if not racing:
+            prefetch_uniform(ctx, plans, index)  # parallel executors: the next ones beside it
+        candidate = evaluate(plans[index], "global", f"uniform {precision.name}")
         bar.update()
         candidates.append(candidate)
         ctx.trials.append({**trial, "action": "evaluated", "candidate": candidate.order,
-                           "metric": candidate.metric, "accepted": candidate.meets_accuracy})
+                           "metric": candidate.metric, "accepted": candidate.meets_accuracy,
+                           **_race_note(candidate)})
         if not candidate.meets_accuracy:
             break
     return candidates
@@ -200,7 +292,9 @@ def _starting_point(ctx: SearchContext, global_candidates: list[Candidate]) -> C
 
 
 def _greedy_tier(ctx: SearchContext, tier: str, units: list[Unit], start: Candidate,
-                 model: DropModel, margin: float, bar: tqdm) -> Candidate:
+                 model: DropModel, margin: float, bar: tqdm, evaluate: EvaluateFn,
+                 racing: bool = False,
+                 measure: Callable[[list], SensitivityTable] | None = None) -> Candidate:
     """Lower units one ladder step at a time while constA holds; returns the last accepted.
 
     Each step is decided by :func:`_step` from the anchor and the frozen units alone; on a
@@ -214,6 +308,7 @@ def _greedy_tier(ctx: SearchContext, tier: str, units: list[Unit], start: Candid
         return _step(ctx, tier, units, anchor, frozen_units, model, margin)
 
     while True:
+        _ensure_rows(ctx, units, current, frozen, model, measure)
         step = step_of(current, frozen)
         if step.action == "stop":
             ctx.trials.append({"tier": tier, "action": "stop", "anchor": current.order,
@@ -227,14 +322,17 @@ def _greedy_tier(ctx: SearchContext, tier: str, units: list[Unit], start: Candid
             ctx.trials.append({**step.trial, "action": "skipped",
                                "reason": "predicted to miss constA by more than the margin"})
             continue
-        prefetch_step(ctx, step_of, current, frozen, step,
-                      (accepted_n + 1) / (evaluated_n + 2))  # parallel executors only
-        candidate = ctx.evaluate(step.plan, tier, step.label)
+        if not racing:
+            prefetch_step(ctx, step_of, current, frozen, step,
+                          (accepted_n + 1) / (evaluated_n + 2))  # parallel executors only
+        candidate = evaluate(step.plan, tier, step.label, anchor=current) if racing else \
+            evaluate(step.plan, tier, step.label)
         bar.update()
         accepted = ctx.accepts(candidate, current)
         accepted_n, evaluated_n = accepted_n + accepted, evaluated_n + 1
         ctx.trials.append({**step.trial, "action": "evaluated", "candidate": candidate.order,
-                           "metric": candidate.metric, "accepted": accepted})
+                           "metric": candidate.metric, "accepted": accepted,
+                           **_race_note(candidate)})
         if accepted:
             current = candidate
         else:
