@@ -42,7 +42,8 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
                       seed: int = 0, hw: str | None = "loihi2", data_dir: Any = None,
                       select_split: str | None = None, report_split: str | None = "default",
                       store: Any = None, progress: bool = True, device: str = "cpu",
-                      executor: Any = None, **options: Any) -> "SearchResult | PerChipResults":
+                      executor: Any = None, select_size: int | None = None,
+                      **options: Any) -> "SearchResult | PerChipResults":
     """Load a checkpoint, search it on the selection split, report on the reporting split.
 
     ``strategy`` and ``**options`` (hardware bounds included: ``const_energy``,
@@ -51,7 +52,9 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
     as a keyword here for the CLI. Several chips (``hw="loihi2,embedded-soc"``) give a
     :class:`~qslm_neuro.quantsearch.per_chip.PerChipResults`, one run directory per chip.
     ``device`` is where the model runs (``"cuda"``); ``executor`` where evaluations run
-    (:mod:`qslm_neuro.quantsearch.executor`).
+    (:mod:`qslm_neuro.quantsearch.executor`). ``select_size`` scores candidates on a
+    stratified sample of that many selection examples (SST-2 only; the demo's quick setting);
+    the reporting split stays whole.
     """
     from qslm_neuro.models.checkpoint import load_checkpoint
     from qslm_neuro.tasks import TASKS, make_task
@@ -67,8 +70,15 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
                             "checkpoint (slm-small-sst2 for sst2, slm-small-wt2 for wikitext2)")
     split = select_split or task_class.selection_split
     report = task_class.report_split if report_split == "default" else report_split
+    sample = {}
+    if select_size is not None:
+        if task_name != "sst2":
+            raise BadInputError(f"select_size={select_size!r} applies to sst2 only; leave it out "
+                                f"for {task_name!r}")
+        sample = {"max_examples": int(select_size)}
     task = make_task(task_name, loaded.tokenizer, data_dir=data_dir, split=split,
-                     ctx_len=loaded.config.ctx_len, **_split_options(loaded, task_name, split))
+                     ctx_len=loaded.config.ctx_len, **_split_options(loaded, task_name, split),
+                     **sample)
     run_store = _open_store(store, out)
     if tiers is not None:
         options["tiers"] = tuple(tiers)

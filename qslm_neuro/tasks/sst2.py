@@ -65,8 +65,10 @@ class SST2Task:
             split = f"train-heldout[{heldout}, seed {heldout_seed}]"
         else:
             examples = load_sst2(split, data_dir)
-        if max_examples is not None:
+        if max_examples is not None and max_examples < len(examples):
+            whole = len(examples)
             examples = stratified_sample(examples, max_examples, seed)
+            split = f"{split}[{len(examples)} of {whole}, seed {seed}]"
         self._setup(tokenizer, examples, batch_size, max_len, name=f"sst2/{split}")
 
     @classmethod
