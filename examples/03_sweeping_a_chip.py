@@ -214,13 +214,13 @@ def static_share(report) -> float:
 
 
 prose.say("<details><summary>answer to 1</summary>\n\nRead the parts: on Loihi {share:.0%} of "
-          "the energy per token is static, on Loihi 2 {share2:.0%}. Loihi's step is much slower "
-          "({t1:.3g} us against {t2:.3g} us per token), and the whole chip leaks while it lasts; "
+          "the energy per token is static, on Loihi 2 {share2:.0%}. Loihi's time step is much "
+          "slower ({t1:,.0f} us against {t2:,.0f} us), and the whole chip leaks while it lasts; "
           "the slowest layer on Loihi is `{slow}` (`estimate(...).layers[\"core_time_s\"]`)."
           "\n\n</details>", share=static_share(baseline["loihi"]),
           share2=static_share(baseline["loihi2"]),
-          t1=baseline["loihi"].latency_per_token_s * 1e6,
-          t2=baseline["loihi2"].latency_per_token_s * 1e6, slow=slowest_layer(baseline["loihi"]))
+          t1=1e6 / baseline["loihi"].max_tokens_per_s,
+          t2=1e6 / baseline["loihi2"].max_tokens_per_s, slow=slowest_layer(baseline["loihi"]))
 
 # %% [markdown]
 # ## 2. The sweep
@@ -321,11 +321,13 @@ else:
     jump_text = ("No step up along this row exceeds 5%: bigger cores never make this candidate "
                  "markedly worse here.")
 prose.say("At a synaptic operation of {syn:.3g} pJ the lowest energy per token, {best:.2f} uJ, "
-          "comes with {best_mem:.0f} KiB per core ({best_cores} cores); today's "
-          "{today_mem:.0f} KiB per core gives {today:.2f} uJ ({today_cores} cores). The smallest "
+          "comes with {best_mem:.0f} KiB per core ({best_cores} cores); the grid point nearest "
+          "today's {chip_mem:.0f} KiB, {today_mem:.0f} KiB per core, gives {today:.2f} uJ "
+          "({today_cores} cores). The smallest "
           "core that still fits one chip holds {smallest:.0f} KiB. {jump}", syn=at_syn_op,
           best=best_row.energy_per_token_j * 1e6, best_mem=best_row.syn_mem_per_core_bytes / 1024,
           best_cores=best_row.cores, today_mem=today_mem / 1024,
+          chip_mem=chip.value("syn_mem_per_core_bytes") / 1024,
           today=today_row.energy_per_token_j * 1e6, today_cores=today_row.cores,
           smallest=row.syn_mem_per_core_bytes.min() / 1024, jump=jump_text)
 
@@ -380,11 +382,11 @@ doubled = estimate(workload, HW, overrides={"syn_mem_per_core_bytes":
 change = doubled.energy_per_token_j / today_report.energy_per_token_j - 1
 prose.say("<details><summary>answer to 1</summary>\n\nWith twice the memory per core the "
           "candidate needs {c2} cores instead of {c1} and {e2:.2f} uJ per token instead of "
-          "{e1:.2f} uJ ({change:+.0%}); the step takes {t2:.3g} us instead of {t1:.3g} us. "
+          "{e1:.2f} uJ ({change:+.0%}); the time step takes {t2:,.0f} us instead of {t1:,.0f} us. "
           "{verdict}\n\n</details>", c1=today_report.cores, c2=doubled.cores,
           e1=today_report.energy_per_token_j * 1e6, e2=doubled.energy_per_token_j * 1e6,
-          change=change, t1=today_report.latency_per_token_s * 1e6,
-          t2=doubled.latency_per_token_s * 1e6,
+          change=change, t1=1e6 / today_report.max_tokens_per_s,
+          t2=1e6 / doubled.max_tokens_per_s,
           verdict="Worth it for energy." if change < -0.02 else
           "Not worth it for energy: the saved cores are paid back by longer steps." if change > 0.02
           else "It hardly matters for energy; decide on area.")
@@ -456,17 +458,17 @@ display(borrowed.round(1))
 
 # %%
 lm_row, clf_row = compare
-head_share = ((lm_row["head (uJ/token)"] - clf_row["head (uJ/token)"])
-              / (lm_row["total (uJ/token)"] - clf_row["total (uJ/token)"]))
-prose.say("The **head** (768 inputs x 50,277 vocabulary outputs, fed graded values) makes "
-          "{share:.0%} of the difference between the two totals ({lm:,.0f} against {clf:,.0f} "
-          "uJ per token). A language model predicts at every token, so its head reads "
+prose.say("The **head** (768 inputs x 50,277 vocabulary outputs, fed graded values) costs "
+          "{head_lm:,.0f} uJ per token with the language model's activity and {head_clf:,.0f} uJ "
+          "with the classifier's, while the totals are {lm:,.0f} and {clf:,.0f} uJ: the head "
+          "makes the difference. A language model predicts at every token, so its head reads "
           "{lm_in:.0f} of 768 inputs per token here; the SST-2 classifier's head runs once per "
           "sentence, so its profile says {clf_in:.0f} of 768 per token on average, and the "
           "README's 216M row inherits that. Neither is *the* energy of SpikeGPT-216M: the first "
           "is closer to a language model generating text, the second to a classifier reading "
           "it. State which activity you borrowed whenever you quote such a number.",
-          share=head_share, lm=lm_row["total (uJ/token)"], clf=clf_row["total (uJ/token)"],
+          head_lm=lm_row["head (uJ/token)"], head_clf=clf_row["head (uJ/token)"],
+          lm=lm_row["total (uJ/token)"], clf=clf_row["total (uJ/token)"],
           lm_in=lm_row["head: non-zero inputs per token (of 768)"],
           clf_in=clf_row["head: non-zero inputs per token (of 768)"])
 
@@ -602,7 +604,7 @@ prose.say(
     "{nonsyn:.0%}) and static power ({static:.0%}) do not move with it.\n"
     "* **Memory per core** trades the number of cores against time per step: on today's "
     "synaptic-op energy the lowest energy per token comes with {best_mem:.0f} KiB per core "
-    "against today's {today_mem:.0f} KiB.\n"
+    "against today's {chip_mem:.0f} KiB.\n"
     "* **Static power** is {smin:.0%} to {smax:.0%} of the energy across the grid; how it "
     "scales with memory is an assumption you must make explicit (section 3).\n"
     "* **The slowest layer sets the pace**: on {hw} it is `{slow}`; a mapper that splits it "
@@ -614,8 +616,8 @@ prose.say(
     "per chip), until the per-core neuron and axon limits, not memory, set the cores.",
     syn=synaptic, hw=HW, nonsyn=today_parts["nonsynaptic"] / sum(today_parts.values()),
     static=today_parts["static"] / sum(today_parts.values()),
-    best_mem=best_row.syn_mem_per_core_bytes / 1024, today_mem=today_mem / 1024,
-    smin=grid_static_share.min(), smax=grid_static_share.max(), slow=slowest_layer(baseline[HW]),
+    best_mem=best_row.syn_mem_per_core_bytes / 1024,
+    chip_mem=chip.value("syn_mem_per_core_bytes") / 1024, smin=grid_static_share.min(), smax=grid_static_share.max(), slow=slowest_layer(baseline[HW]),
     best_variant=best_variant, best_uj=variants[best_variant] * 1e6,
     today_uj=baseline[HW].energy_per_token_j * 1e6, chips=today.chips,
     infeasible="" if not infeasible else "; does not fit one chip: " + ", ".join(infeasible))
