@@ -594,7 +594,8 @@ prose.say("Here: {found}. {same}", found="; ".join(
           "so one plan serves both here." if same else
           "The chips picked different plans: what each charges for differs."))
 prose.write()
-#
+
+# %% [markdown]
 # **Questions**
 #
 # 1. Why is one plan per chip better than one plan for all chips?
