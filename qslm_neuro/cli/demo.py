@@ -31,8 +31,10 @@ DEFAULT_MODEL = "data/slm-small-sst2"
 HARDWARE = ("loihi", "loihi2", "embedded-soc")
 #: The demo's search: fit one Loihi 2 chip at the lowest energy per token within 1 point.
 SEARCH = {"const_perf": "1pt", "const_mem": "1chip", "alpha": 0.0, "beta": 1.0, "hw": "loihi2"}
-#: What makes it quick: fewer selection sentences and a shorter ladder (fewer evaluations).
-QUICK = {"select_size": 400, "ladder": "fp32,int8,int6,int4,int3,int2"}
+#: What makes it quick: fewer selection sentences, a shorter ladder and the global and block
+#: tiers (the module tier refines single weight matrices and costs most evaluations).
+QUICK = {"select_size": 300, "ladder": "fp32,int8,int4,int3,int2", "tiers": ("global", "block"),
+         "calibration_size": 128}
 FULL_COMMAND = ("qslm search --model data/slm-small-sst2 --task sst2 --const-acc 1pt "
                 "--const-mem 1chip --alpha 0 --beta 1 --hw loihi2 --out runs/full")
 
@@ -138,7 +140,9 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
     from qslm_neuro.viz import plot_precision_map, plot_sensitivity_heatmap, save_figure
 
     size = quick.get("select_size")
-    print(f"search: every weight matrix gets a precision from {quick['ladder']}; the plan must "
+    tiers = ", ".join(quick.get("tiers") or ("global", "block", "module"))
+    print(f"search (QSLM tiers: {tiers}): every weight matrix gets a precision from "
+          f"{quick['ladder']}; the plan must "
           "lose at most 1 accuracy point (constA), fit one Loihi 2 chip (constM 1chip), and "
           "spend the least energy per token on Loihi 2 among those.\n"
           f"quick setting: candidates are scored on {size or 'all'} of the 1,000 held-out "
@@ -155,9 +159,12 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
     if report_entry:
         print("\n".join(describe_report_split(report_entry)))
     if result.sensitivity is not None:
-        noise = 1.0 / size if size else None  # one selection sentence changes accuracy by 1/n
-        save_figure(plot_sensitivity_heatmap(result.sensitivity, level="block", noise=noise),
-                    out_dir / "sensitivity.png")
+        # sensitivities are measured on the calibration sentences: one of them is 1/n of accuracy
+        n = min(quick.get("calibration_size") or 128, size or 128)
+        save_figure(plot_sensitivity_heatmap(
+            result.sensitivity, level="block", noise=1.01 / n,
+            title=f"accuracy drop per block quantized alone ({n} calibration sentences)"),
+            out_dir / "sensitivity.png")
     workloads = {"fp32": result.baseline.to_workload()}
     if result.chosen is not None:
         save_figure(plot_precision_map(result.chosen.plan, loaded.model),
@@ -172,8 +179,8 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
     print(f"\nwritten to {out_dir}/: report.json, candidates.csv, pareto.png, "
           f"energy_breakdown.png, precision_map.png, sensitivity.png, costs.json "
           f"({time.time() - start:.0f} s)")
-    print(f"the full-size search (all 1,000 selection sentences, the whole ladder; about "
-          f"10 minutes on 2 cores): {FULL_COMMAND}")
+    print("the full-size search (all 1,000 selection sentences, the whole ladder, all three "
+          f"tiers; many more evaluations): {FULL_COMMAND}")
     return 0 if result.found else 3
 
 
