@@ -103,7 +103,7 @@ ROOT = repository_root()
 # Results in this notebook's text are computed from its run (prose.say); the numbers in the
 # markdown are the settings it uses (prose.given), checked where the code sets them.
 prose = Prose(OUT)
-prose.given("25%", "95%", "150mW", "2ms")
+prose.given("25%", "95%", "150mW", "2ms", "1chip")
 MODEL_DIR = ROOT / "data" / "slm-small-sst2"
 DATA_DIR = os.environ.get("QSLM_DATA_DIR")
 REAL = not SMALL and MODEL_DIR.is_dir() and bool(DATA_DIR)
