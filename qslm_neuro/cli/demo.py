@@ -136,7 +136,7 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
     except DataNotFoundError as exc:
         return _demo_without_data(loaded, out_dir, str(exc))
 
-    from qslm_neuro.quantsearch.checkpoint import describe_report_split, search_checkpoint
+    from qslm_neuro.quantsearch.checkpoint import search_checkpoint
     from qslm_neuro.viz import plot_precision_map, plot_sensitivity_heatmap, save_figure
 
     size = quick.get("select_size")
@@ -155,9 +155,7 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
     print(format_table(candidate_rows(result)))
     print()
     print(result.summary())
-    report_entry = result.extra.get("report_split")
-    if report_entry:
-        print("\n".join(describe_report_split(report_entry)))
+    report_entry = result.extra.get("report_split")  # summary() printed it
     if result.sensitivity is not None:
         # sensitivities are measured on the calibration sentences: one of them is 1/n of accuracy
         n = min(quick.get("calibration_size") or 128, size or 128)

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     """``qslm search``: print the table, write the files, exit 0 (found) or 3 (not met)."""
     import torch
 
-    from qslm_neuro.quantsearch.checkpoint import describe_report_split, search_checkpoint
+    from qslm_neuro.quantsearch.checkpoint import search_checkpoint
 
     if args.threads is not None:
         if args.threads < 1:
@@ -114,10 +114,7 @@ def run(args: argparse.Namespace) -> int:
     print(result.table())
     print()
     print(result.summary())
-    print(f"selected on {result.settings.get('selection_split')}")
-    extra = result.extra.get("report_split")
-    if extra:
-        print("\n".join(describe_report_split(extra)))
+    print(f"selected on {result.settings.get('selection_split')}")  # summary(): the report split
     print(f"wrote {Path(args.out) / 'report.json'}, candidates.csv, pareto.png")
     result.raise_if_not_found()
     return 0

@@ -77,6 +77,10 @@ def test_demo_with_data_ends_with_the_headline_and_names_every_column(tmp_path, 
     assert "plan:" in headline and "size:" in headline and "MB" in headline
     assert "dev accuracy" in headline and "95% interval" in headline
     assert "selection accuracy" in headline
+    # result.summary() itself reports the dev result with its interval
+    summary = printed[:printed.index("headline")]
+    assert "reported on sst2/dev" in summary and "paired difference" in summary \
+        and "95% CI" in summary
     for chip in HARDWARE:
         assert f"on {chip}" in headline and "uJ per token" in headline
     # columns are words, not abbreviations (issue 26: "A M score", "beta")
