@@ -89,7 +89,7 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
                     **options)
     report_task = None
     if report:
-        report_task = task if report == split else make_task(
+        report_task = task if report == split and not sample else make_task(
             task_name, loaded.tokenizer, data_dir=data_dir, split=report,
             ctx_len=loaded.config.ctx_len)
     scores: dict[str, dict[str, Any]] = {}  # plan key -> report-split evaluation (shared)
