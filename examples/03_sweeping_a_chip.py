@@ -104,7 +104,7 @@ HW = "loihi2"
 # The numbers in this notebook's text are computed from its run (prose.say): the small setting
 # (QSLM_NOTEBOOK_SMALL=1) measures fewer tokens and sweeps a coarser grid, so they differ.
 prose = Prose(OUT)
-prose.given("4 pJ", "8 KiB")
+prose.given("4 pJ", "8 KiB", "4096 chips")
 print("repository:", ROOT, "| figures go to", OUT.resolve())
 
 # %% [markdown]

@@ -71,6 +71,7 @@ OUT = Path(os.environ.get("QSLM_NOTEBOOK_OUT", "output")) / "04_cost_your_own_ne
 OUT.mkdir(parents=True, exist_ok=True)
 torch.set_num_threads(1)  # one thread: several wait for each other on a busy machine
 prose = Prose(OUT)  # sentences with results are computed from this run (prose.say)
+prose.given("1chip")  # the search's memory constraint, set below
 
 
 def show(fig, name: str) -> None:
@@ -211,6 +212,7 @@ print(format_table([{"chip": hw, "energy_nJ/step": r.energy_per_token_j * 1e9,
                      "chips": r.chips, "feasible": r.feasible}
                     for hw, r in fp32_reports.items()]))
 layers = fp32_reports["loihi2"].layer_rows  # the synaptic layers (not the core rows)
+prose.check("1 chip", fp32_reports["loihi2"].chips, "the chips the fp32 network needs on Loihi 2")
 print(layers[["name", "kind", "fan_in", "fan_out", "input_events_per_step",
               "synaptic_ops_per_step", "synaptic_memory_bytes"]].to_string(index=False))
 events_in = layers.iloc[0]["input_events_per_step"] * test_x.shape[0] * test_x.shape[1]
