@@ -276,8 +276,9 @@ fig = plot_sweep_heatmap(energy_slice, "syn_mem_per_core_bytes", "e_syn_op_pj", 
 mark_chip(fig, nearest(grid["syn_mem_per_core_bytes"], chip.value("syn_mem_per_core_bytes"))
           / 1024, at_syn_op)
 fig.axes[0].axvline(head_bytes / 1024, color="white", ls="--", lw=1)
-fig.axes[0].annotate(f"{head_name} fits one core", (head_bytes / 1024, 3.0), xytext=(4, 0),
-                     textcoords="offset points", color="white", fontsize=8)
+fig.axes[0].annotate(f"{head_name} fits one core from here →", (head_bytes / 1024, 3.0),
+                     xytext=(-4, 0), ha="right", textcoords="offset points", color="white",
+                     fontsize=8)  # left of the line: the line may sit at the plot's right edge
 show(fig, "energy_heatmap")
 
 # %% [markdown]

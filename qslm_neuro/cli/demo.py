@@ -70,15 +70,18 @@ def cost_table(workloads: dict[str, Any], hardware: tuple[str, ...] = HARDWARE
                          "energy per token (uJ)": report.energy_per_token_j * 1e6,
                          "power (mW)": report.power_w * 1e3,
                          "tokens per second": report.tokens_per_s, "cores": report.cores,
-                         "chips needed": report.chips, "fits": _fits(report)})
+                         "chips needed": report.chips, "fits": _fits(report, hw)})
     return rows, reports
 
 
-def _fits(report: Any) -> str:
+def _fits(report: Any, hw: str) -> str:
+    """"yes", or why not in words."""
+    from qslm_neuro.hw import load_hardware
+
     if report.feasible:
         return "yes"
-    allowed = int(report.hardware.value("max_chips")) if "max_chips" in \
-        report.hardware.params else 1
+    chip = load_hardware(hw)
+    allowed = int(chip.value("max_chips")) if "max_chips" in chip.params else 1
     if report.chips > allowed:
         return f"no ({report.chips} chips, {allowed} allowed)"
     return "no (a core limit; see costs.json)"
@@ -202,13 +205,16 @@ def headline(result: Any, entry: dict[str, Any] | None, rows: list[dict[str, Any
                      f"{entry['baseline']['value']:.4f}, difference "
                      f"{100 * entry['paired']['difference']:+.2f} pt (95% interval "
                      f"{100 * lo:+.2f} to {100 * hi:+.2f} pt)")
-    lines.append(f"selection accuracy (what the search chose on, {result.settings.get('selection_split', '')}"
-                 f"): {picked.metric:.4f} vs fp32 {result.baseline.metric:.4f}")
+    lines.append(f"selection accuracy (what the search chose on: "
+                 f"{result.settings.get('selection_split', '')}): {picked.metric:.4f} vs fp32 "
+                 f"{result.baseline.metric:.4f}")
     label = "chosen" if result.chosen else "fp32"
     for row in rows:
         if row["plan"] == label:
             lines.append(f"  on {row['chip']:<13} {row['energy per token (uJ)']:>9.2f} uJ per token, "
-                         f"{row['cores']} cores, {row['chips needed']} chip(s): fits: {row['fits']}")
+                         f"{row['cores']} core{'s' * (row['cores'] != 1)}, "
+                         f"{row['chips needed']} chip{'s' * (row['chips needed'] != 1)}; "
+                         f"fits: {row['fits']}")
     return "\n".join(lines)
 
 

@@ -69,7 +69,7 @@ class SST2Task:
         if max_examples is not None and max_examples < len(examples):
             whole = len(examples)
             examples = stratified_sample(examples, max_examples, seed)
-            split = f"{split}[{len(examples)} of {whole}, seed {seed}]"
+            split = f"{split}, {len(examples)} of its {whole} sentences (seed {seed})"
         self._setup(tokenizer, examples, batch_size, max_len, name=f"sst2/{split}")
 
     @classmethod
