@@ -71,10 +71,9 @@ def plot_pareto(result: Any) -> "Figure":
     ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     _plain_log_axis(ax.xaxis)
-    split = (getattr(result, "settings", None) or {}).get("selection_split")
-    ax.set_ylabel(result.metric_name + (f" on {split}" if split else "")
-                  + (" (higher is better)" if result.higher_is_better else " (lower is better)"),
-                  fontsize=9 if split else None)
+    # what the search chose on, not the reported (dev/test) number
+    ax.set_ylabel(f"{result.metric_name} on the selection data"
+                  + (" (higher is better)" if result.higher_is_better else " (lower is better)"))
     chip = getattr(getattr(result, "hardware", None), "chip", None)
     ax.set_title(f"{result.strategy} search{' on ' + chip if chip else ''}: "
                  f"{len(result.candidates)} candidates")
