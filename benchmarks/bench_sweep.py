@@ -114,7 +114,7 @@ def _load_workload(path: Path) -> tuple[Workload, str]:
     if path.is_file():
         return Workload.load(path), str(path)
     print(f"note: {path} not found; using the synthetic workload shaped like the shipped model")
-    return synthetic_slm_workload(), "synthetic (qslm_neuro.hw.synthetic.synthetic_slm_workload)"
+    return synthetic_slm_workload(), "synthetic (qslm_neuro.workload.synthetic.synthetic_slm_workload)"
 
 
 def _loop_and_check(workload: Workload, model, grid: dict, table, count: int) -> tuple[float, float]:

@@ -41,7 +41,7 @@ def build(config: str, tiny: bool, vocab: int, device: str, seed: int) -> torch.
     from qslm_neuro.models import construct_model, get_config
 
     overrides = dict(TINY, vocab_size=vocab) if tiny else {}
-    cfg = get_config(config, task="classify", n_classes=2, **overrides)
+    cfg = get_config(config, head="classify", n_classes=2, **overrides)
     if cfg.vocab_size < vocab:
         raise SystemExit(f"the tokenizer has {vocab} ids but {config} only {cfg.vocab_size} rows")
     torch.manual_seed(seed)

@@ -97,7 +97,7 @@ def throughput(model: torch.nn.Module, batch: int, steps: int, fused_on: bool,
     from contextlib import nullcontext
 
     idx = torch.randint(0, model.config.vocab_size, (batch, steps), device=device)
-    lengths = torch.full((batch,), steps, device=device) if model.config.task == "classify" \
+    lengths = torch.full((batch,), steps, device=device) if model.config.head == "classify" \
         else None
     if device.type == "cuda":
         torch.cuda.empty_cache()
@@ -144,7 +144,7 @@ def measure_shape(name: str, args: argparse.Namespace, device: torch.device,
     for task, steps, batches in (("lm", lm_steps, lm_batches),
                                  ("classify", cls_steps, cls_batches)):
         torch.manual_seed(0)
-        model = build_model(shape, task=task, dropout=0.0, device=device).eval()
+        model = build_model(shape, head=task, dropout=0.0, device=device).eval()
         entry.setdefault("parameters", model.num_parameters())
         part: dict[str, Any] = {"steps": steps, "exactness": exactness(model, min(steps, 128),
                                                                         device)}

@@ -8,7 +8,7 @@ Three parts, one data flow (see README):
   (:func:`search`);
 * :mod:`qslm_neuro.hw` - hardware cost models (Loihi-like, embedded SoC) over a
   :class:`~qslm_neuro.workload.Workload`, plus :mod:`qslm_neuro.lava` for Lava co-simulation;
-  :func:`estimate` and :func:`sweep` (:mod:`qslm_neuro.api`) also take a torch model and
+  :func:`estimate` and :func:`sweep` (:mod:`qslm_neuro.candidate_costs`) also take a torch model and
   measure its activity first.
 
 The public names below are imported lazily so that ``import qslm_neuro`` is cheap and the
@@ -21,8 +21,8 @@ from qslm_neuro.lazy import lazy_exports
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "estimate": "qslm_neuro.api",
-    "sweep": "qslm_neuro.api",
+    "estimate": "qslm_neuro.candidate_costs",
+    "sweep": "qslm_neuro.candidate_costs",
     "HardwareModel": "qslm_neuro.hw",
     "CostReport": "qslm_neuro.hw",
     "search": "qslm_neuro.quantsearch",

@@ -34,7 +34,7 @@ DATA = ROOT / "data"
 def measure(name: str, data_dir: str | None) -> dict:
     path = DATA / name
     loaded = load_checkpoint(path)
-    task_name = "sst2" if loaded.config.task == "classify" else "wikitext2"
+    task_name = "sst2" if loaded.config.head == "classify" else "wikitext2"
     start = time.time()
     result = make_task(task_name, loaded.tokenizer, data_dir=data_dir,
                        ctx_len=loaded.config.ctx_len).evaluate(loaded.model)

@@ -90,7 +90,8 @@ def add_candidate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plan", default=None,
                    help="plan JSON, search report.json, or a uniform precision (int4, fp16, ...)")
     p.add_argument("--profile", default=None,
-                   help="activity profile JSON (default for --config: the SST-2 model's)")
+                   help="activity profile JSON or a shipped model's name, e.g. slm-small-wt2 "
+                   "(default for --config: the SST-2 model's)")
     add_data_dir(p)
     p.add_argument("--hw", action="append", default=None,
                    help="loihi, loihi2, embedded-soc or a .toml path (default loihi2); several "
@@ -103,30 +104,30 @@ def add_candidate_options(p: argparse.ArgumentParser) -> None:
 
 
 def candidate_workloads(args: argparse.Namespace, sources: list[str]) -> dict[str, Any]:
-    """{activity source: (workload, note)} for the candidate the options name."""
-    from qslm_neuro.workload import Workload
+    """{activity source: (workload, note)} for the candidate the options name, read the way
+    :func:`qslm_neuro.estimate` reads it (:func:`qslm_neuro.candidate_costs.to_workload`)."""
+    from qslm_neuro.candidate_costs import to_workload
 
-    if args.workload:
-        return {"file": (Workload.load(args.workload), f"workload file {args.workload}")}
+    if args.workload:  # a .json path or a shipped model's name
+        return {"file": (to_workload(args.workload), f"workload file {args.workload}")}
     if args.nir:  # a NIR graph: activity simulated on --inputs or from --rates
         return nir_workloads(args)
     if args.config:
-        from qslm_neuro.measure.from_config import workload_from_config
+        from qslm_neuro.measure.candidate import config_workload
+        from qslm_neuro.measure.from_config import shipped_profile_for
         from qslm_neuro.models import build_model
-        from qslm_neuro.workload.profile import ActivityProfile
 
-        profile_path = args.profile or "data/activity-slm-small-sst2.json"
-        profile = ActivityProfile.load(profile_path)
-        plan = plan_from_arg(args.plan, build_model(args.config, device="meta"))
-        workload = workload_from_config(args.config, profile, plan)
+        profile = args.profile or str(shipped_profile_for("classify"))
+        model = build_model(args.config, device="meta")
+        plan = plan_from_arg(args.plan, model)
+        workload = config_workload(model.config, activity=profile, plan=plan)
         return {"borrowed": (workload, f"{args.config} without weights; firing rates borrowed "
-                             f"from {profile_path}")}
-    from qslm_neuro.api import model_workload
-
+                             f"from {profile}")}
     from qslm_neuro.cli.scale_options import device_of
 
     loaded = load_model_arg(args.model, device_of(args))
     plan = plan_from_arg(args.plan, loaded.model)
-    return {source: model_workload(loaded, plan, activity=source, data_dir=args.data_dir,
-                                   lava_tokens=getattr(args, "lava_tokens", 64))
-            for source in sources}
+    workloads = {source: to_workload((loaded, plan), activity=source, data_dir=args.data_dir,
+                                     lava_tokens=getattr(args, "lava_tokens", 64))
+                 for source in sources}
+    return {source: (w, w.meta.get("activity_note", "")) for source, w in workloads.items()}

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from qslm_neuro.cli.hw_options import hw_list, print_side_by_side
     from qslm_neuro.errors import BadInputError
     from qslm_neuro.fileio import atomic_path, write_json_atomic
-    from qslm_neuro.hw import estimate
+    from qslm_neuro.candidate_costs import estimate
 
     chips = hw_list(args.hw)
     args.hw = chips[0]

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from qslm_neuro.tasks.registry import check_model_for_task
 
     loaded = load_model_arg(args.model, device_of(args))
-    check_model_for_task(loaded.config.task, args.task, str(args.model))
+    check_model_for_task(loaded.config.head, args.task, str(args.model))
     plan = plan_from_arg(args.plan, loaded.model) if args.plan else None  # bad input first
     task = make_task(args.task, loaded.tokenizer, data_dir=args.data_dir, split=args.split,
                      ctx_len=loaded.config.ctx_len)

@@ -89,7 +89,7 @@ def infer_config(state: dict[str, Any], args: argparse.Namespace, name: str) -> 
     embedding = args.embedding
     if embedding == "auto":
         embedding = "binary" if vocab == BINARY_EMBEDDING_VOCAB else "float"
-    head = {"task": args.task}
+    head = {"head": args.task}
     if args.task == "classify":
         head["n_classes"] = int(state["head.weight"].shape[0])
     return SLMConfig(vocab_size=int(vocab), d_model=int(width), n_layers=depth,

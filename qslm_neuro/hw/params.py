@@ -23,6 +23,7 @@ from typing import Any, Mapping
 from qslm_neuro.errors import HardwareModelError
 from qslm_neuro.hw.checks import check_consistency, check_value
 from qslm_neuro.hw.schema import FAMILIES, NONSYN_DEFAULTS, TECHNOLOGY_GROUPS, ParamSpec
+from qslm_neuro.shipped import shipped_dir
 
 _ENTRY_KEYS = {"value", "unit", "source", "assumed", "note"}
 _HEADER_KEYS = {"name", "family", "description"}
@@ -30,7 +31,7 @@ _SECTIONS = {"hardware", "params", "nonsynaptic", "technology"}
 _TECH_KEYS = ("energy", "time", "static")
 
 __all__ = ["Param", "HardwareModel", "load_hardware", "parse_hardware", "check_value",
-           "available_hardware", "hw_models_dir"]
+           "available_hardware", "hw_models_dir", "hw_model_dirs"]
 
 
 @dataclass(frozen=True)
@@ -100,19 +101,21 @@ class HardwareModel:
 
 
 def hw_models_dir() -> Path:
-    """Where the built-in hardware models live: ``$QSLM_HW_MODELS`` or the repo's ``hw_models/``."""
-    env = os.environ.get("QSLM_HW_MODELS")
-    if env:
-        return Path(env)
-    import qslm_neuro
+    """Where the built-in hardware models live (:func:`qslm_neuro.shipped.shipped_dir`): the
+    installed package's copy, or the repository's ``hw_models/`` in a source checkout."""
+    return shipped_dir("hw_models")
 
-    return Path(qslm_neuro.__file__).resolve().parent.parent / "hw_models"
+
+def hw_model_dirs() -> list[Path]:
+    """The folders a chip name is looked up in, in order: each folder of ``$QSLM_HW_MODELS``
+    (several separated by ``os.pathsep``), then the built-in ones."""
+    env = os.environ.get("QSLM_HW_MODELS", "")
+    return [Path(part) for part in env.split(os.pathsep) if part] + [hw_models_dir()]
 
 
 def available_hardware() -> list[str]:
-    """Names of the built-in hardware models (file stems in :func:`hw_models_dir`)."""
-    directory = hw_models_dir()
-    return sorted(p.stem for p in directory.glob("*.toml")) if directory.is_dir() else []
+    """Names of the hardware models found by name: file stems in :func:`hw_model_dirs`."""
+    return sorted({p.stem for d in hw_model_dirs() if d.is_dir() for p in d.glob("*.toml")})
 
 
 def load_hardware(hw: "str | os.PathLike[str] | HardwareModel" = "loihi2",
@@ -322,9 +325,11 @@ def _resolve_path(hw: "str | os.PathLike[str]") -> Path:
         if not path.is_file():
             raise HardwareModelError(f"hardware model file {text!r} does not exist")
         return path
-    path = hw_models_dir() / f"{text}.toml"
-    if not path.is_file():
-        raise HardwareModelError(
-            f"unknown hardware model {text!r}; built-in: {available_hardware()} in "
-            f"{hw_models_dir()} (or pass a path to a .toml file)")
-    return path
+    for directory in hw_model_dirs():
+        path = directory / f"{text}.toml"
+        if path.is_file():
+            return path
+    raise HardwareModelError(
+        f"unknown hardware model {text!r}; known by name: {available_hardware()} in "
+        f"{[str(d) for d in hw_model_dirs()]} (or pass a path to a .toml file, or add its "
+        f"folder to QSLM_HW_MODELS)")

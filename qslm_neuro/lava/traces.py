@@ -174,6 +174,6 @@ def wikitext2_token_stream(tokenizer: Any, n_tokens: int, data_dir: Any = None,
 
 def task_token_stream(loaded: Any, n_tokens: int, data_dir: Any = None) -> tuple[np.ndarray, str]:
     """Real tokens for a loaded checkpoint: SST-2 dev for a classifier, WikiText-2 test for an LM."""
-    if loaded.config.task == "classify":
+    if loaded.config.head == "classify":
         return sst2_token_stream(loaded.tokenizer, n_tokens, data_dir)
     return wikitext2_token_stream(loaded.tokenizer, n_tokens, data_dir)

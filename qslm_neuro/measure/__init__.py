@@ -3,7 +3,9 @@
 * :mod:`~.recorder` - hooks on weight layers and neuron populations (spikes in, MACs);
 * :mod:`~.from_model` - a model (+ plan) and its activity -> Workload; non-synaptic op counts;
 * :mod:`~.from_config` - a named config (no weights) with rates borrowed from a profile;
-* :mod:`~.from_checkpoint` - a shipped checkpoint, activity measured or from its profile.
+* :mod:`~.from_checkpoint` - a shipped checkpoint, activity measured or from its profile;
+* :mod:`~.candidate` - :func:`workload_of`: the one place any candidate (workload, name, model,
+  model + plan, checkpoint, config, NIR, recorded activity) becomes a Workload.
 
 The activity data types themselves (:class:`~qslm_neuro.workload.profile.ActivityProfile`) are
 torch-free and live in :mod:`qslm_neuro.workload.profile`.
@@ -15,6 +17,7 @@ from __future__ import annotations
 from qslm_neuro.lazy import lazy_exports
 
 _EXPORTS = {
+    "workload_of": "qslm_neuro.measure.candidate",
     "ActivityRecorder": "qslm_neuro.measure.recorder",
     "record_activity": "qslm_neuro.measure.recorder",
     "record_task_activity": "qslm_neuro.measure.recorder",

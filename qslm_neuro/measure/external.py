@@ -1,6 +1,6 @@
 """Networks that are not the project's SLM: a NIR graph or a plain snnTorch ``(model, plan)``.
 
-:func:`external_workload` is what :func:`qslm_neuro.estimate` (``qslm_neuro.api``) calls when
+:func:`external_workload` is what :func:`qslm_neuro.estimate` (``qslm_neuro.candidate_costs``) calls when
 :func:`is_external` says so: a ``.nir`` path, a ``nir.NIRGraph``, or a ``(model, plan)`` pair of a
 model other than the SLM with ``inputs``; it keeps that dispatch in one place.
 """

@@ -15,10 +15,6 @@ from qslm_neuro.errors import BadInputError, DataNotFoundError
 from qslm_neuro.workload import Workload
 from qslm_neuro.workload.profile import ACTIVITY_SOURCES
 
-#: The task a model is measured on, by its config head (``SLMConfig.task``).
-TASK_OF = {"classify": "sst2", "lm": "wikitext2"}
-
-
 def shipped_profile_path(model_dir: str | Path) -> Path:
     """Where the fp32 activity profile of a shipped checkpoint lives."""
     model_dir = Path(model_dir)
@@ -31,22 +27,25 @@ def checkpoint_workload(loaded: Any, plan: Any = None, activity: str = "snntorch
     """Workload of a loaded checkpoint under ``plan`` and a sentence saying where activity came from.
 
     ``activity``: ``snntorch`` (measure the quantized model on real tokens; falls back to the
-    shipped profile when no data is found) or ``profile`` (the shipped fp32 profile). Lava
-    counts (``lava``) come from :func:`qslm_neuro.api.model_workload`, which also takes this
-    path: Lava sits above this package, so this package never imports it.
+    shipped profile when no data is found) or ``profile`` (the shipped fp32 profile). The task
+    it is measured on is the registered task that scores its head
+    (:func:`qslm_neuro.tasks.registry.task_for_head`). Lava counts (``lava``) come from
+    :func:`qslm_neuro.candidate_costs.to_workload`: Lava sits above this package, so this package never
+    imports it.
     """
     from qslm_neuro.measure.from_model import build_workload
     from qslm_neuro.measure.recorder import record_task_activity
     from qslm_neuro.quant import QuantPlan
+    from qslm_neuro.tasks.registry import task_for_head
     from qslm_neuro.workload.profile import ActivityProfile
 
     if activity not in ACTIVITY_SOURCES:
         raise BadInputError(f"activity={activity!r}; expected one of {ACTIVITY_SOURCES}")
     if activity == "lava":
         raise BadInputError("checkpoint_workload does not run Lava: use "
-                            "qslm_neuro.api.model_workload(loaded, plan, activity='lava')")
+                            "qslm_neuro.candidate_costs.to_workload((loaded, plan), activity='lava')")
     plan = plan if plan is not None else QuantPlan()
-    task = TASK_OF[loaded.config.task]
+    task = task_for_head(loaded.config.head)
     if activity == "snntorch":
         try:
             with plan.applied(loaded.model):

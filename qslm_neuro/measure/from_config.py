@@ -18,24 +18,20 @@ from qslm_neuro.errors import BadInputError
 from qslm_neuro.measure.from_model import build_workload
 from qslm_neuro.models.config import SLMConfig
 from qslm_neuro.models.roles import match_by_role
+from qslm_neuro.shipped import shipped_file
 from qslm_neuro.workload import Workload
 from qslm_neuro.workload.profile import ActivityProfile, LayerActivity
 
-#: The fp32 profiles shipped with the package's checkpoints, by config head (``SLMConfig.task``).
-SHIPPED_PROFILES = {"classify": "activity-slm-small-sst2.json", "lm": "activity-slm-small-wt2.json"}
+#: The fp32 profiles shipped with the package's checkpoints, by config head (``SLMConfig.head``).
+SHIPPED_PROFILES = {"classify": "slm-small-sst2", "lm": "slm-small-wt2"}
 
 
-def shipped_data_dir() -> Path:
-    """The repository's ``data/`` folder (checkpoints and activity profiles)."""
-    return Path(__file__).resolve().parents[2] / "data"
-
-
-def shipped_profile_for(task: str) -> Path:
+def shipped_profile_for(head: str) -> Path:
     """The shipped profile of the checkpoint with the same head (``classify`` or ``lm``)."""
-    if task not in SHIPPED_PROFILES:
-        raise BadInputError(f"no shipped activity profile for a {task!r} model; expected one of "
+    if head not in SHIPPED_PROFILES:
+        raise BadInputError(f"no shipped activity profile for a {head!r} model; expected one of "
                             f"{sorted(SHIPPED_PROFILES)}")
-    return shipped_data_dir() / SHIPPED_PROFILES[task]
+    return shipped_file("data", f"activity-{SHIPPED_PROFILES[head]}.json")
 
 
 def workload_from_config(config: SLMConfig | str, activity: ActivityProfile, plan: Any = None,
@@ -82,7 +78,7 @@ def borrow_activity(model: nn.Module, source: ActivityProfile) -> ActivityProfil
         ref = refs[synapse.layer]
         events = 1.0 if ref.kind == "embedding" else ref.input_rate * fan_in
         calls = ref.calls_per_step
-        if synapse.kind == "head" and model.config.task == "lm":
+        if synapse.kind == "head" and model.config.head == "lm":
             calls = 1.0
         layers[synapse.layer] = LayerActivity(
             kind=synapse.kind, fan_in=fan_in, fan_out=fan_out, input_events_per_step=events,

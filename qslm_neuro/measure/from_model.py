@@ -51,7 +51,7 @@ def nonsynaptic_ops(cfg: SLMConfig) -> list[NonSynapticOp]:
             NonSynapticOp(f"{b}.residual", "elementwise", 2 * d),
         ]
     ops.append(NonSynapticOp("ln_out", "layernorm", 7 * d, param_bytes=2 * d * 4))
-    if cfg.task == "classify":
+    if cfg.head == "classify":
         ops.append(NonSynapticOp("pool", "pooling", d))
     return ops
 
@@ -73,7 +73,7 @@ def build_workload(model: nn.Module, plan: Any = None,
     if activity == "snntorch":
         activity = None
     from qslm_neuro.measure.recorder import record_activity
-    from qslm_neuro.quant import QuantPlan, footprint
+    from qslm_neuro.quant import QuantPlan, footprint, zero_fractions
 
     if not is_spiking_rwkv(model):
         raise BadInputError(
@@ -89,7 +89,8 @@ def build_workload(model: nn.Module, plan: Any = None,
         with plan.applied(model):  # quantized weights spike differently: measure them
             activity = record_activity(model, batches, progress=False)
     precisions = plan.bits_by_module(model)
-    zeros = _zero_fractions(model, plan) if not _is_meta(model) else {}
+    zeros = ({} if _is_meta(model) else
+             zero_fractions(model, plan, [synapse.layer for synapse in model.synapses()]))
     fp = footprint(model, plan)
     layers = []
     for synapse in model.synapses():
@@ -134,16 +135,6 @@ def _populations(model: nn.Module, activity: ActivityProfile) -> list[NeuronPopu
                 output_spikes_std=pop.output_spikes_std, state_bits=_STATE_BITS,
                 samples=pop.samples))
     return populations
-
-
-def _zero_fractions(model: nn.Module, plan: Any) -> dict[str, float]:
-    """Share of weights that quantize to exactly zero (a chip can skip them)."""
-    result = {}
-    with plan.applied(model):
-        for synapse in model.synapses():
-            weight = model.get_submodule(synapse.layer).weight
-            result[synapse.layer] = float((weight == 0).double().mean())
-    return result
 
 
 def _is_meta(model: nn.Module) -> bool:

@@ -1,6 +1,6 @@
 """Activity of SpikeGPT's own block without its weights: what follows from its structure.
 
-Borrowing firing rates by role (as :func:`~qslm_neuro.measure.from_model.workload_from_config`
+Borrowing firing rates by role (as :func:`~qslm_neuro.measure.from_config.workload_from_config`
 does for our block) would be wrong here: SpikeGPT's linears read floats, not spikes. What is
 known without weights, and what is not:
 
@@ -34,7 +34,7 @@ def spikegpt_config_activity(model: nn.Module, source: ActivityProfile,
     if not 0.0 <= relu_density <= 1.0:
         raise ValueError(f"relu_density={relu_density} must lie in [0, 1]")
     head_calls = 1.0
-    if model.config.task == "classify":  # pooled head: once per sequence
+    if model.config.head == "classify":  # pooled head: once per sequence
         head_calls = 1.0 / max(source.mean_sequence_length, 1.0)
     layers: dict[str, LayerActivity] = {}
     for synapse in model.synapses():

@@ -189,7 +189,7 @@ def workload_from_module(model: nn.Module, plan: Any = None, inputs: Any = None,
     """Workload of any time-stepped spiking ``model`` under ``plan``, activity measured on
     ``inputs`` with the plan applied (quantized weights spike differently)."""
     from qslm_neuro.measure.from_nir import _conv_description
-    from qslm_neuro.quant import QuantPlan, footprint
+    from qslm_neuro.quant import QuantPlan, footprint, zero_fractions
 
     if inputs is None:
         raise BadInputError(f"costing a {type(model).__name__} needs inputs: spike trains "
@@ -199,7 +199,7 @@ def workload_from_module(model: nn.Module, plan: Any = None, inputs: Any = None,
         time_axis = 1  # LIFPopulation runs whole sequences [batch, time, channels]
     with plan.applied(model):
         rec = record_time_stepped(model, inputs, time_axis=time_axis, loop=loop)
-        zeros = {n: float((m.weight == 0).double().mean()) for n, m in rec.layers.items()}
+    zeros = zero_fractions(model, plan, rec.layers)
     precisions = plan.bits_by_module(model)
     layers, pops = [], []
     uses_input = False

@@ -50,7 +50,7 @@ class LoadedModel:
     """A model with everything needed to evaluate it."""
 
     model: SpikingRWKV | SpikeGPT
-    tokenizer: Any  # qslm_neuro.tasks.Tokenizer, or NeoXTokenizer for imported SpikeGPT models
+    tokenizer: Any  # qslm_neuro.tasks.tokenizer.Tokenizer, or NeoXTokenizer for imported SpikeGPT models
     config: SLMConfig
     path: Path
     training: dict[str, Any] = field(default_factory=dict)
@@ -97,7 +97,7 @@ def verify_checkpoint(directory: str | os.PathLike[str]) -> dict[str, Any]:
     if not manifest_path.is_file():
         raise ChecksumError(
             f"{manifest_path} is missing: refusing to load an unverifiable checkpoint. "
-            "Re-save it with qslm_neuro.models.save_checkpoint or `qslm train`.")
+            "Re-save it with qslm_neuro.models.checkpoint.save_checkpoint or `qslm train`.")
     try:
         manifest = json.loads(manifest_path.read_text())
         entries = manifest["files"]

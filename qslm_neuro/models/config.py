@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from qslm_neuro.errors import BadInputError
 
-TASK_KINDS = ("lm", "classify")
+HEADS = ("lm", "classify")
+TASK_KINDS = HEADS  # the old name, kept for callers that import it
 #: ``qslm``: ours (LIF in front of every block linear); ``spikegpt``: SpikeGPT's own block
 #: (LIF on the time-mix and channel-mix outputs, float inputs to every linear), see
 #: :mod:`qslm_neuro.models.spikegpt`.
@@ -19,8 +21,10 @@ EMBEDDINGS = ("float", "binary")
 class SLMConfig:
     """Shape and neuron settings of a spiking RWKV language model.
 
-    ``task`` is ``lm`` (next-token head over the vocabulary) or ``classify`` (mean-pooled
-    sequence classification head with ``n_classes`` outputs).
+    ``head`` is ``lm`` (next-token head over the vocabulary) or ``classify`` (mean-pooled
+    sequence classification head with ``n_classes`` outputs). Which *task* scores a model of
+    each head is the task registry's business (:func:`qslm_neuro.tasks.registry.task_for_head`).
+    Configs saved before the field was renamed say ``task``; :meth:`from_dict` still reads them.
     """
 
     vocab_size: int
@@ -28,7 +32,7 @@ class SLMConfig:
     n_layers: int
     d_ffn: int
     ctx_len: int
-    task: str = "lm"
+    head: str = "lm"
     n_classes: int = 2
     tau: float = 2.0
     threshold: float = 1.0
@@ -46,9 +50,9 @@ class SLMConfig:
             value = getattr(self, key)
             if not isinstance(value, int) or value <= 0:
                 raise BadInputError(f"SLMConfig.{key}={value!r} must be a positive integer")
-        if self.task not in TASK_KINDS:
-            raise BadInputError(f"SLMConfig.task={self.task!r}; expected one of {TASK_KINDS}")
-        if self.task == "classify" and self.n_classes < 2:
+        if self.head not in HEADS:
+            raise BadInputError(f"SLMConfig.head={self.head!r}; expected one of {HEADS}")
+        if self.head == "classify" and self.n_classes < 2:
             raise BadInputError(f"SLMConfig.n_classes={self.n_classes} must be >= 2")
         for key in ("tau", "threshold", "surrogate_alpha", "dropout"):
             value = getattr(self, key)
@@ -85,9 +89,16 @@ class SLMConfig:
 
     @property
     def head_size(self) -> int:
-        return self.vocab_size if self.task == "lm" else self.n_classes
+        return self.vocab_size if self.head == "lm" else self.n_classes
+
+    @property
+    def task(self) -> str:
+        """Deprecated name of :attr:`head` (it never named a task: ``classify``, not ``sst2``)."""
+        warnings.warn("SLMConfig.task is now SLMConfig.head", DeprecationWarning, stacklevel=2)
+        return self.head
 
     def with_(self, **changes: Any) -> "SLMConfig":
+        changes = _renamed(changes, "SLMConfig.with_")
         known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - known)
         if unknown:
@@ -103,6 +114,10 @@ class SLMConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SLMConfig":
+        """Read a saved config; the ``task`` key of configs saved before the rename is read as
+        ``head`` (shipped checkpoints keep their files, so their sha256 stays as recorded)."""
+        if "task" in data and "head" not in data:
+            data = {("head" if key == "task" else key): value for key, value in data.items()}
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -139,8 +154,18 @@ NAMED_CONFIGS: dict[str, SLMConfig] = {
 
 
 def get_config(name: str, **overrides: Any) -> SLMConfig:
-    """A named config, optionally with fields replaced (e.g. ``task="classify"``)."""
+    """A named config, optionally with fields replaced (e.g. ``head="classify"``)."""
     if name not in NAMED_CONFIGS:
         raise BadInputError(
             f"unknown model config {name!r}; choose one of {sorted(NAMED_CONFIGS)}")
     return NAMED_CONFIGS[name].with_(**overrides) if overrides else NAMED_CONFIGS[name]
+
+
+def _renamed(changes: dict[str, Any], where: str) -> dict[str, Any]:
+    """``task=`` given for ``head=`` (the field's old name): accepted, with a warning."""
+    if "task" not in changes:
+        return changes
+    if "head" in changes:
+        raise BadInputError(f"{where}: give head=, not both head= and its old name task=")
+    warnings.warn(f"{where}(task=...) is now head=...", DeprecationWarning, stacklevel=3)
+    return {("head" if key == "task" else key): value for key, value in changes.items()}

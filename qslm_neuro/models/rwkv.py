@@ -147,7 +147,7 @@ class SpikingRWKV(nn.Module):
         self.ln0 = nn.LayerNorm(cfg.d_model)
         self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layers))
         self.ln_out = nn.LayerNorm(cfg.d_model)
-        self.head = nn.Linear(cfg.d_model, cfg.head_size, bias=cfg.task == "classify")
+        self.head = nn.Linear(cfg.d_model, cfg.head_size, bias=cfg.head == "classify")
         self.drop = nn.Dropout(cfg.dropout)
         self.reset_parameters()
 
@@ -180,7 +180,7 @@ class SpikingRWKV(nn.Module):
 
     def forward(self, idx: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(idx)
-        if self.config.task == "lm":
+        if self.config.head == "lm":
             return self.head(h)
         if lengths is None:
             pooled = h.mean(dim=1)

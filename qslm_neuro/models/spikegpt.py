@@ -208,7 +208,7 @@ class SpikeGPT(nn.Module):
         self.emb = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.blocks = nn.ModuleList(SpikeGPTBlock(cfg, i) for i in range(cfg.n_layers))
         self.ln_out = nn.LayerNorm(cfg.d_model)
-        self.head = nn.Linear(cfg.d_model, cfg.head_size, bias=cfg.task == "classify")
+        self.head = nn.Linear(cfg.d_model, cfg.head_size, bias=cfg.head == "classify")
         self.reset_parameters()
 
     @torch.no_grad()
@@ -252,7 +252,7 @@ class SpikeGPT(nn.Module):
 
     def forward(self, idx: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(idx)
-        if self.config.task == "lm":
+        if self.config.head == "lm":
             return self.head(h)
         if lengths is None:
             return self.head(h.mean(dim=1))
@@ -302,7 +302,7 @@ def expected_state_shapes(cfg: SLMConfig) -> dict[str, tuple[int, ...]]:
         shapes[f"{b}.ffn.value.weight"] = (d, h)
     shapes["ln_out.weight"] = shapes["ln_out.bias"] = (d,)
     shapes["head.weight"] = (cfg.head_size, d)
-    if cfg.task == "classify":
+    if cfg.head == "classify":
         shapes["head.bias"] = (cfg.head_size,)
     return shapes
 

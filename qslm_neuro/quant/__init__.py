@@ -8,7 +8,8 @@
 * :mod:`~.apply` - applying a plan to a model (restorable) and the quantized-weight cache;
 * :mod:`~.footprint` - :func:`footprint`: bytes a model occupies under a plan;
 * :mod:`~.hierarchy` - the global ▸ block ▸ module tree of any ``nn.Module``;
-* :mod:`~.transfer` - carrying a plan between model sizes by role and depth.
+* :mod:`~.transfer` - carrying a plan between model sizes by role and depth;
+* :mod:`~.zeros` - :func:`zero_fractions`: the share of weights a plan quantizes to zero.
 
 Import public names from this package; the modules behind it are an implementation detail.
 """
@@ -23,9 +24,10 @@ from qslm_neuro.quant.precision import (BF16, FP16, FP32, MAX_INT_BITS, MIN_INT_
                                         PrecisionLike)
 from qslm_neuro.quant.quantizer import (QUANTIZER_ID, SCALE_BITS, QuantizedTensor,
                                         fake_quantize, quantize)
+from qslm_neuro.quant.zeros import zero_fraction, zero_fractions
 
 __all__ = ["Precision", "PrecisionLike", "FP32", "FP16", "BF16", "MIN_INT_BITS", "MAX_INT_BITS",
            "SCALE_BITS", "QUANTIZER_ID", "QuantizedTensor", "quantize", "fake_quantize",
            "QuantPlan", "load_plan", "clear_quantization_cache", "TensorBytes", "Footprint",
            "footprint", "ModelOrHierarchy", "Hierarchy", "ModuleInfo", "BlockInfo", "TensorInfo",
-           "GLOBAL", "as_hierarchy", "format_bytes"]
+           "GLOBAL", "as_hierarchy", "format_bytes", "zero_fraction", "zero_fractions"]

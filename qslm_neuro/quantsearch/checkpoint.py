@@ -64,8 +64,8 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
     task_class = TASKS[task_name]
     loaded = load_checkpoint(model_dir, device=device)
     expected = task_class.model_head
-    if loaded.config.task != expected:
-        raise BadInputError(f"{model_dir} is a {loaded.config.task!r} model but task "
+    if loaded.config.head != expected:
+        raise BadInputError(f"{model_dir} is a {loaded.config.head!r} model but task "
                             f"{task_name!r} needs a {expected!r} model; pick the matching "
                             "checkpoint (slm-small-sst2 for sst2, slm-small-wt2 for wikitext2)")
     split = select_split or task_class.selection_split

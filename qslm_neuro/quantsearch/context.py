@@ -15,6 +15,7 @@ from qslm_neuro.errors import BadInputError
 from qslm_neuro.quant import Precision, QuantPlan, footprint
 from qslm_neuro.quantsearch.constraints import MemConstraint, PerfConstraint
 from qslm_neuro.quantsearch.evaluator import Evaluator
+from qslm_neuro.quantsearch.executor import unique_plans
 from qslm_neuro.quantsearch.hw_constraints import HardwareConstraints, ResolvedHardware
 from qslm_neuro.quantsearch.objective import Objective, ScoreInputs, describe_objective
 from qslm_neuro.quantsearch.resources import ChipCoster, StepResources, chip_label
@@ -112,11 +113,7 @@ class SearchContext:
         more than the budget allows. Sequential: nothing happens."""
         if self.evaluator.executor is None or not self.evaluator.executor.parallel:
             return
-        fresh, seen = [], set(self._by_key)
-        for plan in plans:
-            if plan.key not in seen:
-                seen.add(plan.key)
-                fresh.append(plan)
+        fresh = unique_plans(plans, known=self._by_key)
         left = self.budget_left()
         if math.isfinite(left):
             fresh = fresh[:max(int(left), 0)]

@@ -34,6 +34,7 @@ from torch import nn
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.models.protocol import is_spiking_rwkv
 from qslm_neuro.quant import QUANTIZER_ID, Hierarchy, QuantPlan, footprint
+from qslm_neuro.quantsearch.executor import unique_plans
 from qslm_neuro.quantsearch.replay import PrefixReplay, ReplayNote, evaluate_with_replay
 from qslm_neuro.quantsearch.replay_guard import ReplayGuard
 from qslm_neuro.quantsearch.store import EvaluationStore
@@ -175,14 +176,13 @@ class Evaluator:
         if executor is None or not executor.parallel:
             return 0
         kinds = [k for k in kinds if k != PROXY or self._proxy is not None]
-        jobs, seen = [], set()
-        for plan in plans:
+        jobs = []
+        for plan in unique_plans(plans):
             key = plan.key
             missing = tuple(k for k in kinds if (k, key) not in self._memo
                             and (k, key) not in self._prefetched
                             and not self.store.has(k, key, self.fingerprints[k]))
-            if missing and key not in seen:
-                seen.add(key)
+            if missing:
                 jobs.append((plan.to_json(), missing))
         if not jobs:
             return 0
@@ -296,19 +296,17 @@ class Evaluator:
         return (activity is not None and self.has_synapses) or self.hw_inputs is not None
 
     def workload(self, plan: QuantPlan, activity: Mapping[str, Any] | None):
-        """The hardware Workload of ``plan`` with the activity measured when it was evaluated."""
-        if self.hw_inputs is not None:  # a plain spiking model: measured on its spike trains
-            from qslm_neuro.measure.time_stepped import workload_from_module
+        """The hardware Workload of ``plan`` with the activity measured when it was evaluated
+        (:func:`qslm_neuro.measure.candidate.workload_of`, as ``qslm_neuro.estimate`` reads it)."""
+        from qslm_neuro.measure.candidate import workload_of
 
-            return workload_from_module(self.model, plan, self.hw_inputs)
+        if self.hw_inputs is not None:  # a plain spiking model: measured on its spike trains
+            return workload_of((self.model, plan), inputs=self.hw_inputs)
         if not self.has_synapses or activity is None:
             raise BadInputError(
                 f"no workload for this candidate: {type(self.model).__name__} has no synapses() "
                 "description (hardware estimates need a qslm-neuro SpikingRWKV)")
-        from qslm_neuro.workload.profile import ActivityProfile
-        from qslm_neuro.measure.from_model import build_workload
-
-        return build_workload(self.model, plan, ActivityProfile.from_dict(dict(activity)))
+        return workload_of((self.model, plan), activity=activity)
 
     # -- internals ---------------------------------------------------------------------------
     def _cached(self, kind: str, plan: QuantPlan,

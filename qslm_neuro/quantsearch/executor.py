@@ -242,9 +242,9 @@ def _require_dask() -> None:
             "'qslm-neuro[dask]' (dask[array] and distributed), or run without --workers") from exc
 
 
-def unique_plans(plans: Iterable[Any]) -> list[Any]:
-    """Plans in first-seen order without repeats (by key)."""
-    seen: set[str] = set()
+def unique_plans(plans: Iterable[Any], known: Iterable[str] = ()) -> list[Any]:
+    """Plans in first-seen order without repeats (by key), leaving out the ``known`` keys."""
+    seen: set[str] = set(known)
     result = []
     for plan in plans:
         if plan.key not in seen:

@@ -320,7 +320,7 @@ class SearchResult:
         return paths
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
-        """Save :func:`qslm_neuro.report.plot_pareto` of this result as a PNG."""
+        """Save :func:`qslm_neuro.viz.plot_pareto` of this result as a PNG."""
         from qslm_neuro.viz import plot_pareto, save_figure
 
         return save_figure(plot_pareto(self), path)

@@ -3,7 +3,7 @@
 Rows are keyed by ``(kind, plan key, evaluator fingerprint)``: ``kind`` says which evaluation it
 was (``full``, ``calibration``, ``proxy`` ...), the plan key is :attr:`QuantPlan.key` and the
 fingerprint identifies the model weights and the evaluation (see
-:meth:`qslm_neuro.quantsearch.evaluator.Evaluator.fingerprint`), so a result is never reused for
+:attr:`qslm_neuro.quantsearch.evaluator.Evaluator.fingerprints`), so a result is never reused for
 another model, data set or quantizer. Each result is committed in its own transaction the moment
 it exists: a kill loses at most the evaluation in flight, never a half-written row. Results are
 JSON (floats round-trip exactly), so a resumed search sees the very numbers the first run saw and

@@ -279,7 +279,7 @@ def ngram_baselines(train_ids, heldout_ids, test_ids, vocab_size: int,
 
     Returns ``{"unigram": ..., "bigram": <the better bigram on held-out>, "bigram_kn": ...,
     "bigram_jm": ...}``. ``byte_lengths[id]`` is the UTF-8 length of each token
-    (:meth:`qslm_neuro.tokenizer.Tokenizer.token_byte_lengths`).
+    (:meth:`qslm_neuro.tasks.tokenizer.Tokenizer.token_byte_lengths`).
     """
     train = _check_ids(train_ids, vocab_size, "train_ids", min_len=2)
     held = _check_ids(heldout_ids, vocab_size, "heldout_ids", min_len=2)
@@ -310,7 +310,7 @@ def ngram_baselines(train_ids, heldout_ids, test_ids, vocab_size: int,
 
 
 def wikitext2_baselines(tokenizer, splits) -> dict[str, BaselineResult]:
-    """:func:`ngram_baselines` on :class:`qslm_neuro.data.LMSplits` with ``tokenizer``."""
+    """:func:`ngram_baselines` on :class:`qslm_neuro.tasks.data.LMSplits` with ``tokenizer``."""
     encode = lambda text: np.asarray(tokenizer.encode(text), dtype=np.int64)  # noqa: E731
     return ngram_baselines(encode(splits.train), encode(splits.heldout), encode(splits.test),
                            tokenizer.vocab_size, tokenizer.token_byte_lengths(), note=splits.note)

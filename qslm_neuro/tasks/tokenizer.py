@@ -41,7 +41,7 @@ class Tokenizer:
         for token in SPECIAL_TOKENS:
             if backend.token_to_id(token) is None:
                 raise BadInputError(f"tokenizer lacks the special token {token!r}; expected a "
-                                    "tokenizer made by qslm_neuro.tokenizer.Tokenizer.train.")
+                                    "tokenizer made by qslm_neuro.tasks.tokenizer.Tokenizer.train.")
         if backend.token_to_id(PAD_TOKEN) != 0:
             raise BadInputError(f"tokenizer has {PAD_TOKEN!r} at id "
                                 f"{backend.token_to_id(PAD_TOKEN)}; expected id 0.")

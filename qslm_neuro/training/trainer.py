@@ -3,7 +3,7 @@
 Both runs are seeded and deterministic on the CPU (up to float summation order on a GPU). Model
 selection never looks at the split a number is reported on: SST-2 keeps ``heldout`` training
 sentences aside and reports dev accuracy; WikiText-2 early-stops on its held-out text and reports
-test perplexity (see :func:`qslm_neuro.data.wikitext2_lm_splits` for which text that is).
+test perplexity (see :func:`qslm_neuro.tasks.data.wikitext2_lm_splits` for which text that is).
 """
 from __future__ import annotations
 
@@ -281,7 +281,7 @@ def train_sst2(cfg: TrainConfig, data_dir: str | None = None) -> TrainResult:
     tokenizer = Tokenizer.train([s for s, _ in train], cfg.vocab_size, lowercase=cfg.lowercase)
     encoded = [ids or [tokenizer.eos_id] for ids in tokenizer.encode_batch([s for s, _ in train])]
     labels = [label for _, label in train]
-    model = build_model(cfg.model, task="classify", vocab_size=tokenizer.vocab_size,
+    model = build_model(cfg.model, head="classify", vocab_size=tokenizer.vocab_size,
                         dropout=cfg.dropout, seed=cfg.seed, **cfg.model_overrides).to(cfg.device)
     heldout_task = SST2Task.from_examples(tokenizer, heldout, name="sst2/train-heldout") \
         if heldout else None
@@ -332,7 +332,7 @@ def train_wikitext2(cfg: TrainConfig, data_dir: str | None = None) -> TrainResul
     train_ids = torch.tensor(tokenizer.encode(splits.train), dtype=torch.long)
     if len(train_ids) < cfg.ctx_len + 2:
         raise BadInputError(f"training text has {len(train_ids)} tokens; need > ctx_len + 1")
-    model = build_model(cfg.model, task="lm", vocab_size=tokenizer.vocab_size,
+    model = build_model(cfg.model, head="lm", vocab_size=tokenizer.vocab_size,
                         ctx_len=cfg.ctx_len, dropout=cfg.dropout, seed=cfg.seed,
                         **cfg.model_overrides).to(cfg.device)
     heldout_task = WikiText2Task.from_text(tokenizer, splits.heldout, ctx_len=cfg.ctx_len,

@@ -17,6 +17,7 @@ import numpy as np
 
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.fileio import write_json_atomic
+from qslm_neuro.shipped import looks_like_name, shipped_names, shipped_profile_file
 from qslm_neuro.workload.types import Activity
 
 PROFILE_FORMAT = "qslm-activity/1"
@@ -148,7 +149,9 @@ class ActivityProfile:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "ActivityProfile":
         path = Path(path)
+        if not path.is_file() and looks_like_name(path):  # a shipped profile by model name
+            path = shipped_profile_file(str(path))
         if not path.is_file():
             raise BadInputError(f"activity profile {str(path)!r} does not exist; shipped profiles "
-                                "are data/activity-slm-small-*.json")
+                                f"(by name): {shipped_names('data', 'activity-', '.json')}")
         return cls.from_dict(json.loads(path.read_text()))

@@ -21,6 +21,7 @@ from typing import Any, Iterable
 
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.fileio import write_json_atomic
+from qslm_neuro.shipped import looks_like_name, shipped_workload_file
 
 #: Storage formats a weight can have; ``int`` means a signed integer of ``weight_bits`` bits.
 WEIGHT_FORMATS = ("fp32", "fp16", "bf16", "int")
@@ -367,9 +368,13 @@ class Workload:
                      for l in chosen)
         return binary / total if total else 0.0
 
-    def with_precisions(self, bits_by_layer: dict[str, tuple[int, str, int]]) -> "Workload":
-        """A copy with (weight_bits, weight_format, scale_count) replaced for the named layers."""
-        unknown = set(bits_by_layer) - {l.name for l in self.layers}
+    def with_precisions(self, bits_by_layer: dict[str, tuple[int, str, int]],
+                        zero_fractions: dict[str, float] | None = None) -> "Workload":
+        """A copy with (weight_bits, weight_format, scale_count) replaced for the named layers,
+        and their ``zero_fraction`` where ``zero_fractions`` gives one (the share of weights the
+        new precision rounds to zero: :func:`qslm_neuro.quant.zero_fractions`)."""
+        zero_fractions = zero_fractions or {}
+        unknown = (set(bits_by_layer) | set(zero_fractions)) - {l.name for l in self.layers}
         if unknown:
             raise BadInputError(f"workload {self.name!r}: unknown layers {sorted(unknown)}")
         layers = []
@@ -377,6 +382,8 @@ class Workload:
             if layer.name in bits_by_layer:
                 bits, fmt, scales = bits_by_layer[layer.name]
                 layer = replace(layer, weight_bits=bits, weight_format=fmt, scale_count=scales)
+            if layer.name in zero_fractions:
+                layer = replace(layer, zero_fraction=float(zero_fractions[layer.name]))
             layers.append(layer)
         return replace(self, layers=tuple(layers))
 
@@ -402,10 +409,13 @@ class Workload:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "Workload":
+        """Read a workload .json file, or a shipped one by model name (``"slm-small-sst2"``)."""
         path = Path(path)
+        if not path.is_file() and looks_like_name(path):
+            path = shipped_workload_file(str(path))
         if not path.is_file():
             raise BadInputError(f"workload file {str(path)!r} does not exist; write one with "
-                                "Workload.save or `qslm estimate --out`")
+                                "Workload.save or `qslm estimate --save-workload`")
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:

@@ -24,7 +24,7 @@ def shipped(tmp_path_factory):
     """A tiny checkpoint with an fp32 activity profile beside it, like data/ ships them."""
     root = tmp_path_factory.mktemp("data")
     tokenizer = Tokenizer.train(["some words for a tiny tokenizer"] * 30, 300)
-    model = build_model("tiny", task="classify", vocab_size=tokenizer.vocab_size, seed=0)
+    model = build_model("tiny", head="classify", vocab_size=tokenizer.vocab_size, seed=0)
     path = save_checkpoint(root / "tiny-clf", model, tokenizer)
     idx = torch.randint(1, tokenizer.vocab_size, (4, 10), generator=torch.Generator().manual_seed(0))
     profile = record_activity(model.eval(), [(idx, torch.tensor([10, 8, 6, 4]))],

@@ -135,8 +135,14 @@ def test_user_file_and_models_directory(tmp_path, monkeypatch):
     assert load_hardware(str(path)).value("e_syn_op_pj") == 40.0
     monkeypatch.setenv("QSLM_HW_MODELS", str(tmp_path))
     assert load_hardware("my-chip").value("e_syn_op_pj") == 40.0
-    with pytest.raises(HardwareModelError, match="unknown hardware model 'loihi'.*my-chip"):
-        load_hardware("loihi")
+    # the folder adds to the built-in chips: a chip there may derive from one of them by name
+    (tmp_path / "half.toml").write_text(
+        '[hardware]\nname = "half"\nbase = "loihi2"\n[technology]\nenergy = 0.5\n')
+    assert load_hardware("half").value("e_syn_op_pj") == 0.5 * load_hardware(
+        "loihi2").value("e_syn_op_pj")
+    assert {"loihi", "loihi2", "my-chip", "half"} <= set(available_hardware())
+    with pytest.raises(HardwareModelError, match="unknown hardware model 'nochip'.*my-chip"):
+        load_hardware("nochip")
 
 
 def test_bad_file_errors_name_the_file(tmp_path):

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.lava
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return build_model("tiny", task="classify").eval()
+    return build_model("tiny", head="classify").eval()
 
 
 @pytest.fixture(scope="module")

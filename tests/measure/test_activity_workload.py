@@ -17,7 +17,7 @@ from qslm_neuro.measure import build_workload, nonsynaptic_ops, workload_from_co
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return build_model("tiny", task="classify").eval()
+    return build_model("tiny", head="classify").eval()
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def test_nonsynaptic_ops_scale_with_config():
     big = sum(op.ops_per_step for op in nonsynaptic_ops(
         build_model("spikegpt-216m", device="meta").config))
     assert big > 100 * tiny
-    kinds = {op.kind for op in nonsynaptic_ops(build_model("tiny", task="classify").config)}
+    kinds = {op.kind for op in nonsynaptic_ops(build_model("tiny", head="classify").config)}
     assert kinds == {"layernorm", "token_shift", "wkv", "gate", "elementwise", "pooling"}
 
 

@@ -66,7 +66,7 @@ def test_wkv_outputs_and_state_match(shape):
 @pytest.mark.parametrize("task", ["lm", "classify"])
 def test_whole_model_spikes_and_logits_match(task):
     torch.manual_seed(0)
-    model = build_model("small", task=task, dropout=0.0).cuda().eval()
+    model = build_model("small", head=task, dropout=0.0).cuda().eval()
     idx = torch.randint(0, model.config.vocab_size, (4, 96), device="cuda")
     spikes: dict[str, list[torch.Tensor]] = {}
     hooks = [m.register_forward_hook(lambda _m, _a, out, n=name: spikes.setdefault(n, [])

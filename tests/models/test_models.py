@@ -104,7 +104,7 @@ def test_spikegpt_216m_builds_on_meta_without_weights():
 
 def test_classifier_ignores_padding_and_lm_is_causal():
     torch.manual_seed(5)
-    clf = build_model("tiny", task="classify").eval()
+    clf = build_model("tiny", head="classify").eval()
     idx = torch.randint(1, 512, (1, 7))
     padded = torch.cat([idx, torch.zeros(1, 5, dtype=torch.long)], dim=1)
     with torch.no_grad():

@@ -336,7 +336,7 @@ def test_import_classifier_runs_sst2(imported, tokenizer_file, tmp_path):
     assert main(["import-spikegpt", str(tmp_path / "sst2.pth"), "--tokenizer",
                  str(tokenizer_file), "--out", str(out), "--task", "classify"]) == 0
     loaded = load_checkpoint(out)
-    assert (loaded.config.task, loaded.config.n_classes) == ("classify", 2)
+    assert (loaded.config.head, loaded.config.n_classes) == ("classify", 2)
     from qslm_neuro.tasks import SST2Task
 
     task = SST2Task.from_examples(loaded.tokenizer, [(w, i % 2) for i, w in enumerate(WORDS)])

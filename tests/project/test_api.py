@@ -37,7 +37,7 @@ def shipped():
 def test_load_model_returns_the_verified_checkpoint(in_repo, tmp_path):
     m = qslm_neuro.load_model(SHIPPED)
     assert isinstance(m, LoadedModel)
-    assert m.config.task == "classify" and m.path == Path(SHIPPED)
+    assert m.config.head == "classify" and m.path == Path(SHIPPED)
     assert m.tokenizer.encode("a fine film")  # the checkpoint's own tokenizer
     assert "load_model" in qslm_neuro.__all__
     with pytest.raises(DataNotFoundError, match="does not exist"):
@@ -126,7 +126,7 @@ def test_estimate_model_plan_without_data_uses_the_shipped_profile(shipped, monk
 
 
 def test_a_model_not_loaded_from_a_checkpoint_borrows_the_shipped_profile_by_role():
-    model = build_model("tiny", task="classify", n_layers=3, seed=0).eval()
+    model = build_model("tiny", head="classify", n_layers=3, seed=0).eval()
     report = qslm_neuro.estimate((model, QuantPlan.uniform(model, "int4")), hw="loihi")
     assert report.activity_source == "profile:activity-slm-small-sst2.json"
     assert "tokenizer is unknown" in report.activity_note

@@ -16,7 +16,7 @@ from qslm_neuro.tasks.tokenizer import Tokenizer
 def test_demo_without_data_shows_hardware_estimates(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("QSLM_DATA_DIR", raising=False)
     tokenizer = Tokenizer.train(["a few words to make a tokenizer from"] * 30, 300)
-    model = build_model("tiny", task="classify", vocab_size=tokenizer.vocab_size, seed=0)
+    model = build_model("tiny", head="classify", vocab_size=tokenizer.vocab_size, seed=0)
     ckpt = save_checkpoint(tmp_path / "data" / "clf", model, tokenizer)
     idx = torch.randint(1, tokenizer.vocab_size, (3, 9), generator=torch.Generator().manual_seed(0))
     record_activity(model.eval(), [(idx, torch.tensor([9, 7, 5]))], progress=False).save(
@@ -58,7 +58,7 @@ def test_demo_with_data_ends_with_the_headline_and_names_every_column(tmp_path, 
 
     tokenizer = Tokenizer.train(POSITIVE * 5 + NEGATIVE * 5, vocab_size=280)
     torch.manual_seed(0)
-    clf = build_model("tiny", task="classify", vocab_size=tokenizer.vocab_size, ctx_len=16)
+    clf = build_model("tiny", head="classify", vocab_size=tokenizer.vocab_size, ctx_len=16)
     ckpt = save_checkpoint(tmp_path / "model", clf.eval(), tokenizer)
     data = tmp_path / "data" / "sst2"
     data.mkdir(parents=True)

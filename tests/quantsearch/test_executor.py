@@ -44,7 +44,7 @@ def problem():
     tokenizer = Tokenizer.train(POSITIVE * 5 + NEGATIVE * 5, vocab_size=280)
     task = SST2Task.from_examples(tokenizer, rows, batch_size=64, name="synthetic")
     torch.manual_seed(0)
-    model = build_model("tiny", task="classify", vocab_size=tokenizer.vocab_size,
+    model = build_model("tiny", head="classify", vocab_size=tokenizer.vocab_size,
                         ctx_len=16).eval()
     return model, task
 

@@ -33,7 +33,7 @@ def tokenizer():
 @pytest.fixture(scope="module")
 def model(tokenizer):
     torch.manual_seed(1)
-    return build_model("tiny", task="classify", vocab_size=tokenizer.vocab_size).eval()
+    return build_model("tiny", head="classify", vocab_size=tokenizer.vocab_size).eval()
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +157,7 @@ def test_one_plan_per_chip_over_one_store(model, task, tmp_path):
 def test_cli_reports_the_bound_the_estimate_and_exit_3_naming_the_misses(tokenizer, tmp_path,
                                                                        capsys):
     torch.manual_seed(0)
-    clf = build_model("tiny", task="classify", vocab_size=tokenizer.vocab_size, ctx_len=16)
+    clf = build_model("tiny", head="classify", vocab_size=tokenizer.vocab_size, ctx_len=16)
     ckpt = save_checkpoint(tmp_path / "model", clf.eval(), tokenizer)
     data = tmp_path / "data" / "sst2"
     data.mkdir(parents=True)

@@ -71,7 +71,7 @@ def tokenizer():
 def checkpoint(tmp_path_factory, tokenizer, task, training=None, model=None):
     torch.manual_seed(0)
     if model is None:
-        model = build_model("tiny", task=task, vocab_size=tokenizer.vocab_size, ctx_len=16).eval()
+        model = build_model("tiny", head=task, vocab_size=tokenizer.vocab_size, ctx_len=16).eval()
     return save_checkpoint(tmp_path_factory.mktemp(f"ckpt-{task}") / "model", model, tokenizer,
                            training=training)
 
@@ -85,7 +85,7 @@ def trained_classifier(tokenizer, data_dir):
     train, _ = split_heldout(load_sst2("train", data_dir), HELDOUT, 0)
     task = SST2Task.from_examples(tokenizer, train, batch_size=32)
     torch.manual_seed(0)
-    model = build_model("tiny", task="classify", vocab_size=tokenizer.vocab_size, ctx_len=16)
+    model = build_model("tiny", head="classify", vocab_size=tokenizer.vocab_size, ctx_len=16)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
     for _ in range(20):
@@ -201,7 +201,7 @@ def test_wikitext2_selects_on_heldout_and_reports_test(lm_dir, data_dir, tmp_pat
 
 def test_candidates_have_their_own_activity_and_turn_into_workloads(tokenizer):
     torch.manual_seed(1)
-    model = build_model("tiny", task="classify", vocab_size=tokenizer.vocab_size).eval()
+    model = build_model("tiny", head="classify", vocab_size=tokenizer.vocab_size).eval()
     examples = [(" , ".join(random.Random(i).sample(POSITIVE + NEGATIVE, 2)), i % 2)
                 for i in range(24)]
     task = SST2Task.from_examples(tokenizer, examples, name="synthetic")
@@ -219,7 +219,7 @@ def test_candidates_have_their_own_activity_and_turn_into_workloads(tokenizer):
 
 def test_beta_weighs_measured_energy(tokenizer):
     torch.manual_seed(1)
-    model = build_model("tiny", task="classify", vocab_size=tokenizer.vocab_size).eval()
+    model = build_model("tiny", head="classify", vocab_size=tokenizer.vocab_size).eval()
     examples = [(" , ".join(random.Random(i).sample(POSITIVE + NEGATIVE, 2)), i % 2)
                 for i in range(16)]
     task = SST2Task.from_examples(tokenizer, examples, name="synthetic")
@@ -238,7 +238,7 @@ def test_real_sst2_calibration_subset_and_proxy_are_deterministic():
 
     torch.manual_seed(0)
     tok = Tokenizer.train(POSITIVE * 5 + NEGATIVE * 5, vocab_size=280)
-    model = build_model("tiny", task="classify", vocab_size=tok.vocab_size).eval()
+    model = build_model("tiny", head="classify", vocab_size=tok.vocab_size).eval()
     task = SST2Task(tok, split="dev")
     first = build_evaluator(model, task, calibration_size=64, hw=None, seed=5)
     second = build_evaluator(model, task, calibration_size=64, hw=None, seed=5)

@@ -25,7 +25,7 @@ def setup():
     examples = [(" ".join(rng.choice(WORDS) for _ in range(6)), i % 2) for i in range(40)]
     tokenizer = Tokenizer.train([s for s, _ in examples], vocab_size=270)
     torch.manual_seed(0)
-    model = build_model("tiny", task="classify", vocab_size=tokenizer.vocab_size).eval()
+    model = build_model("tiny", head="classify", vocab_size=tokenizer.vocab_size).eval()
     return model, tokenizer, examples
 
 

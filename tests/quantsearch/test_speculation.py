@@ -44,7 +44,7 @@ def lm_problem():
     tokenizer = Tokenizer.train(WORDS * 5, vocab_size=280)
     task = WikiText2Task.from_text(tokenizer, " ".join(WORDS * 8), ctx_len=16, batch_size=64)
     torch.manual_seed(0)
-    model = build_model("tiny", task="lm", vocab_size=tokenizer.vocab_size, ctx_len=16).eval()
+    model = build_model("tiny", head="lm", vocab_size=tokenizer.vocab_size, ctx_len=16).eval()
     return model, task
 
 
