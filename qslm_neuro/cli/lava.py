@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from qslm_neuro.cli.scale_options import add_scale_options
-from qslm_neuro.cli.common import EXIT_OK, add_data_dir, load_model_arg, plan_from_arg
+from qslm_neuro.cli.common import (EXIT_OK, add_data_dir, load_model_arg, parse_overrides,
+                                   plan_from_arg)
 
 HELP = ("run a quantized model's spike-driven layers in Lava (float and bit-accurate) "
         "and compare with snntorch")
@@ -34,7 +35,14 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="take the bit-accurate weights from Lava's truncation functions instead "
                    "of reading them back (Lava 0.10 reads ~50,000 weights per second)")
     p.add_argument("--hw", default="loihi2",
-                   help="hardware model for the Lava vs snntorch energy comparison ('none': skip)")
+                   help="hardware model for the Lava vs snntorch energy comparison ('none': skip)"
+                   "; with --closed-loop, the chip whose [arithmetic] formats are used")
+    p.add_argument("--closed-loop", action="store_true",
+                   help="run the whole SLM in Lava (every layer fed by the previous Lava "
+                   "process, non-synaptic stages as bit-accurate Lava processes) on --tokens "
+                   "task tokens and compare every integer with the bit-exact twin")
+    p.add_argument("--set", action="append", default=[], metavar="FORMAT=VALUE",
+                   help="with --closed-loop: override a number format (e.g. state_bits=16)")
     add_data_dir(p)
     add_scale_options(p)
 
@@ -57,8 +65,37 @@ def load_and_record_inputs(model_dir: str, tokens: int, data_dir: Any,
     return loaded, ids, description
 
 
+def run_closed_loop(args: argparse.Namespace) -> int:
+    """The whole SLM in Lava vs the twin, integer for integer."""
+    from qslm_neuro.chiparith.evaluate import calibration_batches
+    from qslm_neuro.chiparith.twin import chip_twin
+    from qslm_neuro.fileio import write_json_atomic
+    from qslm_neuro.hw import load_hardware
+    from qslm_neuro.lava.closed_loop import closed_loop
+
+    formats = load_hardware(args.hw, parse_overrides(args.set)).formats()  # bad input first
+    loaded, ids, description = load_and_record_inputs(args.model, args.tokens, args.data_dir)
+    plan = plan_from_arg(args.plan, loaded.model)
+    task = "sst2" if loaded.config.head == "classify" else "wikitext2"
+    twin = chip_twin(loaded.model, plan, formats,
+                     calibration_batches(task, loaded.tokenizer, args.data_dir,
+                                         loaded.config.ctx_len))
+    stream = [int(t) for t in ids.reshape(-1)]
+    report = closed_loop(twin, stream)
+    print(f"{Path(args.model).name} under plan {plan.key[:12]} on {description}, closed loop "
+          f"in Lava ({args.hw} formats)")
+    print(report.table())
+    if args.json:
+        payload = {**report.to_dict(), "model": Path(args.model).name, "plan_key": plan.key,
+                   "data": description, "formats": formats.to_dict()}
+        print(f"report written to {write_json_atomic(args.json, payload)}")
+    return EXIT_OK if report.bit_exact else 1
+
+
 def run(args: argparse.Namespace) -> int:
     """Co-simulate, print the per-layer table, write CSV (and JSON)."""
+    if args.closed_loop:
+        return run_closed_loop(args)
     from qslm_neuro.lava.cosim import cosimulate
     from qslm_neuro.lava.workload import (energy_difference, lava_workload, side_by_side,
                                          snntorch_workload)

@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from qslm_neuro.errors import HardwareModelError
+from qslm_neuro.hw.arithmetic import ARITHMETIC, ArithmeticFormats, formats_of, parse_arithmetic
 from qslm_neuro.hw.checks import check_consistency, check_value
 from qslm_neuro.hw.schema import FAMILIES, NONSYN_DEFAULTS, TECHNOLOGY_GROUPS, ParamSpec
 from qslm_neuro.shipped import shipped_dir
 
 _ENTRY_KEYS = {"value", "unit", "source", "assumed", "note"}
 _HEADER_KEYS = {"name", "family", "description"}
-_SECTIONS = {"hardware", "params", "nonsynaptic", "technology"}
+_SECTIONS = {"hardware", "params", "nonsynaptic", "technology", "arithmetic"}
 _TECH_KEYS = ("energy", "time", "static")
 
 __all__ = ["Param", "HardwareModel", "load_hardware", "parse_hardware", "check_value",
@@ -56,6 +57,12 @@ class HardwareModel:
     path: str = ""
     overridden: tuple[str, ...] = field(default=())
     base: str = ""
+    #: The ``[arithmetic]`` section (number formats), :mod:`qslm_neuro.hw.arithmetic`.
+    arithmetic: Mapping[str, Param] = field(default_factory=dict)
+
+    def formats(self) -> ArithmeticFormats:
+        """The chip's number formats (raises if the file has no ``[arithmetic]`` section)."""
+        return formats_of(self.arithmetic, self.name)
 
     def value(self, key: str) -> float:
         return self.params[key].value
@@ -77,8 +84,16 @@ class HardwareModel:
         if not overrides:
             return self
         params = dict(self.params)
+        arithmetic = dict(self.arithmetic)
         where = f"overrides for hardware model {self.name!r}"
         for key, raw in overrides.items():
+            if key in ARITHMETIC and key in arithmetic:  # a number format (state_bits=16)
+                old = arithmetic[key]
+                arithmetic[key] = Param(
+                    value=check_value(raw, ARITHMETIC[key], key, where), unit=old.unit,
+                    source=f"user override (was {old.value:g} {old.unit}: {old.source})",
+                    assumed=True, note="what-if value given as an override")
+                continue
             spec = _spec_for(self.family, key, where)
             old = params[key]
             value = check_value(raw, spec, key, where)
@@ -87,7 +102,7 @@ class HardwareModel:
                 source=f"user override (was {old.value:g} {old.unit}: {old.source})",
                 assumed=True, note="what-if value given as an override")
         check_consistency({k: p.value for k, p in params.items()}, self.family, where)
-        return replace(self, params=params,
+        return replace(self, params=params, arithmetic=arithmetic,
                        overridden=tuple(sorted(set(self.overridden) | set(overrides))))
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,6 +112,9 @@ class HardwareModel:
             "params": {key: {"value": p.value, "unit": p.unit, "source": p.source,
                              "assumed": p.assumed, **({"note": p.note} if p.note else {})}
                        for key, p in self.params.items()},
+            **({"arithmetic": {key: {"value": p.value, "unit": p.unit, "source": p.source,
+                                     "assumed": p.assumed}
+                               for key, p in self.arithmetic.items()}} if self.arithmetic else {}),
         }
 
 
@@ -194,8 +212,10 @@ def parse_hardware(data: Mapping[str, Any], where: str, base_dir: Path | None = 
         params[key] = _parse_entry(entry, schema[key], key, where, name)
     check_consistency({k: p.value for k, p in params.items()}, family, where)
     description = str(header.get("description", f"derived from {base.name}" if base else ""))
+    arithmetic = parse_arithmetic(data.get("arithmetic"), where, _parse_entry, name,
+                                  base.arithmetic if base else None)
     return HardwareModel(name=name, family=family, description=description, params=params,
-                         path=where, base=base.name if base else "")
+                         path=where, base=base.name if base else "", arithmetic=arithmetic)
 
 
 def _load_base(header: Mapping[str, Any], where: str, base_dir: Path | None,

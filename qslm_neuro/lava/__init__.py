@@ -7,7 +7,8 @@ Public names (imported lazily): :func:`map_candidate`, :func:`map_linear` (mappi
 :func:`cosimulate` and :class:`CosimReport` (co-simulation), :func:`record_traces` and
 :func:`task_token_stream` (recorded spike trains, real tokens), :func:`lava_workload`,
 :func:`estimate_by_activity`, :func:`side_by_side` and :func:`energy_difference` (cost models),
-:func:`loihi_weights` (weight format).
+:func:`loihi_weights` (weight format), :func:`closed_loop` (the whole SLM in Lava vs the
+bit-exact twin).
 """
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ _EXPORTS = {
     "estimate_by_activity": "qslm_neuro.lava.workload",
     "energy_difference": "qslm_neuro.lava.workload",
     "side_by_side": "qslm_neuro.lava.workload",
+    "closed_loop": "qslm_neuro.lava.closed_loop",
+    "ClosedLoopReport": "qslm_neuro.lava.closed_loop",
 }
 
 __all__ = sorted(_EXPORTS)

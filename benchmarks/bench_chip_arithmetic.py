@@ -1,0 +1,190 @@
+"""Accuracy as the chip computes it, the formats sweep, and twin vs Lava (issue 23).
+
+Writes ``benchmarks/results/chip_arithmetic.json`` and prints the tables:
+
+1. SST-2 dev (``data/slm-small-sst2``, the plan ``search_sst2.py`` chose): fp32, the plan with
+   fake-quantized float weights, the plan in Loihi 2's arithmetic (the bit-exact twin), paired
+   95% intervals chip-vs-fp32 and chip-vs-float; whether constA holds on the chip (the search's
+   own threshold on the reporting split);
+2. the sweep: state bits 16/20/24 and activation bits 8/12/16/24 (the other formats at Loihi
+   2's values), SST-2 dev accuracy of the chosen plan in each, on a stratified subset of
+   ``--sweep-examples`` dev sentences (seven twin evaluations; the JSON says how many);
+3. WikiText-2 test perplexity (``data/slm-small-wt2``, the plan ``search_wt2.py`` chose) in the
+   three arithmetics, on the first ``--wt2-tokens`` scored tokens (the twin on 2 shared cores is
+   too slow for the whole test set; the JSON says how many);
+4. the whole SLM closed loop in Lava on ``--lava-tokens`` SST-2 dev tokens under the chosen
+   plan, compared integer for integer with the twin, and both timed on the same tokens.
+
+Formats are calibrated on training text only (:mod:`qslm_neuro.chiparith.evaluate`).
+Usage: ``QSLM_DATA_DIR=... python benchmarks/bench_chip_arithmetic.py [--sst2-examples N]``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import qslm_neuro.lava  # noqa: E402,F401  (Lava's compat hook first)
+import torch  # noqa: E402
+
+from qslm_neuro.chiparith.evaluate import calibration_batches  # noqa: E402
+from qslm_neuro.chiparith.twin import ChipTwin, chip_twin  # noqa: E402
+from qslm_neuro.fileio import write_json_atomic  # noqa: E402
+from qslm_neuro.hw import load_hardware  # noqa: E402
+from qslm_neuro.models.checkpoint import load_model  # noqa: E402
+from qslm_neuro.quant import load_plan  # noqa: E402
+from qslm_neuro.quantsearch.paired import paired_accuracy, paired_perplexity  # noqa: E402
+from qslm_neuro.tasks import make_task  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "results" / "chip_arithmetic.json"
+STATE_BITS, ACTIVATION_BITS = (16, 20, 24), (8, 12, 16, 24)
+
+
+def read_json(path: Any) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())
+
+
+def _chip(model: Any, plan: Any, formats: Any, task: Any, calibration: Any) -> dict[str, Any]:
+    twin = chip_twin(model, plan, formats, calibration)
+    start = time.perf_counter()
+    result = task.evaluate(twin, per_item=True)
+    result["eval_s"] = time.perf_counter() - start
+    return result
+
+
+def _key(result: dict[str, Any]) -> str:
+    return "per_example_correct" if "per_example_correct" in result else "per_token_nll"
+
+
+def _strip(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if k not in ("per_example_correct", "per_token_nll")}
+
+
+def part_task(model_dir: str, plan_path: str, task_name: str, hw: str, options: dict[str, Any],
+              sweep_examples: int | None = None) -> dict[str, Any]:
+    loaded = load_model(model_dir)
+    model, plan = loaded.model.eval(), load_plan(plan_path)
+    task = make_task(task_name, loaded.tokenizer, ctx_len=loaded.config.ctx_len, **options)
+    calibration = calibration_batches(task_name, loaded.tokenizer, None, loaded.config.ctx_len)
+    fp32 = task.evaluate(model, per_item=True)
+    with plan.applied(model):
+        fake = task.evaluate(model, per_item=True)
+    pair = paired_accuracy if _key(fp32) == "per_example_correct" else paired_perplexity
+    base = load_hardware(hw)
+    chip = _chip(model, plan, base.formats(), task, calibration)
+    out = {"model": model_dir, "plan": plan_path, "plan_key": plan.key, "split": fp32["split"],
+           "metric": fp32["metric"], "n": len(task), "fp32": _strip(fp32),
+           "fake_quant": _strip(fake), "chip": _strip(chip),
+           "chip_vs_fp32": pair(fp32[_key(fp32)], chip[_key(chip)]),
+           "chip_vs_fake_quant": pair(fake[_key(fake)], chip[_key(chip)]),
+           "fake_quant_vs_fp32": pair(fp32[_key(fp32)], fake[_key(fake)]),
+           "formats": base.formats().to_dict(),
+           "calibration": f"{task_name} training text, {len(calibration)} batches"}
+    print(f"{task_name}: fp32 {fp32['value']:.4f}, plan float {fake['value']:.4f}, plan chip "
+          f"{chip['value']:.4f} ({chip['eval_s']:.0f} s)", flush=True)
+    if sweep_examples is not None:
+        sweep_task, sweep_fp32 = task, fp32
+        if sweep_examples < len(task):  # a stratified subset: 7 twin evaluations on 2 cores
+            sweep_task = make_task(task_name, loaded.tokenizer, max_examples=sweep_examples)
+            sweep_fp32 = sweep_task.evaluate(model, per_item=True)
+        out["sweep_n"] = len(sweep_task)
+        rows = []
+        for field, values in (("state_bits", STATE_BITS), ("activation_bits", ACTIVATION_BITS)):
+            for bits in values:
+                formats = load_hardware(hw, {field: bits}).formats()
+                same = formats == base.formats() and sweep_task is task
+                result = chip if same else _chip(model, plan, formats, sweep_task, calibration)
+                rows.append({"format": field, "bits": bits, "value": result["value"],
+                             "vs_fp32": pair(sweep_fp32[_key(sweep_fp32)],
+                                             result[_key(result)])})
+                print(f"  {field}={bits}: {result['value']:.4f}", flush=True)
+        out["sweep"] = rows
+    return out
+
+
+def part_lava(model_dir: str, plan_path: str, hw: str, tokens: int) -> dict[str, Any]:
+    from qslm_neuro.lava.closed_loop import closed_loop
+    from qslm_neuro.lava.traces import task_token_stream
+
+    loaded = load_model(model_dir)
+    model, plan = loaded.model.eval(), load_plan(plan_path)
+    calibration = calibration_batches("sst2", loaded.tokenizer, None, loaded.config.ctx_len)
+    twin = chip_twin(model, plan, load_hardware(hw).formats(), calibration)
+    ids, description = task_token_stream(loaded, tokens, None)
+    stream = [int(t) for t in ids.reshape(-1)]
+    report = closed_loop(twin, stream)
+    twin_s = _time_twin(twin, stream)
+    print(report.table(), flush=True)
+    return {**report.to_dict(), "model": model_dir, "plan_key": plan.key, "data": description,
+            "twin_best_s": twin_s, "speedup": report.lava_s / twin_s}
+
+
+def _time_twin(twin: ChipTwin, stream: list[int]) -> float:
+    """Best of 5 runs of the twin on the same stream (batch 1, CPU, no trace)."""
+    idx = torch.tensor([stream])
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        twin.integer_logits(idx)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hw", default="loihi2")
+    parser.add_argument("--sst2-model", default="data/slm-small-sst2")
+    parser.add_argument("--sst2-plan", default="benchmarks/results/search_sst2.json")
+    parser.add_argument("--wt2-model", default="data/slm-small-wt2")
+    parser.add_argument("--wt2-plan", default="benchmarks/results/search_wt2.json")
+    parser.add_argument("--sst2-examples", type=int, default=None,
+                        help="stratified subset of SST-2 dev (default: all 872 sentences)")
+    parser.add_argument("--sweep-examples", type=int, default=300,
+                        help="stratified subset of SST-2 dev for the formats sweep (7 twin "
+                        "evaluations; the machine has 2 shared cores)")
+    parser.add_argument("--wt2-tokens", type=int, default=4096)
+    parser.add_argument("--lava-tokens", type=int, default=64)
+    parser.add_argument("--parts", default="sst2,wt2,lava")
+    parser.add_argument("--out", default=str(OUT))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    parts = set(args.parts.split(","))
+    previous = read_json(args.out) if Path(args.out).is_file() else {}
+    result: dict[str, Any] = {**previous, "benchmark": "bench_chip_arithmetic", "hw": args.hw,
+                              "platform": platform.platform(), "torch_threads": 1}
+    start = time.perf_counter()
+    if "sst2" in parts:
+        options = {"max_examples": args.sst2_examples} if args.sst2_examples else {}
+        result["sst2"] = part_task(args.sst2_model, args.sst2_plan, "sst2", args.hw, options,
+                                   sweep_examples=args.sweep_examples)
+        search = read_json(ROOT / "benchmarks" / "results" / "search_sst2.json")
+        held = search["const_acc_on_report_split"]
+        result["sst2"]["const_acc"] = {
+            "text": held["text"], "threshold": held["threshold"],
+            "holds_in_float": held["holds"],
+            "holds_on_chip": result["sst2"]["chip"]["value"] >= held["threshold"]}
+    if "wt2" in parts:
+        result["wt2"] = part_task(args.wt2_model, args.wt2_plan, "wikitext2", args.hw,
+                                  {"max_tokens": args.wt2_tokens})
+        result["wt2"]["subset"] = f"first {args.wt2_tokens} scored tokens of WikiText-2 test"
+    if "lava" in parts:
+        result["lava"] = part_lava(args.sst2_model, args.sst2_plan, args.hw, args.lava_tokens)
+    result["wall_s"] = time.perf_counter() - start
+    write_json_atomic(args.out, result)
+    sys.path.insert(0, str(ROOT / "tools"))
+    from results_chip_arithmetic import section_chip_arithmetic
+
+    print(section_chip_arithmetic(result))
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
