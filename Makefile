@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned, so that nothing asks for a (much larger) CUDA build
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)" "numpy<2"
-	$(BIN)/python -m pip install --quiet -e ".[dev,lava,nir,dask,parquet]" "numpy<2"
+	$(BIN)/python -m pip install --quiet -e ".[dev,lava,nir,dask,parquet,tflite]" "numpy<2"
 	# lava-nc declares Python < 3.11; its dependencies come from the [lava] extra above and
 	# qslm_neuro.lava.compat makes it import on 3.11 (see DEVELOPERS.md).
 	$(BIN)/python -m pip install --quiet --no-deps --ignore-requires-python "lava-nc==$(LAVA_VERSION)"

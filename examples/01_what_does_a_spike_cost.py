@@ -25,7 +25,7 @@
 # | name | what it models |
 # |---|---|
 # | `loihi` | Intel Loihi (2018), per-event energies published by Davies et al. |
-# | `loihi2` | Intel Loihi 2 (2021); **its per-event energies are derived by us, not published** |
+# | `loihi2` | Intel Loihi 2 (2021); **per-event energies fitted by us to published board measurements** |
 # | `embedded-soc` | an STM32H7-class Cortex-M7 microcontroller (MCU), the layer in software |
 #
 # and compares them with the plain alternative: the same layer as a dense int8
@@ -205,8 +205,9 @@ print(f"dense: {dense_layer().layers[0].macs_per_step:,.0f} MACs per step")
 # A hardware model is a TOML file (`hw_models/*.toml`): every parameter has a value, a unit and
 # a source. Figures nobody has published are marked `assumed = true` and carry the derivation.
 # Here are the parameters that matter for one layer. Read the `source` column before you trust a
-# result: **all Loihi 2 per-event energies are derived** from Loihi's by scaling with die area
-# (x0.52), and the MCU's cycle counts are our estimates from the Cortex-M7 instruction timings.
+# result: **Loihi 2's per-event energies are Loihi's scaled by one factor fitted to a measured
+# PilotNet run** (the split between kinds of event is still Loihi's), and the MCU's cycle counts
+# are our estimates from the Cortex-M7 instruction timings.
 
 # %%
 RELEVANT = {  # parameter -> what it is, for a reader
@@ -276,11 +277,13 @@ prose.check("104 mW", P_CHIP_ALL_CORES, "Loihi's static power per chip, all core
 #
 # **Questions**
 #
-# 1. Loihi 2's energies are Loihi's x 0.52. Is a Loihi 2 result in this notebook a measurement?
+# 1. Loihi 2's energies are Loihi's scaled by one factor fitted to a measured PilotNet run. Is
+#    a Loihi 2 result for *this* layer a measurement?
 #
-#    <details><summary>answer</summary>No. It is Loihi's published figures scaled by die area
-#    (an assumption marked `*`); it says what Loihi 2 would cost *if* energy scaled with area.
-#    </details>
+#    <details><summary>answer</summary>No, a prediction: the fit pins the overall level of
+#    energy per event on one network (PilotNet), but the split between synaptic operations,
+#    neuron updates and spikes is still Loihi's (marked `*`). Another layer with another mix of
+#    events can be off even though PilotNet is matched.</details>
 #
 # 2. How many 8-bit weights fit into one Loihi core's synaptic memory?
 #
@@ -623,21 +626,22 @@ show(plot_energy_breakdown(breakdown, unit="time step",
 display(pd.DataFrame({k: {p: v * 1e9 for p, v in r.parts.items()} for k, r in breakdown.items()})
         .round(1).rename_axis("part (nJ per step)"))
 prose.check("0.65 uJ", at_5["loihi"].energy_per_token_j * 1e6, "Loihi's energy per step at 5%")
-prose.check("0.21 uJ", at_5["loihi2"].energy_per_token_j * 1e6, "Loihi 2's energy per step")
+prose.check("1.34 uJ", at_5["loihi2"].energy_per_token_j * 1e6, "Loihi 2's energy per step")
 prose.check("255 uJ", E_DENSE * 1e6, "the dense int8 layer on the MCU")
 prose.check("10%", 100 * LOIHI.value("p_static_chip_mw") / P_CHIP_ALL_CORES,
             "the non-core share of Loihi's static power")
 
 # %% [markdown]
-# **What to see:** the left panel (log scale) shows the totals differ by almost three
-# decades (0.65 uJ and 0.21 uJ on Loihi and Loihi 2 against 255 uJ dense on the MCU); the right
+# **What to see:** the left panel (log scale) shows the totals differ by more than two
+# decades (0.65 uJ and 1.34 uJ on Loihi and Loihi 2 against 255 uJ dense on the MCU); the right
 # panel shows what each bar is made of, whatever its size: almost half of Loihi's energy is
-# static.
+# static, and most of Loihi 2's (its static power, measured on a board, is about twice Loihi's).
 #
 # On the MCU almost everything is CPU cycles (`synaptic_ops`, `neuron_updates`). On Loihi the
 # static part is large even at full speed: 10% of the chip's static power (~10 mW, for the
 # embedded cores, I/O and clocks; the split is **assumed**) is paid while only a few cores work.
-# Loihi 2 is faster (per-event times /5, also derived), so it pays static power for less time.
+# Loihi 2 is faster per event (times fitted to a measured run), but its measured static power
+# is far higher, and its time step has a floor of about a microsecond (barrier and run time).
 
 # %% [markdown]
 # ## 8. Static power: a chip that waits still pays
@@ -756,8 +760,9 @@ prose.say("<details><summary>answer</summary>\n\n1. The synaptic part of the 5% 
 # * Your own chip: copy `hw_models/loihi2.toml`, change values, pass the path as `hw=`.
 #
 # **Caveats.** Activity is an average per step (bursts make real steps slower); the layer is
-# placed without locality; Loihi 2's figures are derived, not measured; the MCU cycle counts are
-# estimates. Every such value is marked `assumed` in the TOML files and can be overridden.
+# placed without locality; Loihi 2's figures are fitted to two measured workloads (their split
+# between kinds of event is not); the MCU cycle counts are estimates. Every unmeasured value is
+# marked `assumed` in the TOML files and can be overridden.
 
 # %%
 prose.write()  # what the text states and how each number was checked: prose.json beside the figures

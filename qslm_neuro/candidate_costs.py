@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from qslm_neuro import hw as hardware
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.hw.api import HardwareLike
+from qslm_neuro.hw.costing import HardwareLike
 from qslm_neuro.workload import Workload
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from qslm_neuro.cli.nir_options import add_nir_options, nir_workloads
+from qslm_neuro.cli.nir_options import add_nir_options, file_workloads, nir_workloads
 from qslm_neuro.errors import BadInputError, QSLMError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_CONSTRAINTS = 0, 1, 2, 3
@@ -94,7 +94,8 @@ def add_candidate_options(p: argparse.ArgumentParser) -> None:
                    "(default for --config: the SST-2 model's)")
     add_data_dir(p)
     p.add_argument("--hw", action="append", default=None,
-                   help="loihi, loihi2, embedded-soc or a .toml path (default loihi2); several "
+                   help="loihi, loihi2 (loihi2-board), embedded-soc, stm32h7a3 or a .toml path "
+                   "(default loihi2); several "
                    "as --hw loihi,loihi2,my.toml: one comparison table (estimate) or one more "
                    "sweep axis")
     p.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
@@ -112,6 +113,8 @@ def candidate_workloads(args: argparse.Namespace, sources: list[str]) -> dict[st
         return {"file": (to_workload(args.workload), f"workload file {args.workload}")}
     if args.nir:  # a NIR graph: activity simulated on --inputs or from --rates
         return nir_workloads(args)
+    if getattr(args, "tflite", None) or getattr(args, "netx", None):
+        return file_workloads(args)  # qslm_neuro.cli.nir_options
     if args.config:
         from qslm_neuro.measure.candidate import config_workload
         from qslm_neuro.measure.from_config import shipped_profile_for

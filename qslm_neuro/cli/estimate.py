@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         reports[source] = report
         print(f"[{source}] {note}")
         print(report.summary())
-        if args.nir:  # a user's own network: show every layer
+        if args.nir or args.tflite or args.netx:  # a user's own network: every layer
             print(layer_rows(report, workload))
         print()
     if len(reports) == 2:

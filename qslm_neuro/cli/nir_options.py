@@ -23,6 +23,13 @@ def add_nir_options(p: argparse.ArgumentParser, what: Any) -> None:
                    "'{\"input\": 0.1, \"1\": 0.05}' (spikes per neuron per step per population)")
     p.add_argument("--dt", type=float, default=None,
                    help="--nir: simulation step in seconds (default 1e-4, snnTorch's export)")
+    what.add_argument("--tflite", help="a TensorFlow Lite model (.tflite): int8/float MAC "
+                      "workload of one inference, shapes and MACs read from the file")
+    what.add_argument("--netx", help="a Lava-DL netx network (.net HDF5); activity from "
+                      "--spikes DIR or --rates (one frame = the file's tSample steps)")
+    p.add_argument("--spikes", default=None,
+                   help="--netx: folder of recorded spikes, <population>.npy with time last "
+                   "(Lava-DL's ground-truth layout: input, conv-0, ..., fc-0, ...)")
 
 
 def nir_workloads(args: argparse.Namespace) -> dict[str, Any]:
@@ -46,6 +53,32 @@ def nir_workloads(args: argparse.Namespace) -> dict[str, Any]:
     workload = from_nir(args.nir, inputs=args.inputs, rates=rates, dt=args.dt)
     key = "simulated" if rates is None else "rates"
     return {key: (workload, f"NIR graph {args.nir}; activity {workload.activity_source}")}
+
+
+def file_workloads(args: argparse.Namespace) -> dict[str, Any]:
+    """{activity source: (workload, note)} for ``--tflite`` or ``--netx``."""
+    if args.tflite:
+        from qslm_neuro.measure.from_tflite import from_tflite
+
+        workload = from_tflite(args.tflite)
+        return {"tflite": (workload, f"TFLite model {args.tflite}: "
+                           f"{workload.meta['macs_per_inference']:,} MACs per inference "
+                           "(a token = one inference)")}
+    from qslm_neuro.measure.from_netx import from_netx
+
+    rates: Any = None
+    if args.rates is not None:
+        try:
+            rates = json.loads(args.rates)
+        except json.JSONDecodeError as exc:
+            raise BadInputError(f"--rates {args.rates!r} is not JSON ({exc}); expected a "
+                                "number or '{\"input\": 0.1, \"conv-0\": 0.05}'") from exc
+    if (args.spikes is None) == (rates is None):
+        raise BadInputError("--netx needs --spikes DIR (recorded spikes) or --rates (stated "
+                            "rates), exactly one of them")
+    workload = from_netx(args.netx, spikes=args.spikes, rates=rates)
+    return {"netx": (workload, f"netx network {args.netx}; activity {workload.activity_source}"
+                     f"; a token = one frame of {workload.time_steps_per_token} steps")}
 
 
 def layer_rows(report: Any, workload: Any) -> str:

@@ -6,15 +6,14 @@ last axis is the layer axis, so the same code costs one hardware model (scalars)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from qslm_neuro.hw.conv import layer_conv_arrays
-from qslm_neuro.hw.schema import MCU_WEIGHT_CLASSES
 from qslm_neuro.workload.types import NONSYNAPTIC_KINDS
 from qslm_neuro.workload import Workload
-from qslm_neuro.workload.types import pipeline_stages
 
 
 @dataclass(frozen=True)
@@ -57,14 +56,16 @@ class WorkloadArrays:
     pop_state_bytes: float        # LIF membrane state in bytes
     nonsyn_ops: np.ndarray        # (6,) elementary ops per step by kind (NONSYNAPTIC_KINDS order)
     nonsyn_state_bytes: float     # recurrent state of non-synaptic ops (WKV numerator, ...)
-    mcu_class: np.ndarray         # (L,) index into MCU_WEIGHT_CLASSES
-    sram_priority: np.ndarray     # (L,) layer order for SRAM placement (most reads per byte first)
+    weight_bytes: np.ndarray      # (L,) every stored weight at its width, plus the scales
     # weight sharing (conv layers, see qslm_neuro.hw.conv); for dense layers these equal
     # fan_in * fan_out, fan_out, False and fan_out
     stored_weights: np.ndarray = None       # type: ignore[assignment]  (L,) weights kept
     synapses_per_event: np.ndarray = None   # type: ignore[assignment]  (L,) outputs per event
     is_conv: np.ndarray = None              # type: ignore[assignment]  (L,) bool
     out_channels: np.ndarray = None         # type: ignore[assignment]  (L,)
+    #: arrays only one chip family needs, by family name (built on first use by that family:
+    #: :meth:`qslm_neuro.hw.families.base.Family.arrays_of`)
+    family_fields: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def layer_count(self) -> int:
@@ -126,11 +127,6 @@ def workload_arrays(workload: Workload) -> WorkloadArrays:
         ops[NONSYNAPTIC_KINDS.index(op.kind)] += op.ops_per_step
 
     conv = layer_conv_arrays(layers)
-    weight_bytes = conv["stored_weights"] * bits / 8.0 + scale_bytes
-    reads_per_byte = (events * conv["synapses_per_event"] * bits / 8.0
-                      / np.maximum(weight_bytes, 1e-12))
-    priority = np.argsort(-reads_per_byte, kind="stable")
-
     return WorkloadArrays(
         name=workload.name,
         time_steps_per_token=workload.time_steps_per_token,
@@ -152,24 +148,12 @@ def workload_arrays(workload: Workload) -> WorkloadArrays:
         pop_spikes=np.array([p.output_spikes_per_step for p in pops.values()], dtype=float),
         pop_state_bytes_each=np.array([p.size * p.state_bits / 8.0 for p in pops.values()],
                                       dtype=float),
-        pipeline_depth=max(pipeline_stages(workload.layers), default=-1) + 1,
+        pipeline_depth=workload.pipeline_depth,
         pop_spikes_total=float(sum(p.output_spikes_per_step for p in pops.values())),
         pop_neurons_total=float(sum(p.size for p in pops.values())),
         pop_state_bytes=float(sum(p.size * p.state_bits / 8.0 for p in pops.values())),
         nonsyn_ops=ops,
         nonsyn_state_bytes=float(sum(op.state_bytes for op in workload.nonsynaptic)),
-        mcu_class=np.array([_mcu_class(l.weight_format, l.weight_bits) for l in layers], dtype=int),
-        sram_priority=priority, **conv,
+        weight_bytes=conv["stored_weights"] * bits / 8.0 + scale_bytes, **conv,
     )
 
-
-def _mcu_class(weight_format: str, bits: int) -> int:
-    """Which MCU kernel a layer's weights need: floats by format, integers by width."""
-    if weight_format == "fp32":
-        return MCU_WEIGHT_CLASSES.index("fp32")
-    if weight_format in ("fp16", "bf16"):
-        return MCU_WEIGHT_CLASSES.index("fp16")
-    for cls, width in (("int4", 4), ("int8", 8), ("int16", 16)):
-        if bits <= width:
-            return MCU_WEIGHT_CLASSES.index(cls)
-    return MCU_WEIGHT_CLASSES.index("int32")

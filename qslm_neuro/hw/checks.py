@@ -12,7 +12,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from qslm_neuro.errors import HardwareModelError
-from qslm_neuro.hw.schema import NONSYN_KINDS, ParamSpec
+from qslm_neuro.hw.families import get_family
+from qslm_neuro.hw.schema import ParamSpec
 
 
 def check_value(raw: Any, spec: ParamSpec, key: str, where: str) -> float:
@@ -69,40 +70,7 @@ def _first(mask: Any, *arrays: Any) -> tuple[float, ...]:
 
 def check_consistency(p: Mapping[str, Any], family: str, where: str) -> None:
     """Cross-field rules a chip must satisfy (values may be arrays that broadcast together)."""
-    rules: list[tuple[Any, tuple[str, ...], str]] = []
-    if family == "neuromorphic":
-        rules += [
-            (np.asarray(p["cores_per_tile"]) > np.asarray(p["cores_per_chip"]),
-             ("cores_per_tile", "cores_per_chip"),
-             "a tile cannot hold more cores than the chip; lower cores_per_tile or raise "
-             "cores_per_chip"),
-            (np.asarray(p["t_sync_base_ns"]) > np.asarray(p["t_sync_max_ns"]),
-             ("t_sync_base_ns", "t_sync_max_ns"),
-             "the barrier ceiling is below its one-tile time; set t_sync_max_ns >= t_sync_base_ns"),
-            (np.asarray(p["e_syn_read_pj_per_bit"]) * np.asarray(p["syn_op_ref_bits"])
-             > np.asarray(p["e_syn_op_pj"]) * (1 + 1e-9),
-             ("e_syn_read_pj_per_bit", "syn_op_ref_bits", "e_syn_op_pj"),
-             "the weight read alone costs more than the whole synaptic op; lower "
-             "e_syn_read_pj_per_bit or syn_op_ref_bits, or raise e_syn_op_pj"),
-            (np.asarray(p["syn_mem_per_core_bytes"]) * 8 < np.asarray(p["max_weight_bits"]),
-             ("syn_mem_per_core_bytes", "max_weight_bits"),
-             "a core cannot hold a single synapse; raise syn_mem_per_core_bytes"),
-            (np.asarray(p["max_axons_in_per_core"]) > np.asarray(p["neurons_per_core"])
-             * np.asarray(p["syn_mem_per_core_bytes"]) * 8,
-             ("max_axons_in_per_core", "neurons_per_core", "syn_mem_per_core_bytes"),
-             "more input axons than the core has synapse bits could ever connect; lower "
-             "max_axons_in_per_core"),
-        ]
-        no_prog = (np.asarray(p["e_prog_op_pj"]) == 0) & (np.asarray(p["t_prog_op_ns"]) == 0)
-        for kind in NONSYN_KINDS:
-            rules.append((no_prog & (np.asarray(p[f"prog_share_{kind}"]) > 0),
-                          (f"prog_share_{kind}", "e_prog_op_pj", "t_prog_op_ns"),
-                          f"work on programmable neurons would be free; give e_prog_op_pj and "
-                          f"t_prog_op_ns, or set prog_share_{kind} = 0 (embedded cores)"))
-    else:
-        rules.append((np.asarray(p["sram_reserved_bytes"]) >= np.asarray(p["sram_bytes"]),
-                      ("sram_reserved_bytes", "sram_bytes"),
-                      "no SRAM is left for weights; lower sram_reserved_bytes below sram_bytes"))
+    rules = get_family(family).rules(p)
     for mask, keys, fix in rules:
         if np.any(mask):
             values = _first(mask, *(p[k] for k in keys))

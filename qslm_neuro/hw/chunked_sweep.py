@@ -2,8 +2,8 @@
 
 :func:`sweep_chunked` splits a full grid into blocks of at most ``chunk_points`` points along
 its leading axes (C order, so the blocks' rows in block order are exactly the full table's rows)
-and evaluates each block with the same :func:`~qslm_neuro.hw.api.evaluate_grid` the in-memory
-:func:`~qslm_neuro.hw.api.sweep` uses, so every number is the one the in-memory path gives.
+and evaluates each block with the same :func:`~qslm_neuro.hw.costing.evaluate_grid` the in-memory
+:func:`~qslm_neuro.hw.costing.sweep` uses, so every number is the one the in-memory path gives.
 Blocks run in this process or, with ``executor`` (``"local:N"``, a scheduler address or a
 ``distributed.Client``), on Dask workers a few at a time; rows are appended to a CSV or Parquet
 file (:mod:`qslm_neuro.hw.table_writer`, renamed into place at the end) in grid order as their
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.hw.api import (
+from qslm_neuro.hw.costing import (
     HardwareLike,
     _check_grid,
     _check_rate,

@@ -113,7 +113,7 @@ def simulate_layers(runs: Sequence[LayerRun], hw: "str | os.PathLike[str] | Hard
 
 
 def _simulate_one(sanafe: Any, run: LayerRun, model: HardwareModel, arch: str) -> dict[str, Any]:
-    from qslm_neuro.hw.api import estimate
+    from qslm_neuro.hw.costing import estimate
 
     spikes = np.asarray(run.input_spikes) > 0
     steps, fan_in = spikes.shape

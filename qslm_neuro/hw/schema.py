@@ -9,7 +9,9 @@ that a chip file may override in its ``[nonsynaptic]`` section.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from qslm_neuro.workload.types import NONSYNAPTIC_KINDS
 
@@ -75,7 +77,7 @@ def _cycles(description: str) -> ParamSpec:
     return ParamSpec("cycles/op", description, maximum=1e5, nonsynaptic=True)
 
 
-NEUROMORPHIC: dict[str, ParamSpec] = {
+NEUROMORPHIC_PARAMS: dict[str, ParamSpec] = {
     # -- structure and mapping limits ------------------------------------------------------
     "cores_per_chip": _count("cores", "neuromorphic cores on one chip", 1e6),
     "cores_per_tile": _count("cores", "cores sharing one router (mesh tile)", 1e6),
@@ -145,7 +147,7 @@ NEUROMORPHIC: dict[str, ParamSpec] = {
     "p_static_core_mw": ParamSpec("mW", "static power per powered (used) core", maximum=1e4),
 }
 
-MCU: dict[str, ParamSpec] = {
+MCU_PARAMS: dict[str, ParamSpec] = {
     "clock_hz": ParamSpec("Hz", "CPU clock", positive=True, maximum=1e11),
     "cpu_current_ua_per_mhz": ParamSpec("uA/MHz", "active supply current per MHz of clock",
                                         maximum=1e5),
@@ -176,36 +178,65 @@ MCU: dict[str, ParamSpec] = {
                                   maximum=1e6),
 }
 
-FAMILIES: dict[str, dict[str, ParamSpec]] = {"neuromorphic": NEUROMORPHIC, "mcu": MCU}
-
 _EMBEDDED = "estimate for a small in-order core with FPU (hw_models/README.md, 'non-synaptic work')"
 _M7 = "estimate from Cortex-M7 instruction timings (hw_models/README.md, 'Embedded SoC')"
 
-#: Defaults of the model-specific non-synaptic costs: (value, source, note); all assumed.
-NONSYN_DEFAULTS: dict[str, dict[str, tuple[float, str, str]]] = {
-    "neuromorphic": {
-        "cycles_layernorm": (2.0, _EMBEDDED, "About 7 adds/multiplies per element plus one "
-                             "reciprocal square root per vector: about 2 cycles per op."),
-        "cycles_wkv": (16.0, _EMBEDDED, "Per channel about 11 ops of which 2 exp (~80 cycles "
-                       "each) and 1 divide (~14): (2*80 + 14 + 8) / 11, rounded to 16."),
-        "cycles_gate": (24.0, _EMBEDDED, "A sigmoid gate is about 4 ops (exp ~80, divide ~14, "
-                        "add, multiply): (80 + 14 + 2) / 4 = 24."),
-        "cycles_token_shift": (2.0, _EMBEDDED, "A multiply-add x*m + x_prev*(1 - m) with a load "
-                               "and a store: about 2 cycles per op."),
-        "cycles_elementwise": (2.0, _EMBEDDED, "One arithmetic instruction plus its load/store."),
-        "cycles_pooling": (1.5, _EMBEDDED, "Running sums: one add plus a load per element."),
-        **{f"prog_share_{kind}": (0.0, "placement default: all non-synaptic work on the embedded "
-                                  "cores", "A chip with programmable neurons says which kinds "
-                                  "run there in its [nonsynaptic] section.")
-           for kind in NONSYN_KINDS},
-    },
-    "mcu": {
-        "cycles_layernorm": (2.0, _M7, "Mean, variance and scale at ~2 FPU cycles per op plus "
-                             "one VSQRT/VDIV per vector."),
-        "cycles_wkv": (16.0, _M7, "2 expf (~80 cycles) and a VDIV (14) over ~11 ops per channel."),
-        "cycles_gate": (24.0, _M7, "expf (~80) + VDIV (14) + 2 over 4 ops."),
-        "cycles_token_shift": (2.0, _M7, "VMLA with its loads and stores."),
-        "cycles_elementwise": (2.0, _M7, "One FPU instruction plus load/store."),
-        "cycles_pooling": (1.5, _M7, "One VADD plus a load per element."),
-    },
+#: Defaults of the model-specific non-synaptic costs, (value, source, note); all assumed.
+NEUROMORPHIC_NONSYN_DEFAULTS: dict[str, tuple[float, str, str]] = {
+    "cycles_layernorm": (2.0, _EMBEDDED, "About 7 adds/multiplies per element plus one "
+                         "reciprocal square root per vector: about 2 cycles per op."),
+    "cycles_wkv": (16.0, _EMBEDDED, "Per channel about 11 ops of which 2 exp (~80 cycles "
+                   "each) and 1 divide (~14): (2*80 + 14 + 8) / 11, rounded to 16."),
+    "cycles_gate": (24.0, _EMBEDDED, "A sigmoid gate is about 4 ops (exp ~80, divide ~14, "
+                    "add, multiply): (80 + 14 + 2) / 4 = 24."),
+    "cycles_token_shift": (2.0, _EMBEDDED, "A multiply-add x*m + x_prev*(1 - m) with a load "
+                           "and a store: about 2 cycles per op."),
+    "cycles_elementwise": (2.0, _EMBEDDED, "One arithmetic instruction plus its load/store."),
+    "cycles_pooling": (1.5, _EMBEDDED, "Running sums: one add plus a load per element."),
+    **{f"prog_share_{kind}": (0.0, "placement default: all non-synaptic work on the embedded "
+                              "cores", "A chip with programmable neurons says which kinds "
+                              "run there in its [nonsynaptic] section.")
+       for kind in NONSYN_KINDS},
 }
+
+MCU_NONSYN_DEFAULTS: dict[str, tuple[float, str, str]] = {
+    "cycles_layernorm": (2.0, _M7, "Mean, variance and scale at ~2 FPU cycles per op plus "
+                         "one VSQRT/VDIV per vector."),
+    "cycles_wkv": (16.0, _M7, "2 expf (~80 cycles) and a VDIV (14) over ~11 ops per channel."),
+    "cycles_gate": (24.0, _M7, "expf (~80) + VDIV (14) + 2 over 4 ops."),
+    "cycles_token_shift": (2.0, _M7, "VMLA with its loads and stores."),
+    "cycles_elementwise": (2.0, _M7, "One FPU instruction plus load/store."),
+    "cycles_pooling": (1.5, _M7, "One VADD plus a load per element."),
+}
+
+
+class _ByFamily(Mapping[str, Mapping[str, Any]]):
+    """A live, read-only view of one attribute of every registered chip family, by name
+    (the registry, :mod:`qslm_neuro.hw.families`, is the one list of families)."""
+
+    def __init__(self, attribute: str) -> None:
+        self._attribute = attribute
+
+    def __getitem__(self, family: str) -> Mapping[str, Any]:
+        from qslm_neuro.hw.families import REGISTRY
+
+        return getattr(REGISTRY[family], self._attribute)
+
+    def __iter__(self) -> Iterator[str]:
+        from qslm_neuro.hw.families import REGISTRY
+
+        return iter(list(REGISTRY))
+
+    def __len__(self) -> int:
+        from qslm_neuro.hw.families import REGISTRY
+
+        return len(REGISTRY)
+
+
+#: Earlier names of the two schemas above (kept so that code naming them keeps working).
+NEUROMORPHIC, MCU = NEUROMORPHIC_PARAMS, MCU_PARAMS
+
+#: Parameter schema of every registered family, by family name.
+FAMILIES: Mapping[str, Mapping[str, ParamSpec]] = _ByFamily("params")
+#: Defaults of the model-specific non-synaptic costs of every registered family.
+NONSYN_DEFAULTS: Mapping[str, Mapping[str, tuple[float, str, str]]] = _ByFamily("nonsyn_defaults")

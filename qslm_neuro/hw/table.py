@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qslm_neuro.hw.arrays import WorkloadArrays
+from qslm_neuro.hw.families.base import Family
 from qslm_neuro.hw.families.common import PARTS, StepCosts, TokenCosts
 
 if TYPE_CHECKING:
@@ -18,8 +19,9 @@ _INT_COLUMNS = ("cores", "synapses_per_weight", "fan_in_split", "fan_out_split",
 
 
 def layer_table(wa: WorkloadArrays, step: StepCosts, tok: TokenCosts,
-                params: dict[str, float], family: str) -> "pd.DataFrame":
-    """Rows for layers then the other rows; energy in J per token, time in s, static included."""
+                params: dict[str, float], family: Family) -> "pd.DataFrame":
+    """Rows for layers then the other rows; energy in J per token, time in s, static included
+    (each row's share by the family's static-power rule)."""
     import pandas as pd
 
     steps = wa.time_steps_per_token
@@ -45,12 +47,7 @@ def layer_table(wa: WorkloadArrays, step: StepCosts, tok: TokenCosts,
         column = f"{part}_pj"
         frame[column] = frame[column].astype(float).fillna(0.0) if column in frame else 0.0
     cores = frame["cores"].astype(float).fillna(0.0) if "cores" in frame else pd.Series(0.0, frame.index)
-    if family == "neuromorphic":
-        static_w = cores * params["p_static_core_mw"] * 1e-3
-        static_w[frame["kind"] == "chip"] = float(step.chips) * params["p_static_chip_mw"] * 1e-3
-    else:
-        static_w = pd.Series(0.0, frame.index)
-        static_w[frame["kind"] == "chip"] = float(np.asarray(step.static_mw)) * 1e-3
+    static_w = family.static_mw(params, step, frame["kind"], cores) * 1e-3
     out = frame.drop(columns=[c for c in frame if c.endswith("_pj") or c.endswith("_ns")])
     for part in PARTS[:-1]:
         out[f"{part}_j_per_token"] = frame[f"{part}_pj"] * steps * 1e-12

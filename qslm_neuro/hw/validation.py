@@ -89,7 +89,7 @@ def compare_with_sanafe(spec: SpikingNetSpec, hw: str = "loihi",
     one (max over cores of work + sync) for reference, which costs a second chip build (~3 s).
     """
     sanafe = _import_sanafe()
-    from qslm_neuro.hw.api import estimate
+    from qslm_neuro.hw.costing import estimate
 
     figures = sanafe_loihi_figures()
     rng = np.random.default_rng(spec.seed)

@@ -44,6 +44,10 @@ def plot_energy_breakdown(reports: Mapping[str, Any], title: str = "Energy per t
     if not log:
         fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(labels) + 2), 4.2))
         _stack(ax, labels, values, colors, scale=1.0)
+        # the totals are within 100x of each other; a small part of a bar may not be, but a
+        # stack adds up only on a linear axis (each part's share is read off the legend order)
+        mark_linear(ax, "y", "stacked parts add up only on a linear axis; the totals span "
+                    "under 100x")
         ax.set_ylabel(f"energy per {unit} (µJ)")
         ax.set_title(title)
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))

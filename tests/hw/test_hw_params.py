@@ -12,7 +12,7 @@ from qslm_neuro.hw import available_hardware, hw_models_dir, load_hardware
 from qslm_neuro.hw.params import parse_hardware
 from qslm_neuro.hw.schema import FAMILIES
 
-BUILT_IN = ("loihi", "loihi2", "embedded-soc")
+BUILT_IN = ("loihi", "loihi2", "loihi2-board", "embedded-soc", "stm32h7a3", "dense-int8")
 
 
 def _raw(name: str) -> dict:
@@ -36,12 +36,17 @@ def test_built_ins_are_listed():
     assert set(BUILT_IN) <= set(available_hardware())
 
 
-def test_loihi2_per_event_energies_are_marked_assumed():
+def test_loihi2_fitted_figures_name_their_measurement_and_derived_ones_stay_assumed():
     model = load_hardware("loihi2")
-    for key in ("e_syn_op_pj", "e_neuron_access_pj", "e_msg_out_pj", "t_syn_op_ns"):
+    for key in ("e_syn_op_pj", "e_neuron_access_pj", "e_msg_out_pj", "t_syn_op_ns",
+                "t_sync_base_ns", "p_static_chip_mw", "max_axons_in_per_core"):
+        param = model.params[key]
+        assert not param.assumed and param.source.startswith("fitted:")
+        assert "@" in param.source and "residual" in param.source  # names the file and fit
+    for key in ("p_static_core_mw", "t_sync_per_doubling_ns", "neurons_per_core"):
         assert model.params[key].assumed
-        assert "0.52" in model.params[key].source + model.params[key].note or "/ 5" in (
-            model.params[key].source)
+    derived = load_hardware("hw_models/examples/loihi2-derived.toml")
+    assert derived.params["e_syn_op_pj"].assumed and "0.52" in derived.params["e_syn_op_pj"].source
 
 
 def test_published_loihi_figures_are_not_assumed():
@@ -113,9 +118,10 @@ def test_unknown_family_is_rejected():
 
 
 def test_overrides_replace_values_and_are_validated():
+    shipped = load_hardware("loihi2").value("e_syn_op_pj")
     model = load_hardware("loihi2", overrides={"e_syn_op_pj": 30})
     assert model.value("e_syn_op_pj") == 30.0
-    assert model.params["e_syn_op_pj"].source.startswith("user override (was 12.3 pJ")
+    assert model.params["e_syn_op_pj"].source.startswith(f"user override (was {shipped:g} pJ")
     assert model.params["e_syn_op_pj"].assumed  # a what-if, not a published figure
     assert model.overridden == ("e_syn_op_pj",)
     with pytest.raises(HardwareModelError, match="unknown parameter 'e_synop_pj'"):
@@ -156,3 +162,17 @@ def test_bad_file_errors_name_the_file(tmp_path):
         load_hardware(path)
     with pytest.raises(HardwareModelError, match="does not exist"):
         load_hardware(tmp_path / "absent.toml")
+
+
+def test_calibrated_mcu_and_board_view_derive_from_their_bases():
+    board, chip = load_hardware("loihi2-board"), load_hardware("loihi2")
+    assert board.base == "loihi2"
+    ratio = board.value("e_syn_op_pj") / chip.value("e_syn_op_pj")
+    assert ratio == pytest.approx(board.value("p_static_chip_mw") / chip.value("p_static_chip_mw"))
+    assert 1.0 < ratio < 1.01  # the VDD-IO rail: under 1% of the measured power
+    assert board.value("t_syn_op_ns") == chip.value("t_syn_op_ns")  # a rail adds no time
+    mcu = load_hardware("stm32h7a3")
+    assert mcu.base == "embedded-soc" and mcu.value("clock_hz") == 280e6
+    for key in ("cycles_mac_int8", "cpu_current_ua_per_mhz"):
+        assert not mcu.params[key].assumed and mcu.params[key].source.startswith("fitted:")
+    assert mcu.params["cycles_ac_int8"].assumed  # not measured: stays the estimate

@@ -89,7 +89,9 @@ def _two_values(spec, value: float) -> list[float]:
         return [0.0, 1.0]
     if spec.integer:
         return [float(max(1, round(value / 2))), value] if value > 1 else [value, value + 2]
-    return [value * 0.5, value] if value > 0 else [value, 1.0]
+    # 5% below: far enough to move every figure, close enough to keep cross-field rules (the
+    # calibrated loihi2's barrier ceiling is 6% above its base)
+    return [value * 0.95, value] if value > 0 else [value, 1.0]
 
 
 @pytest.mark.parametrize("hw", ["loihi2", "embedded-soc"])
@@ -111,11 +113,11 @@ def test_every_parameter_broadcasts_like_estimate(hw):
 
 
 def test_large_grids_are_chunked_without_changing_rows(monkeypatch):
-    import qslm_neuro.hw.api as api
+    import qslm_neuro.hw.costing as costing
 
     grid = {"t_syn_op_ns": [0.5, 1.0, 2.0, 4.0, 8.0], "neurons_per_core": [256, 1024],
             "e_syn_op_pj": [5.0, 20.0]}
     whole = sweep(WORKLOAD, "loihi2", **grid)
-    monkeypatch.setattr(api, "_CHUNK_ELEMENTS", 2 * 2 * 30 * 2)  # two slices of axis 0 per chunk
+    monkeypatch.setattr(costing, "_CHUNK_ELEMENTS", 2 * 2 * 30 * 2)  # two slices of axis 0 per chunk
     chunked = sweep(WORKLOAD, "loihi2", **grid)
     assert chunked.equals(whole)

@@ -65,7 +65,7 @@ def _imports(path: Path) -> list[tuple[str, int]]:
 
 
 def _unit(module: str) -> str | None:
-    """The package-level unit of one of our modules: ``qslm_neuro.hw.api`` -> ``hw``,
+    """The package-level unit of one of our modules: ``qslm_neuro.hw.costing`` -> ``hw``,
     ``qslm_neuro.errors`` -> ``errors``; None for third-party modules and the root package."""
     parts = module.split(".")
     if parts[0] != "qslm_neuro" or len(parts) < 2:

@@ -12,18 +12,22 @@ Energy parts (the same names for every family):
 
 Time: a step's *period* (what sets the sustained token rate) is the sum of named components
 (``time_parts_ns``); the components that run in parallel (``parallel``) enter as their maximum.
-A token's *latency* is ``latency_steps`` periods: on a layer-pipelined chip a token crosses one
-pipeline stage per step, so latency = (depth + steps per token - 1) x period.
+A token's *latency*: on a layer-pipelined chip a token crosses one pipeline stage per step, so
+latency = (``pipeline_depth`` + steps per token - 1) x period (no pipeline: depth 1).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 DYNAMIC_PARTS = ("synaptic_ops", "memory_reads", "neuron_updates", "spike_messages", "noc_hops",
                  "nonsynaptic")
 PARTS = DYNAMIC_PARTS + ("static",)
+
+#: A cross-field rule of a chip file: (where it fails, the keys involved, how to fix it).
+Rule = tuple[Any, tuple[str, ...], str]
 
 
 @dataclass
@@ -39,7 +43,7 @@ class StepCosts:
     feasible: np.ndarray
     time_parts_ns: dict[str, np.ndarray] = field(default_factory=dict)  # named period parts
     parallel: tuple[str, ...] = ()       # parts that overlap (the period takes their max)
-    latency_steps: float = 1.0           # periods a token needs to cross the network
+    pipeline_depth: int = 1              # stages a token crosses, one per step (1: none)
     layers: dict[str, np.ndarray] = field(default_factory=dict)  # only when per_layer=True
     rows: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # non-layer table rows
     extra: dict[str, np.ndarray] = field(default_factory=dict)   # family-specific scalars
@@ -71,7 +75,9 @@ def per_token(step: StepCosts, time_steps_per_token: int,
     parts["static"] = static_w / rate
     total = sum(parts.values())
     return TokenCosts(energy_per_token_j=total, parts_j=parts,
-                      latency_per_token_s=step_s * step.latency_steps, step_s=step_s,
+                      latency_per_token_s=step_s * float(step.pipeline_depth
+                                                         + time_steps_per_token - 1),
+                      step_s=step_s,
                       max_tokens_per_s=max_rate, tokens_per_s=rate, power_w=total * rate,
                       rate_ok=rate <= max_rate * (1.0 + 1e-9))
 
@@ -97,3 +103,10 @@ def max_last(values: np.ndarray) -> np.ndarray:
     """Max over the trailing axis; 0 for an empty axis."""
     values = np.asarray(values)
     return values.max(-1) if values.shape[-1] else np.zeros(values.shape[:-1])
+
+
+def name_list(names: list[str], shown: int = 4) -> str:
+    """'a, b, c, d and 26 more (30 layers)' - short enough for a flag line."""
+    head = ", ".join(names[:shown])
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"{head}{more} ({len(names)} layer{'s' if len(names) != 1 else ''})"

@@ -4,9 +4,11 @@
 values without it (for totals). With plain floats both are scalars and the result is one
 estimate; with open-grid arrays (one axis per swept parameter) the result is the whole grid.
 Totals are summed over layers *before* they meet layer-independent parameters, so a swept energy
-figure never multiplies a (grid x layers) array. Parts and time: :mod:`.common`; the mapping
-(cores, synapse format per layer): :mod:`qslm_neuro.hw.mapping`; equations in words:
-``hw_models/README.md``.
+figure never multiplies a (grid x layers) array. Counting is kept apart from pricing: the step
+counts actions (synaptic ops, bits read, compartment updates, messages, hops, cycles) and
+:data:`ENERGY` prices them, for the whole step and for each row of the per-layer table. Parts
+and time: :mod:`.common`; the mapping (cores, synapse format per layer):
+:mod:`qslm_neuro.hw.mapping`; equations in words: ``hw_models/README.md``.
 """
 from __future__ import annotations
 
@@ -15,15 +17,36 @@ from typing import Any, Mapping
 import numpy as np
 
 from qslm_neuro.hw.arrays import WorkloadArrays
-from qslm_neuro.hw.families.common import StepCosts, max_last
-from qslm_neuro.hw.mapping import choose_format, map_to_cores, sparse_matmul
-from qslm_neuro.hw.schema import NONSYN_KINDS
+from qslm_neuro.hw.families.base import EnergyTable, Family, price_parts, row_counts
+from qslm_neuro.hw.families.common import Rule, StepCosts, max_last, name_list
+from qslm_neuro.hw.mapping import choose_format, map_to_cores, sparse_matmul, synop_fixed_pj
+from qslm_neuro.hw.schema import NEUROMORPHIC_NONSYN_DEFAULTS, NEUROMORPHIC_PARAMS, NONSYN_KINDS
 
 Params = Mapping[str, "np.ndarray | float"]
 
 #: Names of the step period's parts (what can bound the token rate), in report order.
 TIME_PARTS = ("synaptic cores", "embedded cores", "programmable neurons", "NoC", "barrier",
               "chip link")
+
+#: Energy per action (pJ): each part from the step's (or a table row's) action counts.
+ENERGY: EnergyTable = {
+    "synaptic_ops": lambda c, p: synop_fixed_pj(p) * (
+        c["synops"] + (p["graded_op_energy_factor"] - 1.0) * c["graded_synops"]),
+    "memory_reads": lambda c, p: p["e_syn_read_pj_per_bit"] * c["bits_read"],
+    "neuron_updates": lambda c, p: p["e_neuron_access_pj"] * c["compartment_updates"]
+    + p["e_neuron_active_pj"] * c["active_compartments"],
+    "spike_messages": lambda c, p: p["e_spike_out_pj"] * c["spikes"]
+    + (p["e_msg_out_pj"] + p["e_msg_in_pj"]) * c["messages"],
+    "noc_hops": lambda c, p: c["messages"] * (c["hops_per_message"] * p["e_hop_pj"]
+                                              + c["off_chip_share"] * p["e_chip_link_pj"]),
+    "nonsynaptic": lambda c, p: c["embedded_cycles"] * p["e_embedded_cycle_pj"]
+    + c["programmable_ops"] * p["e_prog_op_pj"] + c["io_values"] * p["e_io_value_pj"],
+}
+
+
+def static_mw(p: Params, cores: Any, chips: Any) -> Any:
+    """Static power: a share per chip plus one per powered (used) core; unused cores are gated."""
+    return p["p_static_chip_mw"] * chips + p["p_static_core_mw"] * cores
 
 
 def neuromorphic_step(wa: WorkloadArrays, pl: Params, pg: Params,
@@ -32,8 +55,9 @@ def neuromorphic_step(wa: WorkloadArrays, pl: Params, pg: Params,
 
     With ``synapse_format = auto`` and static power per core the format choice needs the step's
     period: a first pass chooses by synaptic energy alone and gives the period, which then prices
-    each format's cores. Only the grid points where that changes a layer's format are evaluated
-    again (gathered as a flat list), so a sweep costs little more than one pass.
+    each format's cores. Only the grid points where that can change a layer's format (or where
+    formats were switched to fit the chips) are evaluated again (gathered as a flat list), so a
+    sweep costs little more than one pass.
     """
     if not (np.any(np.asarray(pl["synapse_format"]) == 0)
             and np.any(np.asarray(pl["p_static_core_mw"]) > 0)):
@@ -50,14 +74,13 @@ def neuromorphic_step(wa: WorkloadArrays, pl: Params, pg: Params,
     can_flip = auto & (((saving > 0) & (extra > 0)) | ((saving <= 0) & (extra < 0)))
     cols = np.nonzero(np.any(can_flip, axis=tuple(range(can_flip.ndim - 1)))
                       if can_flip.ndim > 1 else np.atleast_1d(can_flip))[0]
-    if not cols.size:
-        return first
+    changed = np.asarray(f["refit"])  # a refit chosen without the period is chosen again
+    if cols.size:
+        def take(a: np.ndarray) -> np.ndarray:
+            return a[..., cols] if a.ndim and a.shape[-1] > 1 else a
 
-    def take(a: np.ndarray) -> np.ndarray:
-        return a[..., cols] if a.ndim and a.shape[-1] > 1 else a
-
-    flipped = (take(saving) > take(extra) * period) != (take(saving) > 0)
-    changed = np.any(flipped & take(auto.astype(bool) * np.ones(1, bool)), axis=-1)
+        flipped = (take(saving) > take(extra) * period) != (take(saving) > 0)
+        changed = changed | np.any(flipped & take(auto.astype(bool) * np.ones(1, bool)), axis=-1)
     if not np.any(changed):
         return first
     shape = np.broadcast_shapes(np.shape(changed), np.shape(first.time_ns),
@@ -91,14 +114,9 @@ def _step(wa: WorkloadArrays, pl: Params, pg: Params, per_layer: bool,
     synops_graded = graded_events * m.synapses_per_event
     io_values = (wa.fan_out * wa.calls * ~wa.has_target).sum()  # graded outputs read out
 
-    # energies (pJ per step): count first, then multiply by the (possibly swept) energy figure
-    # the part of a synaptic op that is not its weight read (never below zero)
-    syn_fixed_pj = np.maximum(
-        pg["e_syn_op_pj"] - pg["e_syn_read_pj_per_bit"] * pg["syn_op_ref_bits"], 0.0)
+    # action counts per step, summed over layers before they meet the (swept) energy figures
     synops_sum = synops.sum(-1)
     msgs_sum = msgs_in.sum(-1)
-    comps_sum = m.compartments.sum(-1)
-    active_sum = (m.compartments * wa.active_share).sum(-1)
     free_neurons = wa.free_pop_sizes.sum()
     mesh_side = np.sqrt(np.minimum(m.tiles, pg["cores_per_chip"] / pg["cores_per_tile"]))
     hops = pg["hop_distance_factor"] * (mesh_side - 1.0 / mesh_side)
@@ -108,19 +126,16 @@ def _step(wa: WorkloadArrays, pl: Params, pg: Params, per_layer: bool,
                    for i, k in enumerate(NONSYN_KINDS))
     embedded_cycles = sum(wa.nonsyn_ops[i] * (1.0 - pg[f"prog_share_{k}"]) * pg[f"cycles_{k}"]
                           for i, k in enumerate(NONSYN_KINDS))
-
-    energy = {
-        "synaptic_ops": syn_fixed_pj * (synops_sum + (pg["graded_op_energy_factor"] - 1.0)
-                                        * synops_graded.sum(-1)),
-        "memory_reads": pg["e_syn_read_pj_per_bit"] * (synops * m.read_bits).sum(-1),
-        "neuron_updates": pg["e_neuron_access_pj"] * (comps_sum + free_neurons)
-        + pg["e_neuron_active_pj"] * (active_sum + free_neurons),
-        "spike_messages": pg["e_spike_out_pj"] * wa.pop_spikes_total
-        + (pg["e_msg_out_pj"] + pg["e_msg_in_pj"]) * msgs_sum,
-        "noc_hops": msgs_sum * (hops * pg["e_hop_pj"] + off_chip_share * pg["e_chip_link_pj"]),
-        "nonsynaptic": embedded_cycles * pg["e_embedded_cycle_pj"]
-        + prog_ops * pg["e_prog_op_pj"] + io_values * pg["e_io_value_pj"],
+    counts = {
+        "synops": synops_sum, "graded_synops": synops_graded.sum(-1),
+        "bits_read": (synops * m.read_bits).sum(-1),
+        "compartment_updates": m.compartments.sum(-1) + free_neurons,
+        "active_compartments": (m.compartments * wa.active_share).sum(-1) + free_neurons,
+        "spikes": wa.pop_spikes_total, "messages": msgs_sum, "hops_per_message": hops,
+        "off_chip_share": off_chip_share, "embedded_cycles": embedded_cycles,
+        "programmable_ops": prog_ops, "io_values": io_values,
     }
+    energy = price_parts(ENERGY, counts, pg)
 
     # time (ns per step): every core works in parallel; the slowest core sets the pace
     per_core_in = events / m.split_in
@@ -147,27 +162,34 @@ def _step(wa: WorkloadArrays, pl: Params, pg: Params, per_layer: bool,
     time_ns = (np.maximum(np.maximum(cores_ns, embedded_ns), prog_ns) + parts_ns["NoC"]
                + sync_ns + parts_ns["chip link"])
 
-    static_mw = pg["p_static_chip_mw"] * m.chips + pg["p_static_core_mw"] * m.cores_total
     feasible = (m.chips <= pg["max_chips"]) & m.fanout_ok
     costs = StepCosts(
-        energy_pj=energy, time_ns=time_ns, static_mw=static_mw, cores=m.cores_total,
+        energy_pj=energy, time_ns=time_ns, static_mw=static_mw(pg, m.cores_total, m.chips),
+        cores=m.cores_total,
         chips=m.chips, synaptic_memory_bytes=m.synaptic_memory_bytes.sum(-1), feasible=feasible,
         time_parts_ns=parts_ns, parallel=TIME_PARTS[:3],
-        latency_steps=float(wa.pipeline_depth + wa.time_steps_per_token - 1),
+        pipeline_depth=wa.pipeline_depth,
         extra={"tiles": m.tiles, "mean_hops": hops, "messages_per_step": msgs_sum,
                "synaptic_ops_per_step": synops_sum, "embedded_ns": embedded_ns,
                "sync_ns": sync_ns})
     if per_layer:
-        costs.layers, costs.rows = _table(wa, pl, m, events, synops, synops_graded, msgs_in, hops,
-                                          off_chip_share, layer_ns, source_ns, energy)
+        costs.layers, costs.rows = _table(wa, pl, m, counts, synops, synops_graded, msgs_in,
+                                          layer_ns, source_ns)
+        costs.extra["layers_switched_to_fit"] = np.asarray(m.switched).sum(-1)
     return costs
 
 
-def _table(wa: WorkloadArrays, p: Params, m, events, synops, synops_graded, msgs_in, hops,
-           off_chip_share, layer_ns, source_ns, energy) -> tuple[dict, dict]:
-    """Per-layer arrays, and rows for the cores and work no layer owns (they sum to the totals)."""
-    e_read = p["e_syn_read_pj_per_bit"]
-    fixed = np.maximum(p["e_syn_op_pj"] - e_read * p["syn_op_ref_bits"], 0.0)
+def _table(wa: WorkloadArrays, p: Params, m: Any, step_counts: Mapping[str, Any],
+           synops: np.ndarray, synops_graded: np.ndarray, msgs_in: np.ndarray,
+           layer_ns: np.ndarray, source_ns: np.ndarray) -> tuple[dict, dict]:
+    """Per-layer arrays, and rows for the cores and work no layer owns (they sum to the totals),
+    each priced by :data:`ENERGY` from its own counts."""
+    counts = row_counts(
+        synops=synops, graded_synops=synops_graded, bits_read=synops * m.read_bits,
+        compartment_updates=m.compartments, active_compartments=m.compartments * wa.active_share,
+        spikes=wa.target_spikes, messages=msgs_in,
+        hops_per_message=step_counts["hops_per_message"],
+        off_chip_share=step_counts["off_chip_share"])
     layers = {
         "synapse_format": np.where(m.sparse, "sparse", "dense"),
         "synapses_per_weight": m.synapses_per_weight, "bits_per_synapse": m.read_bits,
@@ -175,14 +197,8 @@ def _table(wa: WorkloadArrays, p: Params, m, events, synops, synops_graded, msgs
         "cores": m.cores, "fan_in_split": m.split_in, "fan_out_split": m.split_out,
         "compartments": m.compartments, "dest_cores_per_spike": m.dest_cores_per_spike,
         "synaptic_ops_per_step": synops, "messages_per_step": msgs_in,
-        "synaptic_ops_pj": fixed * (synops + (p["graded_op_energy_factor"] - 1.0) * synops_graded),
-        "memory_reads_pj": e_read * synops * m.read_bits,
-        "neuron_updates_pj": m.compartments * (p["e_neuron_access_pj"]
-                                               + wa.active_share * p["e_neuron_active_pj"]),
-        "spike_messages_pj": msgs_in * (p["e_msg_out_pj"] + p["e_msg_in_pj"])
-        + wa.target_spikes * p["e_spike_out_pj"],
-        "noc_hops_pj": msgs_in * (hops * p["e_hop_pj"] + off_chip_share * p["e_chip_link_pj"]),
-        "nonsynaptic_pj": np.zeros_like(wa.fan_in), "core_time_ns": layer_ns,
+        **{f"{part}_pj": value for part, value in price_parts(ENERGY, counts, p).items()},
+        "core_time_ns": layer_ns,
     }
     rows: dict[str, dict] = {}
     source_time = dict(zip(wa.source_names, np.atleast_1d(source_ns)))
@@ -192,15 +208,118 @@ def _table(wa: WorkloadArrays, p: Params, m, events, synops, synops_graded, msgs
                           "core_time_ns": source_time[name]}
     for q, name in enumerate(wa.free_pop_names):
         size = wa.free_pop_sizes[q]
+        priced = price_parts(ENERGY, row_counts(compartment_updates=size, active_compartments=size,
+                                                spikes=wa.free_pop_spikes[q]), p)
         rows[name] = {"kind": "population", "cores": np.ceil(size / p["neurons_per_core"]),
                       "compartments": size,
-                      "neuron_updates_pj": size * (p["e_neuron_access_pj"]
-                                                   + p["e_neuron_active_pj"]),
-                      "spike_messages_pj": wa.free_pop_spikes[q] * p["e_spike_out_pj"],
+                      **{f"{part}_pj": value for part, value in priced.items()},
                       "core_time_ns": source_time.get(name, size * (p["t_neuron_access_ns"]
                                                                     + p["t_neuron_active_ns"])
                                                       / np.ceil(size / p["neurons_per_core"]))}
+    nonsynaptic = row_counts(**{k: step_counts[k] for k in ("embedded_cycles", "programmable_ops",
+                                                          "io_values")})
     rows["non-synaptic (embedded cores, programmable neurons)"] = {
-        "kind": "nonsynaptic", "cores": 0.0, "nonsynaptic_pj": energy["nonsynaptic"]}
+        "kind": "nonsynaptic", "cores": 0.0,
+        **{f"{part}_pj": value for part, value in price_parts(ENERGY, nonsynaptic, p).items()}}
     rows["chip (static power of the chips)"] = {"kind": "chip", "cores": 0.0}
     return layers, rows
+
+
+def row_static_mw(p: Params, step: StepCosts, kinds: Any, cores: Any) -> Any:
+    """Each row's static power: its cores' share, and the chip row the per-chip share."""
+    return np.where(np.asarray(kinds) == "chip", static_mw(p, 0.0, float(np.asarray(step.chips))),
+                    static_mw(p, np.asarray(cores, dtype=float), 0.0))
+
+
+def neuromorphic_flags(p: Params, wa: WorkloadArrays, step: StepCosts) -> list[str]:
+    """What a reader of a neuromorphic estimate must know: formats, splits, chips, limits."""
+    flags: list[str] = []
+    spw = np.asarray(step.layers["synapses_per_weight"])
+    floats: dict[tuple[str, int], list[str]] = {}
+    splits: dict[tuple[int, int], list[str]] = {}
+    for i, name in enumerate(wa.layer_names):
+        fmt, bits = wa.weight_formats[i], int(wa.weight_bits[i])
+        if fmt != "int":
+            floats.setdefault((fmt, bits), []).append(name)
+        if spw[i] > 1:
+            splits.setdefault((bits, int(spw[i])), []).append(name)
+    for (fmt, bits), names in floats.items():
+        flags.append(f"{fmt} weights costed as {bits}-bit fixed point (the chip has no "
+                     f"floating-point synapses): {name_list(names)}")
+    for (bits, count), names in splits.items():
+        width = int(p['max_weight_bits'])
+        flags.append(f"{bits}-bit weights exceed the {width}-bit synapse; split over {count} "
+                     f"synapses per weight ({count} x {width} = {count * width} bits occupied "
+                     f"per weight, {count}x synaptic ops): {name_list(names)}")
+    formats = list(np.asarray(step.layers["synapse_format"]))
+    chosen = {0: "cheaper per layer", 1: "forced by the chip", 2: "forced by the chip"}[
+        int(p["synapse_format"])]
+    switched = int(step.extra.get("layers_switched_to_fit", 0))
+    if switched:
+        chosen += (f"; {switched} layer(s) switched to the format needing fewer cores so the "
+                   f"model fits {int(p['max_chips'])} chip(s)")
+    flags.append(f"synapse formats ({chosen}): "
+                 f"{formats.count('dense')} layer(s) dense, {formats.count('sparse')} sparse "
+                 f"({int(p['sparse_index_bits'])} index bits per synapse)")
+    graded = [n for n, b in zip(wa.layer_names, wa.binary_share) if b < 1.0]
+    if graded and p["graded_input_ops"] > 1:
+        flags.append(f"{len(graded)} layer(s) take non-binary inputs; each graded event costs "
+                     f"{p['graded_input_ops']:g} binary synaptic events (bit-serial spikes)")
+    chips, max_chips = int(step.chips), int(p["max_chips"])
+    if chips > max_chips:
+        flags.append(f"needs {chips} chips ({int(step.cores)} cores at "
+                     f"{int(p['cores_per_chip'])} per chip); the model allows {max_chips} "
+                     f"(override max_chips for a multi-chip system)")
+    elif chips > 1:
+        flags.append(f"mapped over {chips} chips ({int(step.cores)} cores)")
+    if not bool(np.all(np.asarray(step.layers["dest_cores_per_spike"])
+                       <= p["max_axons_out_per_core"])):
+        flags.append("a neuron's spikes must reach more cores than max_axons_out_per_core")
+    total_ops = wa.nonsyn_ops.sum()
+    if total_ops > 0:
+        prog = sum(wa.nonsyn_ops[i] * p[f"prog_share_{k}"]
+                   for i, k in enumerate(NONSYN_KINDS))
+        flags.append(f"non-synaptic ops: {1 - prog / total_ops:.0%} on embedded cores, "
+                     f"{prog / total_ops:.0%} on programmable neurons")
+    return flags
+
+
+def neuromorphic_rules(p: Params) -> list[Rule]:
+    """Cross-field rules of a Loihi-like chip (values may be arrays that broadcast)."""
+    rules: list[Rule] = [
+        (np.asarray(p["cores_per_tile"]) > np.asarray(p["cores_per_chip"]),
+         ("cores_per_tile", "cores_per_chip"),
+         "a tile cannot hold more cores than the chip; lower cores_per_tile or raise "
+         "cores_per_chip"),
+        (np.asarray(p["t_sync_base_ns"]) > np.asarray(p["t_sync_max_ns"]),
+         ("t_sync_base_ns", "t_sync_max_ns"),
+         "the barrier ceiling is below its one-tile time; set t_sync_max_ns >= t_sync_base_ns"),
+        (np.asarray(p["e_syn_read_pj_per_bit"]) * np.asarray(p["syn_op_ref_bits"])
+         > np.asarray(p["e_syn_op_pj"]) * (1 + 1e-9),
+         ("e_syn_read_pj_per_bit", "syn_op_ref_bits", "e_syn_op_pj"),
+         "the weight read alone costs more than the whole synaptic op; lower "
+         "e_syn_read_pj_per_bit or syn_op_ref_bits, or raise e_syn_op_pj"),
+        (np.asarray(p["syn_mem_per_core_bytes"]) * 8 < np.asarray(p["max_weight_bits"]),
+         ("syn_mem_per_core_bytes", "max_weight_bits"),
+         "a core cannot hold a single synapse; raise syn_mem_per_core_bytes"),
+        (np.asarray(p["max_axons_in_per_core"]) > np.asarray(p["neurons_per_core"])
+         * np.asarray(p["syn_mem_per_core_bytes"]) * 8,
+         ("max_axons_in_per_core", "neurons_per_core", "syn_mem_per_core_bytes"),
+         "more input axons than the core has synapse bits could ever connect; lower "
+         "max_axons_in_per_core"),
+    ]
+    no_prog = (np.asarray(p["e_prog_op_pj"]) == 0) & (np.asarray(p["t_prog_op_ns"]) == 0)
+    for kind in NONSYN_KINDS:
+        rules.append((no_prog & (np.asarray(p[f"prog_share_{kind}"]) > 0),
+                      (f"prog_share_{kind}", "e_prog_op_pj", "t_prog_op_ns"),
+                      f"work on programmable neurons would be free; give e_prog_op_pj and "
+                      f"t_prog_op_ns, or set prog_share_{kind} = 0 (embedded cores)"))
+    return rules
+
+
+NEUROMORPHIC = Family(
+    name="neuromorphic", description="a Loihi-like chip: event-driven cores with synaptic "
+    "memory, LIF compartments, a mesh network and embedded processors",
+    params=NEUROMORPHIC_PARAMS, nonsyn_defaults=NEUROMORPHIC_NONSYN_DEFAULTS,
+    step=neuromorphic_step, flags=neuromorphic_flags, rules=neuromorphic_rules,
+    static_mw=row_static_mw, energy=ENERGY)

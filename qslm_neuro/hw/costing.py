@@ -15,13 +15,12 @@ import numpy as np
 from qslm_neuro.errors import BadInputError, HardwareModelError
 from qslm_neuro.hw.arrays import WorkloadArrays, workload_arrays
 from qslm_neuro.hw.checks import check_array, check_consistency, check_value
-from qslm_neuro.hw.families import DYNAMIC_PARTS, PARTS, STEP_FUNCTIONS, StepCosts, per_token
+from qslm_neuro.hw.families import DYNAMIC_PARTS, PARTS, StepCosts, get_family, per_token
 from qslm_neuro.hw.families.common import bound_index
 from qslm_neuro.hw.params import HardwareModel, load_hardware
 from qslm_neuro.hw.report import CostReport
-from qslm_neuro.hw.schema import FAMILIES
 from qslm_neuro.hw.table import layer_table
-from qslm_neuro.workload import NONSYNAPTIC_KINDS, Workload
+from qslm_neuro.workload import Workload
 
 if TYPE_CHECKING:  # pandas is imported when a table is built: `import qslm_neuro.hw` stays fast
     import pandas as pd
@@ -87,13 +86,14 @@ def estimate(candidate: Any, hw: "HardwareLike | Sequence[HardwareLike]" = "loih
     model = load_hardware(hw, overrides)
     wa = workload_arrays(workload)
     values = model.values()
-    step = STEP_FUNCTIONS[model.family](wa, values, values, per_layer=True)
+    family = get_family(model.family)
+    step = family.step(wa, values, values, per_layer=True)
     tok = per_token(step, wa.time_steps_per_token, tokens_per_s)
     flags = _flags(model, wa, step, tok, tokens_per_s)
     feasible = bool(step.feasible) and bool(tok.rate_ok)
     names, index = bound_index(step)
     bound = names[int(index)]
-    depth = int(round(step.latency_steps - wa.time_steps_per_token + 1))
+    depth = int(step.pipeline_depth)
     return CostReport(
         workload=workload.name, hardware=model.name, family=model.family,
         energy_per_token_j=float(tok.energy_per_token_j),
@@ -103,7 +103,7 @@ def estimate(candidate: Any, hw: "HardwareLike | Sequence[HardwareLike]" = "loih
         synaptic_memory_bytes=float(step.synaptic_memory_bytes), cores=int(step.cores),
         chips=int(step.chips), feasible=feasible, flags=flags, params=values,
         assumed_params=model.assumed_keys,
-        layers=layer_table(wa, step, tok, values, model.family),
+        layers=layer_table(wa, step, tok, values, family),
         details={key: float(np.asarray(value)) for key, value in step.extra.items()},
         step_s=float(tok.step_s), pipeline_depth=depth,
         time_parts_s={k: float(np.asarray(v)) * 1e-9 for k, v in step.time_parts_ns.items()},
@@ -182,13 +182,14 @@ def evaluate_grid(wa: WorkloadArrays, model: HardwareModel, axes: Mapping[str, n
         open_shape[axis] = len(values)
         pg[key] = values.reshape(open_shape)
         pl[key] = values.reshape(open_shape + [1])
-    step = STEP_FUNCTIONS[model.family](wa, pl, pg, per_layer=False)
+    family = get_family(model.family)
+    step = family.step(wa, pl, pg, per_layer=False)
     tok = per_token(step, wa.time_steps_per_token, tokens_per_s)
 
     def column(value: Any) -> np.ndarray:
         return np.broadcast_to(np.asarray(value), shape).ravel()
 
-    schema = FAMILIES[model.family]
+    schema = family.params
     columns: dict[str, np.ndarray] = {
         key: column(pg[key]).astype(np.int64) if schema[key].integer else column(pg[key])
         for key in axes}
@@ -214,7 +215,7 @@ def evaluate_grid(wa: WorkloadArrays, model: HardwareModel, axes: Mapping[str, n
 
 def _grid_values(model: HardwareModel, key: str, values: Iterable[Any]) -> np.ndarray:
     """Validate one swept parameter's values like file values (unit-aware message)."""
-    schema = FAMILIES[model.family]
+    schema = get_family(model.family).params
     where = f"sweep over hardware model {model.name!r}"
     if key not in schema:
         raise HardwareModelError(
@@ -261,76 +262,11 @@ def _check_rate(tokens_per_s: float | None) -> None:
 def _flags(model: HardwareModel, wa: WorkloadArrays, step: StepCosts, tok: Any,
            tokens_per_s: float | None) -> list[str]:
     p = model.values()
-    flags: list[str] = []
-    if model.family == "neuromorphic":
-        spw = np.asarray(step.layers["synapses_per_weight"])
-        floats: dict[tuple[str, int], list[str]] = {}
-        splits: dict[tuple[int, int], list[str]] = {}
-        for i, name in enumerate(wa.layer_names):
-            fmt, bits = wa.weight_formats[i], int(wa.weight_bits[i])
-            if fmt != "int":
-                floats.setdefault((fmt, bits), []).append(name)
-            if spw[i] > 1:
-                splits.setdefault((bits, int(spw[i])), []).append(name)
-        for (fmt, bits), names in floats.items():
-            flags.append(f"{fmt} weights costed as {bits}-bit fixed point (the chip has no "
-                         f"floating-point synapses): {_names(names)}")
-        for (bits, count), names in splits.items():
-            width = int(p['max_weight_bits'])
-            flags.append(f"{bits}-bit weights exceed the {width}-bit synapse; split over {count} "
-                         f"synapses per weight ({count} x {width} = {count * width} bits occupied "
-                         f"per weight, {count}x synaptic ops): {_names(names)}")
-        formats = list(np.asarray(step.layers["synapse_format"]))
-        chosen = {0: "cheaper per layer", 1: "forced by the chip", 2: "forced by the chip"}
-        flags.append(f"synapse formats ({chosen[int(p['synapse_format'])]}): "
-                     f"{formats.count('dense')} layer(s) dense, {formats.count('sparse')} sparse "
-                     f"({int(p['sparse_index_bits'])} index bits per synapse)")
-        graded = [n for n, b in zip(wa.layer_names, wa.binary_share) if b < 1.0]
-        if graded and p["graded_input_ops"] > 1:
-            flags.append(f"{len(graded)} layer(s) take non-binary inputs; each graded event costs "
-                         f"{p['graded_input_ops']:g} binary synaptic events (bit-serial spikes)")
-        chips, max_chips = int(step.chips), int(p["max_chips"])
-        if chips > max_chips:
-            flags.append(f"needs {chips} chips ({int(step.cores)} cores at "
-                         f"{int(p['cores_per_chip'])} per chip); the model allows {max_chips} "
-                         f"(override max_chips for a multi-chip system)")
-        elif chips > 1:
-            flags.append(f"mapped over {chips} chips ({int(step.cores)} cores)")
-        if not bool(np.all(np.asarray(step.layers["dest_cores_per_spike"])
-                           <= p["max_axons_out_per_core"])):
-            flags.append("a neuron's spikes must reach more cores than max_axons_out_per_core")
-        total_ops = wa.nonsyn_ops.sum()
-        if total_ops > 0:
-            prog = sum(wa.nonsyn_ops[i] * p[f"prog_share_{k}"]
-                       for i, k in enumerate(NONSYNAPTIC_KINDS))
-            flags.append(f"non-synaptic ops: {1 - prog / total_ops:.0%} on embedded cores, "
-                         f"{prog / total_ops:.0%} on programmable neurons")
-    else:
-        share = np.asarray(step.layers["sram_share"])
-        weight_bytes = np.asarray(step.layers["synaptic_memory_bytes"])
-        in_dram = [n for n, s in zip(wa.layer_names, share) if s < 1.0]
-        if in_dram:
-            flags.append(f"{(weight_bytes * (1 - share)).sum() / 1024:.1f} KiB of weights read "
-                         f"from DRAM: {_names(in_dram)}")
-        if not bool(step.feasible):
-            flags.append(f"weights ({weight_bytes.sum() / 1024:.1f} KiB) exceed SRAM left for "
-                         f"weights ({float(step.extra['sram_capacity_bytes']) / 1024:.1f} KiB) "
-                         f"+ DRAM ({p['dram_bytes'] / 1024:.1f} KiB)")
-        floats = sorted({f for f in wa.weight_formats if f != "int"})
-        if floats:
-            flags.append(f"floating-point weights ({', '.join(floats)}) use the FPU kernels "
-                         f"(fp16/bf16 converted to fp32 per weight)")
+    flags = get_family(model.family).flags(p, wa, step)
     if not bool(tok.rate_ok):
         flags.append(f"requested {tokens_per_s:g} tokens/s exceeds the fastest sustainable "
                      f"{float(tok.max_tokens_per_s):.4g} tokens/s")
     return flags
-
-
-def _names(names: list[str], shown: int = 4) -> str:
-    """'a, b, c, d and 26 more (30 layers)' - short enough for a flag line."""
-    head = ", ".join(names[:shown])
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return f"{head}{more} ({len(names)} layer{'s' if len(names) != 1 else ''})"
 
 
 __all__ = ["estimate", "sweep", "as_workload", "evaluate_grid", "DYNAMIC_PARTS"]
