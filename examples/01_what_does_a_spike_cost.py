@@ -456,7 +456,8 @@ show(plot_energy_vs_rate(curves, references={"dense int8 on embedded-soc": E_DEN
 # %% [markdown]
 # **What to see:** each SNN curve rises with the firing rate, the dense line does not, and the
 # software SNN on the MCU crosses the dense line at its break-even rate (the red circle); the
-# neuromorphic curves stay one to four decades below it at every rate.
+# neuromorphic curves stay below the MCU's dense line at every rate. A CPU is an unfair
+# competitor, though: section 5 adds an accelerator built for dense int8 layers.
 #
 # Read the plot on log-log axes: a straight line of slope 1 means "energy proportional to
 # spikes". At low rates every curve flattens: the neuron updates (every neuron is updated every
@@ -525,6 +526,44 @@ show(plot_energy_vs_rate(curves, value="break_even_steps",
 #    <details><summary>answer</summary>Every neuron is updated every step and the chip leaks
 #    for the whole step, whether spikes arrive or not; those costs set a floor that fewer
 #    spikes cannot lower.</details>
+
+# %% [markdown]
+# ### A fair competitor: a dense int8 accelerator
+#
+# The MCU spends a whole CPU cycle (fetch, decode, pipeline) on every multiply-accumulate. A
+# chip built for dense int8 layers, a MAC array next to its weight SRAM, spends only the MAC
+# and the weight read. `hw_models/dense-int8.toml` prices one from Horowitz's 45 nm energy
+# figures (ISSCC 2014, the same source as the neuromorphic chips' weight reads; its structure
+# and static power are assumed, with reasons in the file). It does every MAC every step,
+# spikes or zeros. Predict first: at which firing rate does the SNN on Loihi stop beating it?
+
+# %%
+ACC = "dense-int8"
+dense_acc = estimate(dense_layer(), ACC)
+E_ACC = dense_acc.energy_per_token_j
+break_even_acc = {chip: break_even_rate(chip, E_ACC, full_range) for chip in CHIPS}
+print(dense_acc.summary())
+show(plot_energy_vs_rate(curves, references={"dense int8 on embedded-soc": E_DENSE,
+                                             "dense int8 accelerator": E_ACC},
+                         marks={f"r* vs accelerator on {chip}: {r:.1%}": (r, E_ACC)
+                                for chip, r in break_even_acc.items()
+                                if r is not None and chip != "embedded-soc"},
+                         mark_offset=(-10, 8),
+                         title="512x512 layer: the SNN against a dense int8 accelerator"),
+     "energy_vs_rate_accelerator")
+
+
+def rate_text(rate) -> str:
+    return "at no rate below 100%" if rate is None else f"above {rate:.1%} firing"
+
+
+prose.say("**What to see:** the accelerator runs the layer for {acc:.2f} uJ per step, "
+          "{ratio:,.0f} times less than the MCU's {mcu:.0f} uJ. Against it the SNN loses "
+          "{l1} on Loihi and {l2} on Loihi 2, where against the MCU it won at every "
+          "rate. Against a fair dense competitor, a spiking chip pays off only for sparse "
+          "activity.", acc=E_ACC * 1e6, ratio=E_DENSE / E_ACC,
+          mcu=E_DENSE * 1e6, l1=rate_text(break_even_acc["loihi"]),
+          l2=rate_text(break_even_acc["loihi2"]))
 
 # %% [markdown]
 # ## 6. Energy vs weight width

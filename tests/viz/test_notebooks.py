@@ -22,7 +22,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 #: notebook -> figures (PNG names) it must produce
 NOTEBOOKS = {
-    "01_what_does_a_spike_cost": ["energy_vs_rate", "break_even_steps", "energy_vs_weight_bits",
+    "01_what_does_a_spike_cost": ["energy_vs_rate", "break_even_steps",
+                                  "energy_vs_rate_accelerator", "energy_vs_weight_bits",
                                   "energy_breakdown"],
     "02_quantizing_a_spiking_lm": ["sensitivity_heatmap", "precision_map", "pareto",
                                    "energy_breakdown"],
