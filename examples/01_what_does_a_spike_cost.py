@@ -545,10 +545,10 @@ break_even_acc = {chip: break_even_rate(chip, E_ACC, full_range) for chip in CHI
 print(dense_acc.summary())
 show(plot_energy_vs_rate(curves, references={"dense int8 on embedded-soc": E_DENSE,
                                              "dense int8 accelerator": E_ACC},
-                         marks={f"r* vs accelerator on {chip}: {r:.1%}": (r, E_ACC)
+                         marks={f"{chip}: {r:.1%}": (r, E_ACC)
                                 for chip, r in break_even_acc.items()
                                 if r is not None and chip != "embedded-soc"},
-                         mark_offset=(-10, 8),
+                         mark_offset=(6, -14),
                          title="512x512 layer: the SNN against a dense int8 accelerator"),
      "energy_vs_rate_accelerator")
 
