@@ -65,9 +65,12 @@ def test_estimate_by_hand():
 def test_cost_ignores_spikes_and_zeros_where_a_spiking_chip_does_not():
     quiet, busy = one_layer(0.01), one_layer(0.5, zeros=0.5)
     dense = [estimate(w, "dense-int8").energy_per_token_j for w in (quiet, busy)]
-    loihi2 = [estimate(w, "loihi2").energy_per_token_j for w in (quiet, busy)]
+    loihi2 = [estimate(w, "loihi2") for w in (quiet, busy)]
+    # calibrated Loihi 2 pays a whole chip's measured static power for this one layer, so
+    # compare what the spikes cost: its dynamic energy
+    loihi2_dynamic = [r.energy_per_token_j - r.parts["static"] for r in loihi2]
     assert dense[0] == dense[1]
-    assert loihi2[0] < dense[0] < loihi2[1] * 10  # the break-even lesson has a crossing
+    assert loihi2_dynamic[0] < dense[0] < loihi2_dynamic[1] * 10  # the break-even has a crossing
     # somewhere between 1% and 50% firing the spiking chip stops winning
     rates = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5]
     wins = [estimate(one_layer(r), "loihi").energy_per_token_j < dense[0] for r in rates]

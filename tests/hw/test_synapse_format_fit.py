@@ -90,12 +90,12 @@ def wt2_int4() -> Workload:
 
 def test_issue_case_27_kib_per_core_fits_one_chip(wt2_int4):
     """Issue 26: auto stored 27 layers sparse -> 192 cores on 2 chips (infeasible) where all-dense
-    fits one chip with 86 cores at 16.8 uJ/token."""
+    fits one chip with 86 cores (16.8 uJ/token under the pre-calibration Loihi 2; the energy moves
+    with the chip file, the fit does not)."""
     chip = {"syn_mem_per_core_bytes": 27648, "p_static_core_mw": 0.05}
     dense = estimate(wt2_int4, "loihi2", overrides={**chip, "synapse_format": "dense"})
     auto = estimate(wt2_int4, "loihi2", overrides=chip)
     assert dense.feasible and dense.chips == 1 and dense.cores == 86
-    assert dense.energy_per_token_j * 1e6 == pytest.approx(16.8, abs=0.05)
     assert auto.feasible and auto.chips == 1
     assert auto.energy_per_token_j <= dense.energy_per_token_j
     # with chips to spare the per-layer choice stands: the refit is what brought it to one chip
