@@ -59,7 +59,7 @@ def sensitivity_phase_s(model: str, data_dir: Any, executor: Any,
     process and of each worker (CPU time does not grow when other jobs share the cores, so
     ``driver + busiest worker`` is what the phase would take on an otherwise idle machine)."""
     from qslm_neuro.models.checkpoint import load_checkpoint
-    from qslm_neuro.quantsearch.api import build_evaluator
+    from qslm_neuro.quantsearch.driver import build_evaluator
     from qslm_neuro.quantsearch.sensitivity import measure_sensitivity
     from qslm_neuro.quantsearch.space import DEFAULT_LADDER, block_units, parse_ladder
     from qslm_neuro.quantsearch.store import EvaluationStore
@@ -89,7 +89,8 @@ def search_part(model: str, data_dir: Any, workers: list[int],
                 repeats: int = 2) -> dict[str, Any]:
     import torch
 
-    from qslm_neuro.quantsearch.checkpoint import search_checkpoint
+    from qslm_neuro.quantsearch import Constraints, Execution, TradeOff
+    from qslm_neuro.quantsearch.checkpoint import Splits, search_checkpoint
     from qslm_neuro.quantsearch.executor import local_cluster
 
     torch.set_num_threads(1)
@@ -106,9 +107,11 @@ def search_part(model: str, data_dir: Any, workers: list[int],
         load_before = os.getloadavg()
         start = time.perf_counter()
         try:
-            result = search_checkpoint(model, "sst2", out=out, const_perf="1pt",
-                                       const_mem="15%", alpha=1.0, seed=0, data_dir=data_dir,
-                                       progress=False, executor=executor)
+            result = search_checkpoint(
+                model, "sst2", out=out, seed=0,
+                constraints=Constraints(accuracy="1pt", memory="15%"),
+                objective=TradeOff(alpha=1.0), splits=Splits(data_dir=data_dir),
+                execution=Execution(executor=executor, progress=False))
             wall = time.perf_counter() - start
             # the phase alone, repeated: the machine is shared, so the best of a few
             phase = sensitivity_phase_s(model, data_dir, executor, repeats)

@@ -51,7 +51,8 @@ def build(config: str, tiny: bool, vocab: int, device: str, seed: int) -> torch.
 
 
 def main(argv: list[str] | None = None) -> int:
-    from qslm_neuro.quantsearch import search
+    from qslm_neuro.quantsearch import (Calibration, Constraints, Execution, SearchSpace,
+                                        StoreOptions, search)
     from qslm_neuro.tasks import SST2Task
     from qslm_neuro.tasks.neox_tokenizer import load_tokenizer
 
@@ -104,10 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    found = search(model, train, const_perf=args.const_acc, const_mem=args.const_mem,
-                   ladder=args.ladder, tiers=tuple(args.tiers.split(",")),
-                   calibration_size=args.calib_size, max_full_evaluations=args.max_full_evaluations,
-                   out=args.run_dir, seed=args.seed, hw="loihi2", progress=False)
+    found = search(model, train,
+                   constraints=Constraints(accuracy=args.const_acc, memory=args.const_mem),
+                   space=SearchSpace(ladder=args.ladder), tiers=tuple(args.tiers.split(",")),
+                   calibration=Calibration(size=args.calib_size),
+                   execution=Execution(progress=False,
+                                       max_full_evaluations=args.max_full_evaluations),
+                   store=StoreOptions(out=args.run_dir), seed=args.seed, chips="loihi2")
     _sync(args.device)
     search_s = time.perf_counter() - start
     chosen = found.chosen

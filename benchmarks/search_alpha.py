@@ -18,7 +18,7 @@ import torch
 
 from qslm_neuro.fileio import write_json_atomic
 from qslm_neuro.models.checkpoint import load_checkpoint
-from qslm_neuro.quantsearch import search
+from qslm_neuro.quantsearch import Constraints, Execution, TradeOff, search
 from qslm_neuro.quantsearch.store import EvaluationStore
 from qslm_neuro.quantsearch.checkpoint import selection_and_report_tasks
 
@@ -55,8 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for cap in caps:
         for alpha in alphas:
-            result = search(loaded.model, task, const_perf=args.const_acc, const_mem=cap,
-                            alpha=alpha, seed=args.seed, store=store, progress=False)
+            result = search(loaded.model, task,
+                            constraints=Constraints(accuracy=args.const_acc, memory=cap),
+                            objective=TradeOff(alpha=alpha), seed=args.seed, store=store,
+                            execution=Execution(progress=False))
             chosen = result.chosen
             rows.append({
                 "cap": cap, "alpha": alpha, "found": result.found,

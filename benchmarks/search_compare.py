@@ -34,7 +34,7 @@ import torch
 
 from qslm_neuro.fileio import write_json_atomic
 from qslm_neuro.models.checkpoint import load_checkpoint
-from qslm_neuro.quantsearch import search
+from qslm_neuro.quantsearch import Constraints, TradeOff, search
 from qslm_neuro.quantsearch.store import EvaluationStore
 from qslm_neuro.quantsearch.checkpoint import selection_and_report_tasks
 
@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             return dev.evaluate(loaded.model)["value"]
 
     store = EvaluationStore.at(args.store)
-    common = dict(const_perf=args.const_acc, const_mem=args.const_mem, alpha=args.alpha,
-                  seed=args.seed, store=store)
+    common = dict(constraints=Constraints(accuracy=args.const_acc, memory=args.const_mem),
+                  objective=TradeOff(alpha=args.alpha), seed=args.seed, store=store)
     wanted = [s.strip() for s in args.strategies.split(",") if s.strip()]
 
     runs: dict[str, dict] = {}

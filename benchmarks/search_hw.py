@@ -41,7 +41,8 @@ from typing import Any
 import torch
 
 from qslm_neuro.fileio import write_json_atomic
-from qslm_neuro.quantsearch.checkpoint import search_checkpoint
+from qslm_neuro.quantsearch import Constraints, Execution, StoreOptions, TradeOff
+from qslm_neuro.quantsearch.checkpoint import Splits, search_checkpoint
 from qslm_neuro.quantsearch.per_chip import result_items
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -70,22 +71,30 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     store = out / "evaluations.sqlite"
-    common = dict(const_perf=args.const_acc, seed=args.seed, data_dir=args.data_dir,
-                  store=store, progress=False)
-    load_before, start = os.getloadavg(), time.perf_counter()
+    common = dict(seed=args.seed, splits=Splits(data_dir=args.data_dir),
+                  store=StoreOptions(store=store), execution=Execution(progress=False))
 
-    bytes_only = search_checkpoint(args.model, "sst2", out=out / "bytes-only", hw="loihi2",
-                                   const_mem=args.const_mem, alpha=1.0, **common)
+    def constraints(**bounds: Any) -> Constraints:
+        return Constraints(accuracy=args.const_acc, **bounds)
+
+    load_before, start = os.getloadavg(), time.perf_counter()
+    bytes_only = search_checkpoint(args.model, "sst2", out=out / "bytes-only", chips="loihi2",
+                                   constraints=constraints(memory=args.const_mem),
+                                   objective=TradeOff(alpha=1.0), **common)
     bytes_costs = cost_on(bytes_only.chosen, ("loihi2", "embedded-soc"))
     budget_j = (1 - args.energy_cut) * bytes_costs["embedded-soc"]["energy_per_token_j"]
     energy_text = f"{budget_j * 1e6:.1f}uJ/token"
-    energy = search_checkpoint(args.model, "sst2", out=out / "energy", hw="loihi2,embedded-soc",
-                               const_energy=energy_text, alpha=1.0, beta=1.0, **common)
-    one_chip = search_checkpoint(args.model, "sst2", out=out / "one-chip", hw="loihi2,loihi",
-                                 const_mem="1chip", alpha=0.0, **common)
+    energy = search_checkpoint(args.model, "sst2", out=out / "energy",
+                               chips="loihi2,embedded-soc",
+                               constraints=constraints(energy=energy_text),
+                               objective=TradeOff(alpha=1.0, beta=1.0), **common)
+    one_chip = search_checkpoint(args.model, "sst2", out=out / "one-chip", chips="loihi2,loihi",
+                                 constraints=constraints(memory="1chip"),
+                                 objective=TradeOff(alpha=0.0), **common)
     from_fp32 = search_checkpoint(args.model, "sst2", out=out / "one-chip-from-fp32",
-                                  hw="loihi2,loihi", const_mem="1chip", alpha=0.0,
-                                  tiers=("block", "module"), **common)
+                                  chips="loihi2,loihi", constraints=constraints(memory="1chip"),
+                                  objective=TradeOff(alpha=0.0), tiers=("block", "module"),
+                                  **common)
     wall = time.perf_counter() - start
 
     searches = [run_record("bytes-only", bytes_only, {"const_mem": args.const_mem, "alpha": 1.0}),
@@ -158,10 +167,11 @@ def main(argv: list[str] | None = None) -> int:
 def cost_on(candidate: Any, chips: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """The candidate's estimate on each chip, from its own measured activity."""
     from qslm_neuro.hw import estimate
-    from qslm_neuro.quantsearch.resources import summarize
+    from qslm_neuro.quantsearch import HardwareSummary
 
     workload = candidate.to_workload()
-    return {chip: summarize(estimate(workload, chip)) for chip in chips}
+    return {chip: HardwareSummary.from_report(estimate(workload, chip)).to_dict()
+            for chip in chips}
 
 
 def summary(candidate: Any, result: Any, hw: dict | None) -> dict[str, Any] | None:

@@ -27,7 +27,8 @@ import torch
 
 from qslm_neuro.fileio import write_json_atomic
 from qslm_neuro.models.checkpoint import verify_checkpoint
-from qslm_neuro.quantsearch.checkpoint import describe_report_split, search_checkpoint
+from qslm_neuro.quantsearch import Constraints, TradeOff
+from qslm_neuro.quantsearch.checkpoint import Splits, describe_report_split, search_checkpoint
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -56,9 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(out)
     load_before = os.getloadavg()
     start = time.perf_counter()
-    result = search_checkpoint(args.model, "sst2", out=out, const_perf=args.const_acc,
-                               const_mem=args.const_mem, alpha=args.alpha, seed=args.seed,
-                               data_dir=args.data_dir, select_split=args.select_split)
+    result = search_checkpoint(
+        args.model, "sst2", out=out, seed=args.seed,
+        constraints=Constraints(accuracy=args.const_acc, memory=args.const_mem),
+        objective=TradeOff(alpha=args.alpha),
+        splits=Splits(select=args.select_split, data_dir=args.data_dir))
     wall = time.perf_counter() - start
     load_after = os.getloadavg()
 
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         "report_split": reported.get("split"), "protocol": reported.get("protocol"),
         "reported": {role: reported[role]["value"] for role in ("baseline", "chosen", "nearest")
                      if role in reported},
-        "paired": reported.get("paired"), "const_acc_on_report_split": reported.get("const_perf"),
+        "paired": reported.get("paired"), "const_acc_on_report_split": reported.get("accuracy_constraint"),
         "const_acc": args.const_acc, "const_mem": args.const_mem, "alpha": args.alpha,
         "seed": args.seed, "torch_threads": args.threads, "cpu_count": os.cpu_count(),
         "platform": platform.platform(), "python": sys.version.split()[0],
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         "accuracy_drop_at_most_1pt_on_selection": bool(
             chosen and base.metric - chosen.metric <= 0.01 + 1e-12),
         "accuracy_drop_at_most_1pt_on_report_split": bool(
-            reported.get("const_perf", {}).get("holds")),
+            reported.get("accuracy_constraint", {}).get("holds")),
         "wall_time_under_600s": wall < 600, "cpu_time_under_600s": result.cpu_time_s < 600,
     }
     write_json_atomic(args.results, record)

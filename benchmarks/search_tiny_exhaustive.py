@@ -31,7 +31,7 @@ import torch
 from qslm_neuro.fileio import write_json_atomic
 from qslm_neuro.quant import Hierarchy
 from qslm_neuro.models.checkpoint import load_checkpoint, save_checkpoint, verify_checkpoint
-from qslm_neuro.quantsearch import search
+from qslm_neuro.quantsearch import Constraints, SearchSpace, StoreOptions, TradeOff, search
 from qslm_neuro.quantsearch.store import EvaluationStore
 from qslm_neuro.tasks import SST2Task
 
@@ -78,14 +78,17 @@ def main(argv: list[str] | None = None) -> int:
                     heldout_seed=loaded.training["train_config"]["heldout_seed"])
     dev = SST2Task(loaded.tokenizer, args.data_dir, split="dev")
     store = EvaluationStore.at(args.out)
-    common = dict(const_perf=args.const_acc, const_mem=args.const_mem, alpha=args.alpha,
-                  ladder=args.ladder, seed=args.seed, store=store, hw=None)
+    common = dict(constraints=Constraints(accuracy=args.const_acc, memory=args.const_mem),
+                  objective=TradeOff(alpha=args.alpha), space=SearchSpace(ladder=args.ladder),
+                  seed=args.seed, chips=None)
 
     runs = {}
     for name, options in (("exhaustive", dict(strategy="exhaustive", level="block")),
                           ("tiered", dict(strategy="tiered", tiers=("global", "block")))):
         start = time.perf_counter()
-        result = search(loaded.model, task, out=Path(args.out) / name, **common, **options)
+        result = search(loaded.model, task, store=StoreOptions(out=Path(args.out) / name,
+                                                               store=store),
+                        **common, **options)
         runs[name] = (result, time.perf_counter() - start)
 
     exhaustive, tiered = runs["exhaustive"][0], runs["tiered"][0]

@@ -22,7 +22,8 @@ import torch
 
 from qslm_neuro.fileio import write_json_atomic
 from qslm_neuro.models.checkpoint import verify_checkpoint
-from qslm_neuro.quantsearch.checkpoint import describe_report_split, search_checkpoint
+from qslm_neuro.quantsearch import Constraints, TradeOff
+from qslm_neuro.quantsearch.checkpoint import Splits, describe_report_split, search_checkpoint
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -48,9 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(out)
     load_before = os.getloadavg()
     start = time.perf_counter()
-    result = search_checkpoint(args.model, "wikitext2", out=out, const_perf=args.const_ppl,
-                               const_mem=args.const_mem, alpha=args.alpha, seed=args.seed,
-                               data_dir=args.data_dir)
+    result = search_checkpoint(
+        args.model, "wikitext2", out=out, seed=args.seed,
+        constraints=Constraints(accuracy=args.const_ppl, memory=args.const_mem),
+        objective=TradeOff(alpha=args.alpha), splits=Splits(data_dir=args.data_dir))
     wall = time.perf_counter() - start
     base, chosen = result.baseline, result.chosen
     test = result.extra.get("report_split", {})
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         if result.sensitivity is not None else None,
         "data_note": test.get("baseline", {}).get("details", {}).get("note"),
         "model_sha256": verify_checkpoint(args.model)["files"]["model.safetensors"]["sha256"],
-        "paired": test.get("paired"), "const_ppl_on_report_split": test.get("const_perf"),
+        "paired": test.get("paired"), "const_ppl_on_report_split": test.get("accuracy_constraint"),
         "run_dir": str(out),
     }
     record["criteria"] = {

@@ -71,7 +71,8 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 
 from qslm_neuro.hw import estimate  # noqa: E402
 from qslm_neuro.quant import Hierarchy  # noqa: E402
-from qslm_neuro.quantsearch import search  # noqa: E402
+from qslm_neuro.quantsearch import (Calibration, Constraints, Execution, SearchSpace,  # noqa: E402
+                                    StoreOptions, TradeOff, search)
 from qslm_neuro.quantsearch.checkpoint import describe_report_split, evaluate_on_split  # noqa: E402
 from qslm_neuro.viz import (plot_energy_breakdown, plot_pareto, plot_precision_map,  # noqa: E402
                             plot_sensitivity_heatmap, show_figure)
@@ -227,9 +228,11 @@ LADDER = "fp32,int8,int4,int2" if not REAL else "fp32,int8,int6,int5,int4,int3,i
 # setting, 128 on real SST-2 (the search's default); one sentence = 1/CALIBRATION of accuracy
 CALIBRATION = 200 if not REAL else 128
 STORE = OUT / "evaluations.sqlite"
-result = search(model, task, const_perf="2pt", const_mem="25%", alpha=1.0, ladder=LADDER,
-                calibration_size=CALIBRATION, store=STORE, out=OUT / "search",
-                module_sensitivity="all", progress=False)
+result = search(model, task, constraints=Constraints(accuracy="2pt", memory="25%"),
+                objective=TradeOff(alpha=1.0), space=SearchSpace(ladder=LADDER),
+                calibration=Calibration(size=CALIBRATION),
+                store=StoreOptions(store=STORE, out=OUT / "search"),
+                module_sensitivity="all", execution=Execution(progress=False))
 print(result.summary())
 
 # %% [markdown]
@@ -504,15 +507,17 @@ for hw in ("loihi2", "embedded-soc"):
 
 # %%
 ALPHAS = [0.0, 0.5, 1.0, 4.0]
-sizes = sorted({c.total_bytes for c in result.candidates if c.meets_perf and c.order > 1})
+sizes = sorted({c.total_bytes for c in result.candidates if c.meets_accuracy and c.order > 1})
 caps = [result.mem.budget_bytes]
 if sizes:
     caps += [sizes[len(sizes) // 2], sizes[0], int(0.95 * sizes[0])]
 rows = []
 for cap in dict.fromkeys(int(c) for c in caps):
     for alpha in ALPHAS:
-        run = search(model, task, const_perf="2pt", const_mem=cap, alpha=alpha, ladder=LADDER,
-                     calibration_size=CALIBRATION, store=STORE, progress=False)
+        run = search(model, task, constraints=Constraints(accuracy="2pt", memory=cap),
+                     objective=TradeOff(alpha=alpha), space=SearchSpace(ladder=LADDER),
+                     calibration=Calibration(size=CALIBRATION), store=STORE,
+                     execution=Execution(progress=False))
         pick = run.chosen
         rows.append({"memory cap (kB)": cap / 1e3, "alpha": alpha,
                      "candidates": len(run.candidates),
@@ -553,16 +558,18 @@ with pd.option_context("display.max_colwidth", 60):
 # ## 5. One plan per chip, under the chip's own bounds
 #
 # A plan good for one chip need not be good for another: what a chip charges for depends on
-# its synapses, cores and static power. `hw="loihi2,embedded-soc"` runs one search per chip over
+# its synapses, cores and static power. `chips="loihi2,embedded-soc"` runs one search per chip over
 # the same evaluation store (no plan is evaluated twice; each chip costs each candidate's own
 # measured activity) and returns one result per chip. Bounds in the chip's own terms join
 # constA and constM: here the energy per token must be at most 95% of fp32's **on that chip**
-# (`const_energy="95%"`; `"1chip"` in `const_mem`, `"150mW"`, `"2ms/token"` work the same way).
+# (`Constraints(energy="95%")`; `"1chip"` in `memory`, `"150mW"`, `"2ms/token"` work the same way).
 
 # %%
-per_chip = search(model, task, const_perf="2pt", const_mem="25%", const_energy="95%", alpha=1.0,
-                  ladder=LADDER, calibration_size=CALIBRATION, store=STORE,
-                  hw="loihi2,embedded-soc", progress=False)
+per_chip = search(model, task,
+                  constraints=Constraints(accuracy="2pt", memory="25%", energy="95%"),
+                  objective=TradeOff(alpha=1.0), space=SearchSpace(ladder=LADDER),
+                  calibration=Calibration(size=CALIBRATION), store=STORE,
+                  chips="loihi2,embedded-soc", execution=Execution(progress=False))
 chip_rows = []
 for chip_name, chip_result in per_chip.items():
     pick = chip_result.chosen or (chip_result.nearest[0] if chip_result.nearest else None)

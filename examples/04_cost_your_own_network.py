@@ -62,7 +62,7 @@ from torch import nn
 
 import qslm_neuro
 from qslm_neuro.export.nir_out import export_nir
-from qslm_neuro.quantsearch import search
+from qslm_neuro.quantsearch import Constraints, Evaluation, Execution, SearchSpace, search
 from qslm_neuro.viz import format_table, plot_energy_breakdown, show_figure
 from qslm_neuro.viz.prose import Prose
 
@@ -252,9 +252,11 @@ show(plot_energy_breakdown({f"fp32 on {hw}": r for hw, r in fp32_reports.items()
 # needs several chips at fp32, `"1chip"` is what makes the search find one that fits.
 
 # %%
-result = search(net, lambda m: accuracy(m, select_x, select_y), higher_is_better=True,
-                metric="accuracy", const_perf="5pt", const_mem="1chip", hw="loihi2",
-                hw_inputs=select_x[:, :16], ladder="fp32,int8,int4,int3,int2", progress=False)
+result = search(net, Evaluation(lambda m: accuracy(m, select_x, select_y), higher_is_better=True,
+                                metric="accuracy", hw_inputs=select_x[:, :16]),
+                constraints=Constraints(accuracy="5pt", memory="1chip"), chips="loihi2",
+                space=SearchSpace(ladder="fp32,int8,int4,int3,int2"),
+                execution=Execution(progress=False))
 print(result.summary())
 chosen = result.chosen
 print("chosen precisions:", chosen.precisions())

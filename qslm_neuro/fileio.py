@@ -1,17 +1,22 @@
-"""Small file helpers: atomic writes (temp file + rename) and checksums.
+"""Small file helpers: atomic writes (temp file + rename), staged folders and checksums.
 
 Reports, stores and checkpoints are written atomically so that a crash or a kill never leaves a
-half-written file that a later run would trust.
+half-written file that a later run would trust; a folder (a checkpoint) is written into a
+staging folder beside it and renamed in at the end, and never replaces an existing folder unless
+the caller says ``overwrite``.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+
+from qslm_neuro.errors import BadInputError
 
 
 @contextmanager
@@ -34,6 +39,44 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@contextmanager
+def staged_directory(target: Any, *, overwrite: bool = False) -> Iterator[Path]:
+    """Write a folder through a staging folder beside it, renamed in when the block succeeds.
+
+    A failure removes the staging folder (nothing is left). An existing non-empty ``target`` is
+    refused unless ``overwrite``; it is then moved aside, replaced and only then deleted.
+    """
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise BadInputError(f"{str(target)!r} is a file, not a folder; choose another path")
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        raise BadInputError(f"{str(target)!r} exists and is not empty; choose a new folder, or "
+                            "pass --overwrite (Python: overwrite=True) to replace it")
+    made = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.staging."))
+    done = False
+    try:
+        yield staging
+        os.chmod(staging, 0o755)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old."))
+            os.replace(target, old / "replaced")
+            os.replace(staging, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+        done = True
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+        for folder in made if not done else ():  # parents made for nothing: gone again
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 def remove_stale_temporaries(path: Path) -> list[Path]:

@@ -51,15 +51,24 @@ def parse_overrides(items: list[str]) -> dict[str, object]:
     return overrides
 
 
-def plan_from_arg(text: str | None, model: Any = None) -> Any:
+def plan_from_arg(text: str | None, model: Any = None, strict: bool = False) -> Any:
     """``--plan``: None (fp32), a plan JSON or search report.json, or one precision (``int4``)
-    given to every layer of ``model``."""
+    given to every layer of ``model``. A report searched on another checkpoint than ``model``'s
+    warns (refused with ``strict``: :func:`qslm_neuro.cli.checks.check_plan_model`)."""
+    from qslm_neuro.cli.checks import check_plan_model, plan_text
     from qslm_neuro.quant import Precision, QuantPlan, load_plan
 
+    text = plan_text(text)  # '' and folders are refused, not read as fp32 or a file
     if text is None:
         return QuantPlan()
     if Path(text).suffix == ".json" or Path(text).exists():
-        return load_plan(text)
+        plan = load_plan(text)
+        if model is not None:
+            from qslm_neuro.models.checkpoint import loaded_from
+
+            origin = loaded_from(model)
+            check_plan_model(text, origin.path if origin else None, origin, strict=strict)
+        return plan
     try:
         precision = Precision.parse(text)
     except BadInputError as exc:

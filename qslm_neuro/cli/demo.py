@@ -30,7 +30,7 @@ HELP = "search, cost and plot the shipped SST-2 model in about two minutes (`mak
 DEFAULT_MODEL = "data/slm-small-sst2"
 HARDWARE = ("loihi", "loihi2", "embedded-soc")
 #: The demo's search: fit one Loihi 2 chip at the lowest energy per token within 1 point.
-SEARCH = {"const_perf": "1pt", "const_mem": "1chip", "alpha": 0.0, "beta": 1.0, "hw": "loihi2"}
+SEARCH = {"accuracy": "1pt", "memory": "1chip", "alpha": 0.0, "beta": 1.0, "chips": "loihi2"}
 #: What makes it quick: fewer selection sentences, a shorter ladder and the global and block
 #: tiers (the module tier refines single weight matrices and costs most evaluations).
 QUICK = {"select_size": 300, "ladder": "fp32,int8,int4,int3,int2", "tiers": ("global", "block"),
@@ -139,7 +139,9 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
     except DataNotFoundError as exc:
         return _demo_without_data(loaded, out_dir, str(exc))
 
-    from qslm_neuro.quantsearch.checkpoint import search_checkpoint
+    from qslm_neuro.quantsearch import (Calibration, Constraints, Execution, SearchSpace,
+                                        TradeOff)
+    from qslm_neuro.quantsearch.checkpoint import Splits, search_checkpoint
     from qslm_neuro.viz import plot_precision_map, plot_sensitivity_heatmap, save_figure
 
     size = quick.get("select_size")
@@ -151,9 +153,15 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
           f"quick setting: candidates are scored on {size or 'all'} of the 1,000 held-out "
           "training sentences (selection accuracy); the result is reported on all of SST-2 dev "
           f"(dev accuracy). Results are kept in {out_dir}/ and reused when rerun.")
-    result = search_checkpoint(model_dir, "sst2", out=out_dir, data_dir=data_dir, seed=seed,
-                               progress=progress, select_split=select_split, **SEARCH,
-                               **quick)
+    tier_option = {"tiers": tuple(quick["tiers"])} if quick.get("tiers") else {}
+    result = search_checkpoint(
+        model_dir, "sst2", out=out_dir, seed=seed, chips=SEARCH["chips"],
+        constraints=Constraints(accuracy=SEARCH["accuracy"], memory=SEARCH["memory"]),
+        objective=TradeOff(alpha=SEARCH["alpha"], beta=SEARCH["beta"]),
+        space=SearchSpace(ladder=quick["ladder"]),
+        calibration=Calibration(size=quick.get("calibration_size")),
+        splits=Splits(select=select_split, data_dir=data_dir, select_size=size),
+        execution=Execution(progress=progress), **tier_option)
     print("\ncandidates, in the order the search tried them:")
     print(format_table(candidate_rows(result)))
     print()

@@ -79,6 +79,9 @@ def chip_result(loaded: Any, plan: Any, formats: Any, task: Any, task_name: str,
 def run(args: argparse.Namespace) -> int:
     from qslm_neuro.tasks.registry import check_model_for_task
 
+    from qslm_neuro.cli.checks import check_eval_args
+
+    check_eval_args(args)
     loaded = load_model_arg(args.model, device_of(args))
     task_name = args.task or ("sst2" if loaded.config.head == "classify" else "wikitext2")
     check_model_for_task(loaded.config.head, task_name, str(args.model))

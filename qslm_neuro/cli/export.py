@@ -26,20 +26,35 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="checkpoint directory (default: the one the search report names)")
     p.add_argument("--nir", action="store_true",
                    help="write the spike-driven fragments as a NIR graph instead")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --out (never the source checkpoint)")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse a search report made on another checkpoint or task (default: "
+                   "a warning)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from qslm_neuro.cli.checks import plan_text
     from qslm_neuro.cli.common import plan_from_arg
     from qslm_neuro.models.checkpoint import load_checkpoint
+    from qslm_neuro.validate import check_output_dir, check_output_file
 
-    model_dir = args.model or _report_checkpoint(args.plan)
+    plan_arg = plan_text(args.plan)
+    model_dir = args.model or _report_checkpoint(plan_arg)
+    if args.nir:  # everything about the output is checked before the model is read
+        if not str(args.out).endswith(".nir"):
+            raise BadInputError(f"--out {args.out!r}: a NIR graph file ends in .nir")
+        check_output_file(args.out)
+        if Path(args.out).exists() and not args.overwrite:
+            raise BadInputError(f"--out {args.out!r} exists; choose a new file name or pass "
+                                "--overwrite to replace it")
+    else:
+        check_output_dir(args.out, overwrite=args.overwrite, sources=(model_dir,))
     loaded = load_checkpoint(model_dir)
-    plan = plan_from_arg(args.plan, loaded.model)
+    plan = plan_from_arg(plan_arg, loaded.model, strict=args.strict)  # another model's: warns
     if args.nir:
         from qslm_neuro.export.nir_out import export_slm_nir
 
-        if not str(args.out).endswith(".nir"):
-            raise BadInputError(f"--out {args.out!r}: a NIR graph file ends in .nir")
         graph, missing = export_slm_nir(loaded.model, plan, args.out)
         layers = [n for n, v in graph.nodes.items() if type(v).__name__ in ("Linear", "Affine")]
         print(f"wrote {args.out}: {len(layers)} LIF -> Linear layers at the plan's precision "
@@ -49,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from qslm_neuro.export.packed import export_packed
 
-    summary = export_packed(loaded, plan, args.out)
+    summary = export_packed(loaded, plan, args.out, overwrite=args.overwrite)
     print(f"wrote {args.out} (packed checkpoint of {model_dir}, plan {plan.key[:12]})")
     print(f"  weight bytes on disk {summary['weight_bytes_on_disk']:,} vs footprint "
           f"{summary['footprint_weight_bytes']:,} ({summary['weight_bytes_ratio']:.4f}x); "

@@ -17,18 +17,14 @@ DEFAULT_HW = "loihi2"
 
 
 def hw_list(values: Sequence[str] | str | None) -> list[str]:
-    """``["loihi,loihi2", "my.toml"]`` -> ``["loihi", "loihi2", "my.toml"]`` (no repeats)."""
-    if values is None:
-        return [DEFAULT_HW]
-    if isinstance(values, str):
-        values = [values]
-    chips = [part.strip() for value in values for part in value.split(",")]
-    if any(not chip for chip in chips):
-        raise BadInputError(f"--hw {','.join(values)!r}: an empty chip name; write e.g. "
-                            f"--hw loihi,loihi2,embedded-soc")
-    repeated = sorted({c for c in chips if chips.count(c) > 1})
-    if repeated:
-        raise BadInputError(f"--hw names {repeated} more than once; give each chip once")
+    """``["loihi,loihi2", "my.toml"]`` -> ``["loihi", "loihi2", "my.toml"]`` (no repeats): the
+    search's one chip-list parser (:func:`qslm_neuro.quantsearch.hardware.chips.parse_chips`),
+    so ``--hw`` reads the same in estimate, sweep and search."""
+    from qslm_neuro.quantsearch.hardware.chips import parse_chips
+
+    chips = parse_chips(values if values is not None else [DEFAULT_HW])
+    if chips == [None]:
+        raise BadInputError("--hw none: this command costs on a chip; name one, e.g. --hw loihi2")
     return chips
 
 

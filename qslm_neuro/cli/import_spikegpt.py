@@ -75,6 +75,26 @@ def read_state_dict(path: Path) -> dict[str, Any]:
     return state
 
 
+def check_tensors(state: dict[str, Any], path: Path) -> None:
+    """Refuse tensors no SpikeGPT holds: not floating point, not finite, or the size-giving
+    matrices not 2-D (checked before anything is inferred from their shapes)."""
+    import torch
+
+    not_float = sorted(k for k, v in state.items() if not v.is_floating_point())
+    if not_float:
+        raise BadInputError(f"{path}: tensors {not_float[:SHOWN]} are not floating point "
+                            f"({state[not_float[0]].dtype}); SpikeGPT's weights are float")
+    for key in ("emb.weight", "blocks.0.ffn.key.weight", "head.weight"):
+        if key in state and state[key].dim() != 2:
+            raise BadInputError(f"{path}: {key} has shape {tuple(state[key].shape)}; SpikeGPT's "
+                                "is a 2-D matrix [rows, columns]: is the file a SpikeGPT "
+                                "state_dict?")
+    bad = sorted(k for k, v in state.items() if not bool(torch.isfinite(v).all()))
+    if bad:
+        raise BadInputError(f"{path}: tensors {bad[:SHOWN]} hold NaN or infinite values; "
+                            "the checkpoint is damaged or diverged: import a good one")
+
+
 def infer_config(state: dict[str, Any], args: argparse.Namespace, name: str) -> Any:
     """Size and run options from the tensors and the command line."""
     from qslm_neuro.models.config import SLMConfig
@@ -112,9 +132,6 @@ def check_layout(state: dict[str, Any], expected: dict[str, tuple[int, ...]], pa
     if problems:
         raise BadInputError(f"{path} does not have SpikeGPT's layout for the size inferred from "
                             f"its tensors: " + "; ".join(problems))
-    not_float = sorted(k for k, v in state.items() if not v.is_floating_point())
-    if not_float:
-        raise BadInputError(f"{path}: tensors {not_float[:SHOWN]} are not floating point")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -125,17 +142,24 @@ def run(args: argparse.Namespace) -> int:
     from qslm_neuro.models.spikegpt import SpikeGPT, expected_state_shapes
     from qslm_neuro.tasks.neox_tokenizer import load_tokenizer
 
+    from qslm_neuro.validate import check_input_file, check_output_dir
+
     path, out = Path(args.checkpoint), Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise BadInputError(f"--out {str(out)!r} exists; choose a new directory or pass "
-                            "--overwrite to replace it")
+    check_output_dir(args.out, overwrite=args.overwrite)
     if args.rescale_every < 0:
         raise BadInputError(f"--rescale-every {args.rescale_every}: expected 0 (off) or more")
-    if not Path(args.tokenizer).is_file():
-        raise DataNotFoundError(f"--tokenizer {args.tokenizer!r} does not exist; SpikeGPT's is "
-                                "20B_tokenizer.json from its repository")
+    if args.ctx_len < 1:
+        raise BadInputError(f"--ctx-len {args.ctx_len}: expected a positive number of tokens "
+                            "(SpikeGPT: 1024)")
+    if args.name is not None and not args.name.strip():
+        raise BadInputError("--name '' is empty; leave it out for the file's stem")
+    check_input_file(args.tokenizer, "--tokenizer", "tokenizer file (SpikeGPT's is "
+                     "20B_tokenizer.json from its repository)")
+    check_input_file(args.checkpoint, "checkpoint", "SpikeGPT state_dict file (e.g. "
+                     "SpikeGPT-216M.pth)")
     tokenizer = load_tokenizer(args.tokenizer)
     state = read_state_dict(path)
+    check_tensors(state, path)
     config = infer_config(state, args, args.name or path.stem)
     check_layout(state, expected_state_shapes(config), path)
     if tokenizer.vocab_size != config.vocab_size:
@@ -151,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
                               "tokenizer_sha256": sha256_file(args.tokenizer)},
             "source": "SpikeGPT (Zhu et al., arXiv 2302.13939), imported by qslm import-spikegpt",
             "run_as": f"embedding={config.embedding}, rescale_every={config.rescale_every}"}
-    save_checkpoint(out, model.eval(), tokenizer, info)
+    save_checkpoint(out, model.eval(), tokenizer, info, overwrite=args.overwrite)
     print(f"imported {path.name}: {model.num_parameters():,} parameters, {config.n_layers} "
           f"blocks, width {config.d_model}, vocabulary {config.vocab_size}, "
           f"embedding {config.embedding}, rescale every {config.rescale_every or 'never'}")

@@ -100,8 +100,10 @@ def run(args: argparse.Namespace) -> int:
     from qslm_neuro.lava.workload import (energy_difference, lava_workload, side_by_side,
                                          snntorch_workload)
 
+    from qslm_neuro.cli.checks import check_lava_args
     from qslm_neuro.cli.scale_options import device_of
 
+    check_lava_args(args)  # chip, plan, layers, modes, files: before the model and Lava
     loaded, ids, description = load_and_record_inputs(args.model, args.tokens, args.data_dir,
                                                       device_of(args))
     plan = plan_from_arg(args.plan, loaded.model)

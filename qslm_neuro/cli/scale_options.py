@@ -55,6 +55,10 @@ def device_of(args: argparse.Namespace) -> str:
 
 def executor_of(args: argparse.Namespace) -> Any:
     """What ``--workers`` / ``--scheduler`` ask for, as ``search(executor=...)`` takes it."""
+    if getattr(args, "scheduler", None) is not None and getattr(args, "workers", None) is None:
+        from qslm_neuro.validate import check_scheduler_reachable
+
+        check_scheduler_reachable(args.scheduler)  # in ~2 s, before torch is even imported
     from qslm_neuro.quantsearch.executor import executor_from_options
 
     return executor_from_options(getattr(args, "workers", None),

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from qslm_neuro.cli.common import add_data_dir
-from qslm_neuro.cli.hw_constraints import (add_hw_constraint_arguments, hw_argument,
-                                           hw_constraint_kwargs, print_per_chip)
+from qslm_neuro.cli.hw_constraints import (add_accuracy_argument, add_hw_constraint_arguments,
+                                           chips_of, constraints_of, print_per_chip)
 from qslm_neuro.cli.scale_options import add_scale_options, device_of, executor_of
 from qslm_neuro.errors import BadInputError
 
@@ -27,8 +27,7 @@ _FLAG_STRATEGIES = {"n_evaluations": ("random", "nsga2"),
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="checkpoint directory (e.g. data/slm-small-sst2)")
     p.add_argument("--task", required=True, choices=["sst2", "wikitext2"])
-    p.add_argument("--const-acc", "--const-perf", "--const-ppl", dest="const_acc", default=None,
-                   help="constA: 0.80, '>=0.80', '<=250', '1pt' or '5%%' (relative to fp32)")
+    add_accuracy_argument(p)
     p.add_argument("--const-mem", default=None,
                    help="constM: '2.5MB', '400MB', '1.5MiB', '350kB', bytes, or '15%%' of fp32; "
                    "on the chip: '1chip', '64cores', 'syn:2MB'")
@@ -54,8 +53,10 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="budget of random (evaluations) and nsga2 (trials)")
     p.add_argument("--level", choices=["block", "module"], default=None,
                    help="units of exhaustive/random/ilp/nsga2")
-    p.add_argument("--hw", default="loihi2", help="hardware model for estimates, a "
-                   "comma-separated list (one plan per chip), or 'none'")
+    p.add_argument("--hw", action="append", default=None,
+                   help="hardware model for estimates (default loihi2); several as a "
+                   "comma-separated list or a repeated --hw (one plan per chip); 'none' for no "
+                   "hardware")
     add_hw_constraint_arguments(p)
     p.add_argument("--select-split", default=None,
                    help="split candidates are scored on (sst2: heldout = the 1,000 training "
@@ -75,18 +76,22 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``qslm search``: print the table, write the files, exit 0 (found) or 3 (not met)."""
+    from qslm_neuro.validate import check_output_dir
+
+    check_output_dir(args.out, overwrite=True)  # a run folder (reused to resume): usable?
     import torch
 
-    from qslm_neuro.quantsearch.checkpoint import search_checkpoint
+    from qslm_neuro.quantsearch import (Calibration, Execution, SearchSpace, StoreOptions,
+                                        TradeOff)
+    from qslm_neuro.quantsearch.checkpoint import Splits, search_checkpoint
 
     if args.threads is not None:
         if args.threads < 1:
             raise BadInputError(f"--threads {args.threads}; expected a positive number")
         torch.set_num_threads(args.threads)
-    tiers = None
     options: dict[str, Any] = {}
     if args.strategy == "tiered":
-        tiers = [t.strip() for t in args.tiers.split(",") if t.strip()]
+        options["tiers"] = tuple(t.strip() for t in args.tiers.split(",") if t.strip())
         options["module_sensitivity"] = args.module_sensitivity
     for option, flag, value in (("n_evaluations", "--n-evals", args.n_evals),
                                 ("level", "--level", args.level)):
@@ -96,17 +101,17 @@ def run(args: argparse.Namespace) -> int:
             raise BadInputError(f"{flag} {value} does not apply to --strategy {args.strategy}; "
                                 f"it configures {', '.join(_FLAG_STRATEGIES[option])}")
         options[option] = value
-    if args.max_evals is not None:
-        options["max_full_evaluations"] = args.max_evals
-    if getattr(args, "new_run", False):
-        options["new_run"] = True
     result = search_checkpoint(
-        args.model, args.task, out=args.out, const_perf=args.const_acc, const_mem=args.const_mem,
-        alpha=args.alpha, beta=args.beta, strategy=args.strategy, ladder=args.ladder,
-        tiers=tiers, keep=args.keep, calibration_size=args.calib_size, seed=args.seed,
-        hw=hw_argument(args.hw), data_dir=args.data_dir, select_split=args.select_split,
-        progress=not args.no_progress, device=device_of(args), executor=executor_of(args),
-        **hw_constraint_kwargs(args), **options)
+        args.model, args.task, out=args.out, constraints=constraints_of(args),
+        chips=chips_of(args), strategy=args.strategy, seed=args.seed,
+        splits=Splits(select=args.select_split, data_dir=args.data_dir),
+        objective=TradeOff(alpha=args.alpha, beta=args.beta),
+        space=SearchSpace(ladder=args.ladder, keep=tuple(args.keep)),
+        calibration=Calibration(size=args.calib_size),
+        store=StoreOptions(new_run=bool(getattr(args, "new_run", False))),
+        execution=Execution(executor=executor_of(args), progress=not args.no_progress,
+                            max_full_evaluations=args.max_evals, device=device_of(args)),
+        **options)
     if print_per_chip(result):
         print(f"wrote {Path(args.out) / 'per_chip.csv'} and one run directory per chip")
         result.raise_if_not_found()

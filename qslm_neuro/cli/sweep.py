@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from qslm_neuro.cli.scale_options import add_scale_options
 from qslm_neuro.cli.common import (EXIT_OK, add_candidate_options, candidate_workloads,
                                    parse_overrides)
 from qslm_neuro.errors import BadInputError
 
+#: Values one swept parameter may take (its array alone would otherwise fill the memory).
+MAX_AXIS_VALUES = 10**8
 HELP = "cost a candidate on a grid of hardware variants (numpy broadcasting)"
 
 
@@ -23,6 +26,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--value", default="energy_per_token_j", help="column to plot")
     p.add_argument("--unit", default=None, help="unit of the plotted column (default: uJ for "
                    "energies, us for times, mW for power)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --out (and --plot) file")
+    p.add_argument("--max-memory", default=None, metavar="SIZE",
+                   help="memory the in-memory table may use, e.g. 8GB (default: half the "
+                   "available memory, or $QSLM_MEMORY_BUDGET); larger grids need --workers")
     add_scale_options(p, workers=True)
 
 
@@ -40,6 +48,9 @@ def parse_sweep_values(text: str) -> tuple[str, list[float]]:
             n = int(count[:-3] if log else count)
             if n < 1:
                 raise ValueError("count must be >= 1")
+            if n > MAX_AXIS_VALUES:
+                raise ValueError(f"count {n:,} is more than {MAX_AXIS_VALUES:,} values on one "
+                                 "axis")
             values = (np.geomspace if log else np.linspace)(float(start), float(stop), n)
             return name, values.tolist()
         return name, [float(v) for v in spec.split(",")]
@@ -48,24 +59,67 @@ def parse_sweep_values(text: str) -> tuple[str, list[float]]:
                             "NAME=start:stop:count (add 'log' to the count for log spacing)") from exc
 
 
+def check_sweep_fits(grid: dict[str, list[float]], chips: list[str]) -> None:
+    """Refuse an in-memory grid whose table would not fit the memory budget (exit 2)."""
+    import math
+
+    from qslm_neuro.hw import load_hardware
+    from qslm_neuro.hw.costing import RESULT_COLUMNS
+    from qslm_neuro.hw.schema import FAMILIES
+    from qslm_neuro.validate import check_table_fits
+
+    for chip in chips:  # unknown parameter names first: the fix below would not help them
+        model = load_hardware(chip)
+        unknown = sorted(set(grid) - set(FAMILIES[model.family]))
+        if unknown:
+            raise BadInputError(f"--param {', '.join(unknown)}: not a parameter of "
+                                f"{model.name} ({model.family}); known: "
+                                f"{', '.join(sorted(FAMILIES[model.family]))}")
+    points = len(chips) * math.prod(len(values) for values in grid.values())
+    check_table_fits(points, len(grid) + RESULT_COLUMNS + (len(chips) > 1),
+                     f"qslm sweep of {points:,} hardware variants",
+                     "add --workers N to evaluate it in blocks written to --out as they finish, "
+                     "sweep fewer values, or raise --max-memory")
+
+
 def run(args: argparse.Namespace) -> int:
+    from qslm_neuro.validate import memory_budget
+
+    with memory_budget(args.max_memory):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from qslm_neuro.cli.hw_options import hw_list, save_sweep_plot, sweep_grid
     from qslm_neuro.hw import sweep
     from qslm_neuro.hw.table_writer import table_format, write_table
+    from qslm_neuro.validate import check_output_file
 
     try:
         table_format(args.out)  # before any work: a wrong suffix or a missing pyarrow is exit 2
     except BadInputError as exc:
         raise BadInputError(f"--out: {exc}") from exc
+    for flag, path in (("--out", args.out), ("--plot", args.plot)):
+        if path is not None:
+            check_output_file(path, flag)
+            if Path(path).exists() and not args.overwrite:
+                raise BadInputError(f"{flag} {path!r} exists; choose a new file name or pass "
+                                    "--overwrite to replace it")
     chips = hw_list(args.hw)
     grid, notes = sweep_grid(args.param, chips, parse_sweep_values)
-    (source, (workload, note)), = candidate_workloads(args, [args.activity]).items()
-    if args.workers is not None or args.scheduler is not None:  # in blocks, rows as they finish
+    in_blocks = args.workers is not None or args.scheduler is not None
+    if not in_blocks:  # refused in milliseconds, before the candidate is even loaded
+        check_sweep_fits(grid, chips)
+    else:
         from qslm_neuro.cli.scale_options import executor_of
+
+        executor = executor_of(args)  # a bad --workers or an unreachable --scheduler: now
+    (source, (workload, note)), = candidate_workloads(args, [args.activity]).items()
+    if in_blocks:  # in blocks, rows as they finish
         from qslm_neuro.hw.chunked_sweep import sweep_chunked
 
         summary = sweep_chunked(workload, chips if len(chips) > 1 else chips[0],
-                                executor=executor_of(args), out=args.out,
+                                executor=executor, out=args.out,
                                 tokens_per_s=args.tokens_per_s,
                                 overrides=parse_overrides(args.set), **grid)
         print(f"[{source}] {note}\n{summary.points} hardware variants ({summary.feasible} "

@@ -39,13 +39,19 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-budget-s", type=float, default=None,
                    help="stop training after this many seconds (the best epoch so far is kept)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace --out if it is an existing, non-empty folder")
     add_data_dir(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    from qslm_neuro.cli.checks import check_train_args
     from qslm_neuro.models.checkpoint import save_checkpoint
     from qslm_neuro.training.trainer import TrainConfig, train
+    from qslm_neuro.validate import check_output_dir
 
+    check_output_dir(args.out, overwrite=args.overwrite)  # before minutes of training
+    check_train_args(args)
     cfg = TrainConfig(task=args.task, model=args.model, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, dropout=args.dropout,
                       weight_decay=args.weight_decay, vocab_size=args.vocab_size,
@@ -56,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
                       ema_decay=args.ema_decay, token_dropout=args.token_dropout,
                       heldout=args.heldout, stop_at_step=args.stop_at_step)
     result = train(cfg, args.data_dir)
-    out = save_checkpoint(args.out, result.model, result.tokenizer, result.info)
+    out = save_checkpoint(args.out, result.model, result.tokenizer, result.info,
+                          overwrite=args.overwrite)
     summary = {k: v for k, v in result.info.items() if k not in ("epochs_log", "train_config")}
     print(json.dumps(summary, indent=2))
     print(f"checkpoint written to {out}")

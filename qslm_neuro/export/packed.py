@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -34,16 +32,24 @@ __all__ = ["export_packed", "pack_levels", "unpack_levels", "load_packed_state",
            "PACKED_FORMAT"]
 
 
-def export_packed(loaded: Any, plan: Any, out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+def export_packed(loaded: Any, plan: Any, out_dir: str | os.PathLike[str], *,
+                  overwrite: bool = False) -> dict[str, Any]:
     """Write ``loaded`` (a LoadedModel) under ``plan`` as a packed checkpoint; return a summary
-    with the weight bytes on disk next to the plan's footprint."""
+    with the weight bytes on disk next to the plan's footprint.
+
+    ``out_dir`` is written through a staging folder beside it (nothing is left if writing fails);
+    an existing non-empty folder is replaced only with ``overwrite=True``, and never when it is,
+    holds or lies inside the source checkpoint."""
     from safetensors.torch import save_file
 
-    from qslm_neuro.fileio import sha256_file, write_json_atomic
-    from qslm_neuro.models.checkpoint import (CONFIG, MANIFEST, TOKENIZER, TRAINING, WEIGHTS,
-                                              _is_neuron_constant)
+    from qslm_neuro.fileio import staged_directory, write_json_atomic
+    from qslm_neuro.models.checkpoint import (CONFIG, TOKENIZER, TRAINING, WEIGHTS,
+                                              _is_neuron_constant, write_manifest)
     from qslm_neuro.quant import Hierarchy, footprint, quantize
+    from qslm_neuro.validate import check_output_dir
 
+    check_output_dir(out_dir, "out_dir", overwrite=overwrite,
+                     sources=(getattr(loaded, "path", None),))
     model = loaded.model
     hierarchy = Hierarchy.from_module(model)
     plan.validate(hierarchy)
@@ -77,34 +83,22 @@ def export_packed(loaded: Any, plan: Any, out_dir: str | os.PathLike[str]) -> di
                                                                         torch.float32)
             tensors[name] = w.to(dtype).contiguous()
             weight_bytes += tensors[name].numel() * tensors[name].element_size()
-    out = Path(out_dir)
-    staging = out.with_name(f".{out.name}.tmp")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    save_file(tensors, str(staging / WEIGHTS), metadata={
-        "format": PACKED_FORMAT, "qslm_packed": json.dumps(packed_meta, sort_keys=True),
-        "qslm_tied": json.dumps(tied, sort_keys=True)})
-    (staging / CONFIG).write_text(loaded.config.to_json() + "\n")
-    loaded.tokenizer.save(staging)
-    plan.save(staging / "plan.json")
-    files = [WEIGHTS, CONFIG, TOKENIZER, "plan.json"]
-    if loaded.training:
-        write_json_atomic(staging / TRAINING, loaded.training)
-        files.append(TRAINING)
-    for name in files:  # writers differ in the modes they give; checkpoints are world-readable
-        os.chmod(staging / name, 0o644)
     fp = footprint(hierarchy, plan)
     summary = {"weight_bytes_on_disk": weight_bytes, "footprint_weight_bytes": fp.weight_bytes,
                "footprint_total_bytes": fp.total_bytes,
-               "safetensors_file_bytes": (staging / WEIGHTS).stat().st_size,
                "weight_bytes_ratio": weight_bytes / fp.weight_bytes if fp.weight_bytes else 1.0,
                "plan_key": plan.key, "source_checkpoint": str(loaded.path)}
-    manifest = {"format": PACKED_FORMAT, "summary": summary, "files": {
-        name: {"sha256": sha256_file(staging / name), "bytes": (staging / name).stat().st_size}
-        for name in files}}
-    write_json_atomic(staging / MANIFEST, manifest)
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
+    with staged_directory(out_dir, overwrite=overwrite) as staging:
+        save_file(tensors, str(staging / WEIGHTS), metadata={
+            "format": PACKED_FORMAT, "qslm_packed": json.dumps(packed_meta, sort_keys=True),
+            "qslm_tied": json.dumps(tied, sort_keys=True)})
+        (staging / CONFIG).write_text(loaded.config.to_json() + "\n")
+        loaded.tokenizer.save(staging)
+        plan.save(staging / "plan.json")
+        files = [WEIGHTS, CONFIG, TOKENIZER, "plan.json"]
+        if loaded.training:
+            write_json_atomic(staging / TRAINING, loaded.training)
+            files.append(TRAINING)
+        summary["safetensors_file_bytes"] = (staging / WEIGHTS).stat().st_size
+        write_manifest(staging, files, {"format": PACKED_FORMAT, "summary": summary})
     return summary

@@ -117,6 +117,11 @@ def grid_chunks(axes: Mapping[str, np.ndarray], chunk_points: int
             yield block
 
 
+#: Grids up to this many points are checked whole before any block runs (cheap: the rules
+#: broadcast at most three axes).
+_PRECHECK_POINTS = 10**7
+
+
 def sweep_chunked(candidate: Any, hw: HardwareLike | Sequence[HardwareLike] = "loihi2", *,
                   executor: Any = None, out: str | os.PathLike[str] | None = None,
                   chunk_points: int = DEFAULT_CHUNK_POINTS, tokens_per_s: float | None = None,
@@ -147,6 +152,9 @@ def sweep_chunked(candidate: Any, hw: HardwareLike | Sequence[HardwareLike] = "l
     wa = workload_arrays(workload)
     grids = [{key: _grid_values(model, key, values) for key, values in grid.items()}
              for model in models]
+    for model, axes in zip(models, grids):  # an inconsistent grid fails before workers start
+        if math.prod(len(v) for v in axes.values()) <= _PRECHECK_POINTS:
+            _check_grid(model, axes)  # (larger grids: each block is checked as it runs)
     total = sum(math.prod(len(v) for v in axes.values()) for axes in grids)
     labels = [model.name if labelled else None for model in models]
     blocks = ((index, block) for index, axes in enumerate(grids)
@@ -234,6 +242,9 @@ def _open_client(executor: Any) -> tuple[Any, bool]:
             from qslm_neuro.dask_env import local_cluster
 
             return local_cluster(int(count))[1], True
+        from qslm_neuro.validate import check_scheduler_reachable
+
+        check_scheduler_reachable(executor)  # a closed port fails in ~2 s, not after 30 s
         try:
             return Client(executor, timeout=30), False
         except OSError as exc:

@@ -6,6 +6,7 @@ evaluated by numpy broadcasting with no Python loop over grid points.
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
@@ -20,12 +21,18 @@ from qslm_neuro.hw.families.common import bound_index
 from qslm_neuro.hw.params import HardwareModel, load_hardware
 from qslm_neuro.hw.report import CostReport
 from qslm_neuro.hw.table import layer_table
+from qslm_neuro.validate import check_table_fits
 from qslm_neuro.workload import Workload
 
 if TYPE_CHECKING:  # pandas is imported when a table is built: `import qslm_neuro.hw` stays fast
     import pandas as pd
 
 HardwareLike = Union[str, "os.PathLike[str]", HardwareModel]
+#: Result columns of a sweep table besides the swept parameters (energies, times, cores, ...).
+RESULT_COLUMNS = 17
+SWEEP_MEMORY_FIX = ("evaluate it in blocks written to a file (Python: out='grid.csv' or "
+                    "executor='local:N'; qslm sweep --workers N), sweep fewer values, or raise "
+                    "the budget (--max-memory / $QSLM_MEMORY_BUDGET)")
 _CHUNK_ELEMENTS = 32_000_000  # per-layer grid elements evaluated at once (~256 MB per array)
 
 
@@ -151,6 +158,8 @@ def sweep(candidate: Any, hw: "HardwareLike | Sequence[HardwareLike]" = "loihi2"
         raise BadInputError("sweep needs at least one parameter=values pair, e.g. e_syn_op_pj=[10, 20]")
     wa = workload_arrays(workload)
     axes = {key: _grid_values(model, key, values) for key, values in grid.items()}
+    check_table_fits(math.prod(len(v) for v in axes.values()), len(axes) + RESULT_COLUMNS,
+                     "in-memory sweep", SWEEP_MEMORY_FIX)
     _check_grid(model, axes)
     return evaluate_grid(wa, model, axes, tokens_per_s)
 
@@ -224,9 +233,16 @@ def _grid_values(model: HardwareModel, key: str, values: Iterable[Any]) -> np.nd
     spec = schema[key]
     if isinstance(values, (str, bytes)) or np.isscalar(values):
         values = [values]  # one value is a grid of one point (a string is not a list of chars)
+    if values is None or isinstance(values, Mapping) or not hasattr(values, "__iter__"):
+        raise HardwareModelError(f"{where}: parameter '{key}' = {values!r}; expected a list of "
+                                 f"values (unit '{spec.unit}'), e.g. {key}=[10, 20, 30]")
     if not isinstance(values, np.ndarray):
         values = [check_value(v, spec, key, where) if isinstance(v, str) else v for v in values]
-    array = np.asarray(values, dtype=float)
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise HardwareModelError(f"{where}: parameter '{key}' = {values!r}; expected numbers "
+                                 f"(unit '{spec.unit}')") from None
     if array.ndim != 1 or array.size == 0:
         raise HardwareModelError(
             f"{where}: parameter '{key}' needs a non-empty 1-D list of values "

@@ -145,8 +145,14 @@ def load_hardware(hw: "str | os.PathLike[str] | HardwareModel" = "loihi2",
     negative, implausible, inconsistent or wrongly typed values raise
     :class:`HardwareModelError`.
     """
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise HardwareModelError(f"overrides={overrides!r}: expected a mapping of parameter "
+                                 "name -> value, e.g. {'e_syn_op_pj': 30}")
     if isinstance(hw, HardwareModel):
         return hw.with_overrides(overrides)
+    if not isinstance(hw, (str, os.PathLike)) or not os.fspath(hw).strip():
+        raise HardwareModelError(f"hw={hw!r}: expected a chip name ('loihi2'), a .toml path or "
+                                 "a HardwareModel")
     path = _resolve_path(hw)
     if str(path.resolve()) in _chain:
         raise HardwareModelError(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from qslm_neuro.errors import BadInputError, MissingDependencyError
+from qslm_neuro.validate import path_like
 
 #: Accepted suffixes and the format each one selects.
 TABLE_FORMATS = {".csv": "csv", ".parquet": "parquet"}
@@ -35,7 +36,7 @@ class BlockWriter(Protocol):
 def table_format(path: str | os.PathLike[str]) -> str:
     """``"csv"`` or ``"parquet"`` from ``path``'s suffix; checked before any work is done, so
     a wrong suffix or a missing pyarrow fails at once instead of after the sweep."""
-    suffix = Path(path).suffix.lower()
+    suffix = path_like(path, "table file", "grid.csv").suffix.lower()
     if suffix not in TABLE_FORMATS:
         raise BadInputError(f"table file {str(path)!r}: unknown suffix {suffix or '(none)'!r}; "
                             f"name it *.csv or *.parquet")

@@ -101,6 +101,9 @@ def slm_workload(model: Any, plan: Any = None, *, activity: str = "snntorch",
                             "qslm_neuro.candidate_costs.to_workload(..., activity='lava')")
     loaded, network = _loaded_and_network(model)
     plan = plan if plan is not None else QuantPlan()
+    if not isinstance(plan, QuantPlan):
+        raise BadInputError(f"plan={plan!r} ({type(plan).__name__}): expected a QuantPlan or "
+                            "None (fp32); e.g. QuantPlan.uniform(model, 'int4') or load_plan(path)")
     if loaded is None:
         reason = ("the model was not loaded from a checkpoint, so its tokenizer is unknown"
                   if activity == "snntorch" else "")

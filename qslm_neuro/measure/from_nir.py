@@ -26,6 +26,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from qslm_neuro.errors import BadInputError, MissingDependencyError
+from qslm_neuro.validate import finite_number, path_like
 from qslm_neuro.workload import Activity, NeuronPopulation, NonSynapticOp, SynapticLayer, Workload
 
 SYNAPTIC = ("Affine", "Linear", "Conv1d", "Conv2d")
@@ -53,7 +54,7 @@ def read_graph(path_or_graph: Any) -> tuple[Any, str]:
     nir = require_nir()
     if isinstance(path_or_graph, nir.NIRGraph):
         return path_or_graph, "nir-graph"
-    path = Path(os.fspath(path_or_graph))
+    path = path_like(path_or_graph, "NIR graph", "net.nir")
     if not path.is_file():
         raise BadInputError(f"NIR file {str(path)!r} does not exist; write one with nir.write "
                             "(e.g. after snntorch.export_nir.export_to_nir)")
@@ -83,9 +84,9 @@ def from_nir(path_or_graph: Any, inputs: Any = None, rates: Mapping[str, float] 
     if (inputs is None) == (rates is None):
         raise BadInputError("from_nir needs either inputs (spike trains [time, batch, "
                             "*input_shape]) or rates ({population: spikes per neuron per step})")
+    if dt is not None:
+        finite_number(dt, "dt", positive=True, fix="give the simulation step in seconds, e.g. 1e-4")
     dt = nir_sim.DEFAULT_DT_S if dt is None else float(dt)
-    if not dt > 0:
-        raise BadInputError(f"dt={dt!r} must be a positive number of seconds")
     sim = None
     if inputs is not None:
         spikes = nir_sim.load_spikes(inputs) if isinstance(inputs, (str, os.PathLike)) else inputs

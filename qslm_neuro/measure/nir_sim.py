@@ -21,6 +21,8 @@ bias, zero otherwise, as snnTorch's ``RLeaky`` does). Nested graphs are flattene
 """
 from __future__ import annotations
 
+import pickle
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -237,7 +239,7 @@ def simulate(graph: Any, spikes: Any, dt: float = DEFAULT_DT_S,
     if len(inputs) != 1:
         raise BadInputError(f"the NIR graph has {len(inputs)} Input nodes ({inputs}); "
                             "qslm-neuro simulates graphs with exactly one input")
-    x = torch.as_tensor(np.asarray(spikes)) if not isinstance(spikes, torch.Tensor) else spikes
+    x = as_spike_trains(spikes)
     if x.dim() < 3:
         raise BadInputError(f"input spikes have shape {tuple(x.shape)}; expected [time, batch, "
                             "*input_shape] (add a batch axis of 1 for one sample)")
@@ -296,6 +298,39 @@ def _at_rest(node: Any, batch: int) -> torch.Tensor | None:
     return bias.expand((batch,) + tuple(bias.shape))
 
 
+#: Largest whole-number spike count per neuron and step an input may hold (graded spikes).
+MAX_SPIKE_COUNT = 255
+
+
+def as_spike_trains(spikes: Any, what: str = "input spikes") -> torch.Tensor:
+    """``spikes`` as a real, finite, non-negative tensor [time > 0, batch > 0, ...]: events per
+    step are 0/1, a share of one, or a whole count up to :data:`MAX_SPIKE_COUNT`; anything else
+    would be costed as events it is not."""
+    try:
+        x = spikes if isinstance(spikes, torch.Tensor) else torch.as_tensor(np.asarray(spikes))
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise BadInputError(f"{what}: not a numeric array ({type(spikes).__name__}: "
+                            f"{str(exc)[:80]}); pass a float or 0/1 array [time, batch, ...]") \
+            from None
+    if x.is_complex():
+        raise BadInputError(f"{what}: dtype {x.dtype} is not real; spike trains are 0/1 (or "
+                            "whole spike counts) in a float, int or bool array")
+    if x.dim() < 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise BadInputError(f"{what}: shape {tuple(x.shape)}; expected [time, batch, "
+                            "*input_shape] with at least one time step and one sample")
+    values = x.double()
+    if not bool(torch.isfinite(values).all()):
+        raise BadInputError(f"{what}: hold NaN or infinite values; spike trains are 0/1 events")
+    if bool((values < 0).any()):
+        raise BadInputError(f"{what}: hold negative values (min {values.min().item():g}); a "
+                            "spike count cannot be negative")
+    big = values[values > 1]
+    if big.numel() and (bool((big != big.round()).any()) or big.max().item() > MAX_SPIKE_COUNT):
+        raise BadInputError(f"{what}: values up to {big.max().item():g}; expected 0/1 events, "
+                            f"shares of one, or whole spike counts up to {MAX_SPIKE_COUNT}")
+    return x
+
+
 def load_spikes(path: str) -> torch.Tensor:
     """Input spike trains from ``.npy`` or ``.pt`` (a tensor [time, batch, *input_shape])."""
     from pathlib import Path
@@ -304,15 +339,20 @@ def load_spikes(path: str) -> torch.Tensor:
     if not p.is_file():
         raise BadInputError(f"input spike file {path!r} does not exist; save a [time, batch, "
                             "*input_shape] array with numpy.save or torch.save")
+    if p.suffix not in (".npy", ".pt"):
+        raise BadInputError(f"input spike file {path!r}: expected a .npy or .pt file")
     try:
         if p.suffix == ".npy":
-            data = torch.as_tensor(np.load(p, allow_pickle=False))
-        elif p.suffix == ".pt":
-            data = torch.load(p, map_location="cpu", weights_only=True)
+            data = np.load(p, allow_pickle=False)
         else:
-            raise BadInputError(f"input spike file {path!r}: expected a .npy or .pt file")
+            data = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise BadInputError(f"input spike file {path!r} holds more than a tensor (pickled "
+                            "objects, which qslm never loads because that would run code in "
+                            "the file); save just the tensor: torch.save(spikes, path)") from None
     except (ValueError, OSError, RuntimeError) as exc:
         raise BadInputError(f"input spike file {path!r} cannot be read ({exc})") from exc
-    if not isinstance(data, torch.Tensor) or not torch.isfinite(data.double()).all():
-        raise BadInputError(f"input spike file {path!r} must hold one finite tensor")
-    return data
+    if not isinstance(data, (torch.Tensor, np.ndarray)):
+        raise BadInputError(f"input spike file {path!r} must hold one tensor, not "
+                            f"{type(data).__name__}")
+    return as_spike_trains(data, f"input spike file {path!r}")

@@ -155,9 +155,9 @@ def record_time_stepped(model: nn.Module, inputs: Any, time_axis: int | None = N
     """Run ``model`` on spike trains ``inputs`` [time, batch, ...] and return the recorder."""
     import snntorch.utils
 
-    from qslm_neuro.measure.nir_sim import load_spikes
+    from qslm_neuro.measure.nir_sim import as_spike_trains, load_spikes
 
-    x = load_spikes(inputs) if isinstance(inputs, str) else torch.as_tensor(inputs)
+    x = load_spikes(inputs) if isinstance(inputs, str) else as_spike_trains(inputs, "inputs")
     if x.dim() < 3:
         raise BadInputError(f"inputs have shape {tuple(x.shape)}; expected [time, batch, "
                             "*input_shape]")

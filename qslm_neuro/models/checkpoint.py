@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from qslm_neuro.errors import BadInputError, ChecksumError, DataNotFoundError
-from qslm_neuro.fileio import sha256_file, write_json_atomic
+from qslm_neuro.fileio import sha256_file, staged_directory, write_json_atomic
 from qslm_neuro.models.config import SLMConfig
 from qslm_neuro.models.packed import PACKED_FORMAT
 from qslm_neuro.models.rwkv import SpikingRWKV
@@ -57,38 +56,42 @@ class LoadedModel:
 
 
 def save_checkpoint(directory: str | os.PathLike[str], model: SpikingRWKV | SpikeGPT,
-                    tokenizer: Any,
-                    training: dict[str, Any] | None = None) -> Path:
-    """Write a checkpoint directory; files go to a temporary sibling first, then one rename."""
+                    tokenizer: Any, training: dict[str, Any] | None = None, *,
+                    overwrite: bool = False) -> Path:
+    """Write a checkpoint directory through a staging folder beside it, renamed in at the end
+    (:func:`qslm_neuro.fileio.staged_directory`); an existing non-empty directory is replaced
+    only with ``overwrite=True``."""
     directory = Path(directory)
-    staging = directory.with_name(f".{directory.name}.tmp")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    state = {name: tensor.detach().to("cpu", torch.float32).contiguous()
-             for name, tensor in model.state_dict().items() if not _is_neuron_constant(name)}
-    save_file(state, str(staging / WEIGHTS), metadata={"format": FORMAT})
-    (staging / CONFIG).write_text(model.config.to_json() + "\n")
-    tokenizer.save(staging)
-    files = [WEIGHTS, CONFIG, TOKENIZER]
-    if training is not None:
-        write_json_atomic(staging / TRAINING, training)
-        files.append(TRAINING)
+    with staged_directory(directory, overwrite=overwrite) as staging:
+        state = {name: tensor.detach().to("cpu", torch.float32).contiguous()
+                 for name, tensor in model.state_dict().items() if not _is_neuron_constant(name)}
+        save_file(state, str(staging / WEIGHTS), metadata={"format": FORMAT})
+        (staging / CONFIG).write_text(model.config.to_json() + "\n")
+        tokenizer.save(staging)
+        files = [WEIGHTS, CONFIG, TOKENIZER]
+        if training is not None:
+            write_json_atomic(staging / TRAINING, training)
+            files.append(TRAINING)
+        write_manifest(staging, files, {"format": FORMAT})
+    return directory
+
+
+def write_manifest(staging: Path, files: list[str], header: dict[str, Any]) -> None:
+    """World-readable files and their sha256 manifest (the last file written)."""
     for name in files:  # writers differ in the modes they give; shipped files are world-readable
         os.chmod(staging / name, 0o644)
-    manifest = {"format": FORMAT, "files": {
+    manifest = {**header, "files": {
         name: {"sha256": sha256_file(staging / name), "bytes": (staging / name).stat().st_size}
         for name in files}}
     write_json_atomic(staging / MANIFEST, manifest)
-    if directory.exists():
-        shutil.rmtree(directory)
-    staging.rename(directory)
-    return directory
 
 
 def verify_checkpoint(directory: str | os.PathLike[str]) -> dict[str, Any]:
     """Check every file against the manifest; return the manifest or raise ChecksumError."""
     directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise BadInputError(f"checkpoint {str(directory)!r} is a file; pass the folder that "
+                            f"holds it and {MANIFEST} (e.g. data/slm-small-sst2)")
     if not directory.is_dir():
         raise DataNotFoundError(
             f"checkpoint directory {str(directory)!r} does not exist; pass the folder that holds "
@@ -129,6 +132,10 @@ def load_checkpoint(directory: str | os.PathLike[str],
     from qslm_neuro.models import construct_model
     from qslm_neuro.tasks.neox_tokenizer import load_tokenizer
 
+    if not isinstance(directory, (str, os.PathLike)) or not str(directory).strip():
+        raise BadInputError(f"checkpoint directory {directory!r}: expected a folder path such as "
+                            "'data/slm-small-sst2'")
+    device = checked_device(device)
     directory = Path(directory)
     manifest = verify_checkpoint(directory)
     config = SLMConfig.from_dict(json.loads((directory / CONFIG).read_text()))
@@ -162,6 +169,24 @@ def load_checkpoint(directory: str | os.PathLike[str],
     _ORIGINS[model] = (directory, tokenizer, training)
     return LoadedModel(model=model, tokenizer=tokenizer, config=config, path=directory,
                        training=training)
+
+
+def checked_device(device: Any) -> torch.device:
+    """``device`` as a torch device that exists here, else BadInputError naming the fix."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise BadInputError(f"device={device!r}: expected 'cpu', 'cuda' or 'cuda:N'") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise BadInputError(f"device={device!r}: this torch ({torch.__version__}) sees no "
+                                "CUDA GPU; use device='cpu' or install a CUDA build of torch")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise BadInputError(f"device={device!r}: only {torch.cuda.device_count()} GPU(s) "
+                                "are visible")
+    elif parsed.type not in ("cpu", "meta", "mps"):
+        raise BadInputError(f"device={device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+    return parsed
 
 
 def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> LoadedModel:

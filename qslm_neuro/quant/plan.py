@@ -197,7 +197,7 @@ class QuantPlan(Mapping):
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "QuantPlan":
         try:
-            text = Path(path).read_text()
+            text = _read_plan_file(path)
         except FileNotFoundError:
             raise BadInputError(f"plan file {str(path)!r} does not exist; write one with "
                                 "plan.save(path)") from None
@@ -277,7 +277,7 @@ def load_plan(path: str | os.PathLike[str]) -> QuantPlan:
     or ``"chosen": {"plan": ...}`` (how a search report can carry its chosen plan).
     """
     try:
-        data = json.loads(Path(path).read_text())
+        data = json.loads(_read_plan_file(path))
     except FileNotFoundError:
         raise BadInputError(f"plan file {str(path)!r} does not exist; pass a file written by "
                             "plan.save(path) or a search report") from None
@@ -294,6 +294,22 @@ def load_plan(path: str | os.PathLike[str]) -> QuantPlan:
                 f"{str(path)!r} holds no quantization plan: expected a plan ('modules', "
                 "'default'), or a report with 'plan' or 'chosen.plan'")
     return QuantPlan.from_dict(data)
+
+
+def _read_plan_file(path: Any) -> str:
+    """The text of a plan file; a folder, another type or an unreadable file is bad input."""
+    from qslm_neuro.validate import path_like
+
+    path = path_like(path, "plan file", "plan.json")
+    if path.is_dir():
+        raise BadInputError(f"plan file {str(path)!r} is a folder; pass the plan JSON or the "
+                            f"search report inside it (e.g. {str(path / 'report.json')!r})")
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"plan file {str(path)!r} cannot be read ({exc})") from None
 
 
 def _short(items: tuple[str, ...], limit: int = 8) -> str:

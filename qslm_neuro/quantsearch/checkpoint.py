@@ -17,87 +17,111 @@ says so ("selected on the reported split").
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from torch import nn
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.quantsearch.api import _open_store, search
 from qslm_neuro.quantsearch.constraints import PerfConstraint
+from qslm_neuro.quantsearch.driver import _open_store, search
+from qslm_neuro.quantsearch.hardware.budgets import Constraints
+from qslm_neuro.quantsearch.options import Execution, StoreOptions, apply_legacy_keywords
 from qslm_neuro.quantsearch.paired import paired_accuracy, paired_perplexity
 from qslm_neuro.quantsearch.per_chip import PerChipResults, result_items
 from qslm_neuro.quantsearch.result import Candidate, SearchResult
-from qslm_neuro.quantsearch.space import DEFAULT_LADDER
 from qslm_neuro.quantsearch.strategies import StrategyLike
 
 SAME_SPLIT_LABEL = "selected on the reported split"
 
 
+@dataclass(frozen=True)
+class Splits:
+    """Where a checkpoint's task data comes from: ``select`` the split candidates are scored on
+    (default: the task's held-out selection split), ``report`` the split the result is reported
+    on (``"default"``: the task's; None: none), ``data_dir`` (default: ``QSLM_DATA_DIR``) and
+    ``select_size`` (a sample of the selection split)."""
+
+    select: str | None = None
+    report: str | None = "default"
+    data_dir: Any = None
+    #: score candidates on a stratified sample of this many selection examples (SST-2 only;
+    #: the demo's quick setting); the reporting split stays whole
+    select_size: int | None = None
+
+
+#: Old keywords of search_checkpoint -> the Splits field they set.
+_SPLIT_KEYWORDS = {"select_split": "select", "report_split": "report", "data_dir": "data_dir"}
+
+
 def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
-                      out: str | os.PathLike[str], const_perf: Any = None, const_mem: Any = None,
-                      alpha: float = 1.0, beta: float = 0.0, strategy: StrategyLike = "tiered",
-                      ladder: Any = DEFAULT_LADDER, tiers: Sequence[str] | None = None,
-                      keep: Sequence[str] = (), calibration_size: int | None = None,
-                      seed: int = 0, hw: str | None = "loihi2", data_dir: Any = None,
-                      select_split: str | None = None, report_split: str | None = "default",
-                      store: Any = None, progress: bool = True, device: str = "cpu",
-                      executor: Any = None, select_size: int | None = None,
+                      out: str | os.PathLike[str], constraints: Any = None,
+                      chips: Any = "loihi2", strategy: StrategyLike = "tiered",
+                      splits: Splits | None = None, seed: int = 0,
                       **options: Any) -> "SearchResult | PerChipResults":
     """Load a checkpoint, search it on the selection split, report on the reporting split.
 
-    ``strategy`` and ``**options`` (hardware bounds included: ``const_energy``,
-    ``const_power``, ``const_latency``, ``tokens_per_s``) are as in
-    :func:`qslm_neuro.quantsearch.api.search`; ``tiers`` is the tiered strategy's option, kept
-    as a keyword here for the CLI. Several chips (``hw="loihi2,embedded-soc"``) give a
-    :class:`~qslm_neuro.quantsearch.per_chip.PerChipResults`, one run directory per chip.
-    ``device`` is where the model runs (``"cuda"``); ``executor`` where evaluations run
-    (:mod:`qslm_neuro.quantsearch.executor`). ``select_size`` scores candidates on a
-    stratified sample of that many selection examples (SST-2 only; the demo's quick setting);
-    the reporting split stays whole.
+    ``constraints``, ``chips``, ``strategy`` and ``seed`` are as in
+    :func:`qslm_neuro.quantsearch.driver.search`, and so are ``options``: ``objective=``,
+    ``space=``, ``calibration=``, ``execution=`` (``Execution(device="cuda")`` loads the model
+    there), ``store=`` (default: ``evaluations.sqlite`` in ``out``) and a named strategy's options
+    (``tiers=("block", "module")``). Several chips give a
+    :class:`~qslm_neuro.quantsearch.per_chip.PerChipResults`, one run directory per chip. The
+    old flat keywords (``const_perf=``, ``const_mem=``, ``alpha=``, ``hw=``, ``data_dir=``,
+    ``select_split=``, ...) still work, with a DeprecationWarning.
     """
     from qslm_neuro.models.checkpoint import load_checkpoint
     from qslm_neuro.tasks import TASKS, make_task
 
+    old_splits = {key: options.pop(key) for key in list(options) if key in _SPLIT_KEYWORDS}
+    splits = replace(splits or Splits(), **{_SPLIT_KEYWORDS[k]: v for k, v in old_splits.items()})
+    given = apply_legacy_keywords(options, {
+        "evaluate": None, "constraints": constraints, "chips": chips,
+        **{name: options.pop(name, None) for name in ("objective", "space", "calibration",
+                                                       "store", "execution")}},
+        function="search_checkpoint", notes=[f"{key}= -> splits=Splits({_SPLIT_KEYWORDS[key]}=...)"
+                                             for key in old_splits])
+    execution = given["execution"] or Execution()
+    stored = StoreOptions.of(given["store"])
     if task_name not in TASKS:
         raise BadInputError(f"unknown task {task_name!r}; expected one of {sorted(TASKS)}")
     task_class = TASKS[task_name]
-    loaded = load_checkpoint(model_dir, device=device)
+    loaded = load_checkpoint(model_dir, device=execution.device)
     expected = task_class.model_head
     if loaded.config.head != expected:
         raise BadInputError(f"{model_dir} is a {loaded.config.head!r} model but task "
                             f"{task_name!r} needs a {expected!r} model; pick the matching "
                             "checkpoint (slm-small-sst2 for sst2, slm-small-wt2 for wikitext2)")
-    split = select_split or task_class.selection_split
-    report = task_class.report_split if report_split == "default" else report_split
+    split = splits.select or task_class.selection_split
+    report = task_class.report_split if splits.report == "default" else splits.report
     sample = {}
-    if select_size is not None:
+    if splits.select_size is not None:
         if task_name != "sst2":
-            raise BadInputError(f"select_size={select_size!r} applies to sst2 only; leave it out "
-                                f"for {task_name!r}")
-        sample = {"max_examples": int(select_size)}
-    task = make_task(task_name, loaded.tokenizer, data_dir=data_dir, split=split,
+            raise BadInputError(f"select_size={splits.select_size!r} applies to sst2 only; "
+                                f"leave it out for {task_name!r}")
+        sample = {"max_examples": int(splits.select_size)}
+    report_task = None  # read (and checked) first: a bad file fails in seconds, not after
+    if report and (report != split or sample):  # the search (a sampled split reports whole)
+        report_task = make_task(task_name, loaded.tokenizer, data_dir=splits.data_dir,
+                                split=report, ctx_len=loaded.config.ctx_len)
+    task = make_task(task_name, loaded.tokenizer, data_dir=splits.data_dir, split=split,
                      ctx_len=loaded.config.ctx_len, **_split_options(loaded, task_name, split),
                      **sample)
-    run_store = _open_store(store, out)
-    if tiers is not None:
-        options["tiers"] = tuple(tiers)
-    result = search(loaded.model, task, const_perf=const_perf, const_mem=const_mem,
-                    alpha=alpha, beta=beta, strategy=strategy, ladder=ladder,
-                    keep=keep, calibration_size=calibration_size, seed=seed, hw=hw,
-                    store=run_store, out=None, progress=progress, executor=executor,
-                    **options)
-    report_task = None
-    if report:
-        report_task = task if report == split and not sample else make_task(
-            task_name, loaded.tokenizer, data_dir=data_dir, split=report,
-            ctx_len=loaded.config.ctx_len)
+    if report and report == split and not sample:
+        report_task = task
+    run_store = StoreOptions(store=_open_store(stored.store, out), new_run=stored.new_run)
+    result = search(loaded.model, task, constraints=given["constraints"], chips=given["chips"],
+                    strategy=strategy, objective=given["objective"], space=given["space"],
+                    calibration=given["calibration"], store=run_store, execution=execution,
+                    seed=seed, **options)
+    accuracy = Constraints.of(given["constraints"]).accuracy
     scores: dict[str, dict[str, Any]] = {}  # plan key -> report-split evaluation (shared)
     for _chip, one in result_items(result):
         one.settings.update({"checkpoint": str(Path(model_dir)), "task": task_name,
                              "selection_split": task.name})
         if report_task is not None:
-            entry = evaluate_on_split(loaded.model, report_task, one, const_perf, scores)
+            entry = evaluate_on_split(loaded.model, report_task, one, accuracy, scores)
             entry["protocol"] = SAME_SPLIT_LABEL if report == split else \
                 "selected on a split the reported number never uses"
             one.extra["report_split"] = entry
@@ -137,7 +161,7 @@ def _split_options(loaded: Any, task_name: str, split: str) -> dict[str, Any]:
 
 
 def evaluate_on_split(model: nn.Module, task: Any, result: SearchResult,
-                      const_perf: Any = None, scores: dict[str, dict[str, Any]] | None = None
+                      accuracy: Any = None, scores: dict[str, dict[str, Any]] | None = None
                       ) -> dict[str, Any]:
     """fp32 and the chosen (else nearest) candidate on another split, paired, with constA.
 
@@ -170,8 +194,8 @@ def evaluate_on_split(model: nn.Module, task: Any, result: SearchResult,
         entry["paired"] = paired_accuracy(per_item["baseline"], per_item[other])
     else:
         entry["paired"] = paired_perplexity(per_item["baseline"], per_item[other])
-    resolved = PerfConstraint.parse(const_perf).resolve(base, task.higher_is_better, task.metric)
-    entry["const_perf"] = {**resolved.to_dict(), "holds": bool(resolved.ok(new)),
+    resolved = PerfConstraint.parse(accuracy).resolve(base, task.higher_is_better, task.metric)
+    entry["accuracy_constraint"] = {**resolved.to_dict(), "holds": bool(resolved.ok(new)),
                            "compared": other}
     return entry
 
@@ -192,7 +216,7 @@ def describe_report_split(entry: dict[str, Any]) -> list[str]:
         lo, hi = paired["ci95"]
         lines.append(f"  paired change: {100 * paired['relative_change']:+.2f}% perplexity "
                      f"(95% CI {100 * lo:+.2f}% to {100 * hi:+.2f}%)")
-    constraint = entry.get("const_perf")
+    constraint = entry.get("accuracy_constraint")
     if constraint and constraint.get("threshold") is not None:
         verdict = "holds" if constraint["holds"] else "does NOT hold"
         lines.append(f"  constA ({constraint['text']}, {constraint['metric']} threshold "

@@ -30,22 +30,16 @@ from dataclasses import dataclass
 from typing import Union
 
 from qslm_neuro.errors import BadInputError
+from qslm_neuro.quantsearch.hardware.units import (AMOUNT, BYTE_UNIT_NAMES, NUMBER, PERCENT,
+                                                   byte_scale)
 
 PERF_FORMS = ("0.80", "'>=0.80'", "'<=250'", "'1pt' (points worse than the baseline)",
               "'5%' (relative to the baseline)")
 MEM_FORMS = ("'2.5MB'", "'400MB'", "'1.5MiB'", "'350kB'", "'123456' (bytes)",
              "'15%' (of the fp32 footprint)", "'1chip', '64cores', 'syn:2MB' (mapped on the chip)")
 
-_NUMBER = r"(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
-_PERF_ABSOLUTE = re.compile(rf"^(?P<op>>=|<=|=>|=<)?\s*{_NUMBER}$")
-_PERF_POINTS = re.compile(rf"^{_NUMBER}\s*(?:pt|pts|point|points)$")
-_PERCENT = re.compile(rf"^{_NUMBER}\s*%$")
-_MEM_BYTES = re.compile(rf"^{_NUMBER}\s*(?P<unit>[a-zA-Z]*)$")
-_MEM_UNITS = {
-    "": 1, "b": 1, "byte": 1, "bytes": 1,
-    "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3,
-    "kib": 1024, "mib": 1024 ** 2, "gib": 1024 ** 3,
-}
+_PERF_ABSOLUTE = re.compile(rf"^(?P<op>>=|<=|=>|=<)?\s*{NUMBER}$")
+_PERF_POINTS = re.compile(rf"^{NUMBER}\s*(?:pt|pts|point|points)$")
 
 PerfLike = Union["PerfConstraint", str, float, int, None]
 MemLike = Union["MemConstraint", str, float, int, None]
@@ -83,7 +77,7 @@ class PerfConstraint:
         if match:
             amount = _non_negative(match["number"], value, "a points tolerance", PERF_FORMS)
             return cls("points", amount, None, value.strip())
-        match = _PERCENT.match(text)
+        match = PERCENT.match(text)
         if match:
             amount = _non_negative(match["number"], value, "a relative tolerance", PERF_FORMS)
             return cls("percent", amount, None, value.strip())
@@ -189,7 +183,7 @@ class MemConstraint:
         text = value.strip().replace(" ", "")
         if text.lower() in ("", "none"):
             return cls("none", text="none")
-        match = _PERCENT.match(text)
+        match = PERCENT.match(text)
         if match:
             share = _positive(float(match["number"]), value, "a share of the fp32 footprint")
             if share > 100:
@@ -197,14 +191,15 @@ class MemConstraint:
                     f"memory constraint {value!r} is more than the whole fp32 footprint; a share "
                     "must lie in (0, 100]%, e.g. '15%' for an 85% reduction")
             return cls("percent", share, value.strip())
-        match = _MEM_BYTES.match(text)
-        if match and match["unit"].lower() in _MEM_UNITS:
+        match = AMOUNT.match(text)
+        scale = None if match is None else byte_scale(match["unit"])
+        if scale is not None:
             number = _positive(float(match["number"]), value, "bytes")
-            return cls("bytes", number * _MEM_UNITS[match["unit"].lower()], value.strip())
+            return cls("bytes", number * scale, value.strip())
         if match:
             raise BadInputError(
-                f"memory constraint {value!r}: unknown unit {match['unit']!r}; use B, kB, MB, GB "
-                f"(powers of 1000), KiB, MiB, GiB (powers of 1024) or %, e.g. {', '.join(MEM_FORMS)}")
+                f"memory constraint {value!r}: unknown unit {match['unit']!r}; use "
+                f"{BYTE_UNIT_NAMES} or %, e.g. {', '.join(MEM_FORMS)}")
         raise BadInputError(f"memory constraint {value!r} is not understood; use one of "
                             f"{', '.join(MEM_FORMS)}")
 

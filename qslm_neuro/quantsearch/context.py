@@ -16,9 +16,11 @@ from qslm_neuro.quant import Precision, QuantPlan, footprint
 from qslm_neuro.quantsearch.constraints import MemConstraint, PerfConstraint
 from qslm_neuro.quantsearch.evaluator import Evaluator
 from qslm_neuro.quantsearch.executor import unique_plans
-from qslm_neuro.quantsearch.hw_constraints import HardwareConstraints, ResolvedHardware
+from qslm_neuro.quantsearch.hardware.budgets import HardwareConstraints, ResolvedHardware
+from qslm_neuro.quantsearch.hardware.chips import chip_label
+from qslm_neuro.quantsearch.hardware.coster import ChipCoster
 from qslm_neuro.quantsearch.objective import Objective, ScoreInputs, describe_objective
-from qslm_neuro.quantsearch.resources import ChipCoster, StepResources, chip_label
+from qslm_neuro.quantsearch.resources import StepResources
 from qslm_neuro.quantsearch.result import Candidate, SearchResult
 from qslm_neuro.quantsearch.space import Unit, block_units, module_units
 
@@ -36,7 +38,7 @@ class SearchContext:
                  objective: Objective, ladder: tuple[Precision, ...],
                  keep: frozenset[str] = frozenset(), *, max_full_evaluations: int | None = None,
                  progress: bool = True, seed: int = 0,
-                 hardware: HardwareConstraints | None = None, chip: Any = "evaluator",
+                 hardware: HardwareConstraints | None = None, chip: Any = None,
                  beta: float = 0.0) -> None:
         if max_full_evaluations is not None and max_full_evaluations < 1:
             raise BadInputError(f"max_full_evaluations={max_full_evaluations}; expected a "
@@ -64,18 +66,18 @@ class SearchContext:
         self.started_cpu = time.process_time()
         self.baseline: Candidate | None = None
         # The chip this search costs candidates on (several contexts may share one evaluator).
-        self.chip = evaluator.hw if chip == "evaluator" else (
-            chip if evaluator.has_synapses or evaluator.hw_inputs is not None else None)
-        self.hardware_spec = hardware or HardwareConstraints()
+        self.chip = chip if evaluator.costable else None
+        # not `hardware or ...`: constraints without bounds still carry the token rate
+        self.hardware_spec = hardware if hardware is not None else HardwareConstraints()
         if self.hardware_spec and self.chip is None:
             raise BadInputError(
                 "hardware constraints (chips, cores, syn:, energy, power, latency) need a chip "
                 "and a model with a synapses() description (a qslm-neuro SpikingRWKV) or, for any "
                 "other spiking model, hw_inputs=spike trains to measure it on; name a chip with "
-                "hw='loihi2' (--hw loihi2) or drop those constraints")
+                "chips='loihi2' (--hw loihi2) or drop those constraints")
         rate = self.hardware_spec.tokens_per_s
         self.coster = ChipCoster(evaluator, self.chip, rate)
-        self.steps = StepResources(evaluator, self.chip, rate)
+        self.steps = StepResources(self.coster)
         self.beta = beta
         self.hardware = ResolvedHardware()
 
@@ -177,7 +179,7 @@ class SearchContext:
         candidate = Candidate(
             order=len(self.candidates) + 1, tier=tier, label=label, plan=plan, metric=metric,
             total_bytes=total, fp32_bytes=self.evaluator.fp32_bytes,
-            mean_weight_bits=fp.mean_weight_bits, meets_perf=self.perf.ok(metric),
+            mean_weight_bits=fp.mean_weight_bits, meets_accuracy=self.perf.ok(metric),
             meets_mem=self.mem.ok(total), score=score,
             violation=self.perf.violation(metric) + self.mem.violation(total)
             + sum(min(m["over"], 1e6) for m in misses), hw=hw,
@@ -190,7 +192,7 @@ class SearchContext:
     def accepts(self, candidate: Candidate, anchor: Candidate) -> bool:
         """A greedy step is kept when constA holds and it misses no hardware bound that the
         anchor met (a step may not trade one met budget for another resource)."""
-        if not candidate.meets_perf:
+        if not candidate.meets_accuracy:
             return False
         before = {miss["kind"] for miss in anchor.misses}
         return not ({miss["kind"] for miss in candidate.misses} - before)
@@ -216,7 +218,8 @@ class SearchContext:
             higher_is_better=self.evaluator.higher_is_better, baseline=self.baseline,
             candidates=list(self.candidates), chosen=chosen, nearest=nearest, perf=self.perf,
             mem=self.mem, objective=describe_objective(self.objective), hardware=self.hardware,
-            counts={**self.evaluator.counts(), **self.speculation_counts()},
+            counts={**self.evaluator.counts(), **self.speculation_counts(),
+                    **self.coster.counts()},
             wall_time_s=time.perf_counter() - self.started_at,
             cpu_time_s=time.process_time() - self.started_cpu,
             sensitivity=sensitivity, trials=list(self.trials), settings=dict(settings or {}))

@@ -4,8 +4,9 @@ An :class:`Evaluator` wraps a model and the user's evaluation functions:
 
 * ``full(plan)``: the task metric on the full evaluation set (the number constraints are checked
   on), the exact footprint and, for a qslm-neuro SLM (a model with ``synapses()``), the activity
-  measured during that very evaluation turned into a Workload and a hardware estimate (energy per
-  token, power, cores, chips), so every candidate carries its own measured cost;
+  measured during that very evaluation. None of it depends on a chip, so it is stored under a
+  chip-free key; each chip's :class:`~qslm_neuro.quantsearch.hardware.coster.ChipCoster` turns
+  the activity into that candidate's own hardware estimate and stores it beside;
 * ``calibration(plan)``: the metric on the smaller calibration set (sensitivity analysis);
 * ``proxy_kl(plan)``: KL divergence of the model's outputs on one fixed batch against the fp32
   outputs (the cheap proxy).
@@ -19,7 +20,6 @@ sizes are unknown.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import numbers
@@ -35,6 +35,7 @@ from qslm_neuro.errors import BadInputError
 from qslm_neuro.models.protocol import is_spiking_rwkv
 from qslm_neuro.quant import QUANTIZER_ID, Hierarchy, QuantPlan, footprint
 from qslm_neuro.quantsearch.executor import unique_plans
+from qslm_neuro.quantsearch.fingerprints import fingerprint, inputs_id, name_of, weights_digest
 from qslm_neuro.quantsearch.replay import PrefixReplay, ReplayNote, evaluate_with_replay
 from qslm_neuro.quantsearch.replay_guard import ReplayGuard
 from qslm_neuro.quantsearch.store import EvaluationStore
@@ -43,8 +44,20 @@ EvaluateFn = Callable[[nn.Module], Union[float, Mapping[str, Any]]]
 ProxyFn = Callable[[nn.Module], torch.Tensor]
 
 FULL, CALIBRATION, PROXY = "full", "calibration", "proxy"
-_HW_FIELDS = ("energy_per_token_j", "power_w", "cores", "chips", "feasible",
-              "latency_per_token_s", "tokens_per_s", "synaptic_memory_bytes")
+
+
+@dataclass(frozen=True)
+class EvaluationSets:
+    """What each kind of evaluation runs on: an id for the store's keys (change it when the data
+    or the function changes) and a size in examples or tokens (for the cost shares; None:
+    measured by wall time)."""
+
+    evaluation_id: str | None = None
+    calibration_id: str | None = None
+    proxy_id: str | None = None
+    full_size: float | None = None
+    calibration_size: float | None = None
+    proxy_size: float | None = None
 
 
 @dataclass
@@ -70,18 +83,18 @@ class Evaluator:
 
     ``evaluate(model)`` and ``calibrate(model)`` return the metric as a float or a dict with a
     ``"value"`` (our task evaluators do). ``proxy(model)`` returns the model's outputs on a fixed
-    batch (logits over the last axis). ``evaluation_id`` names the evaluation in the store's
-    fingerprint: change it (or the run directory) when the evaluation function changes.
+    batch (logits over the last axis). ``sets`` names what each kind evaluates in the store's
+    fingerprints (:class:`EvaluationSets`): change its ids (or the run directory) when an
+    evaluation function changes. ``record_activity``: measure the SLM's activity during full
+    evaluations, which costing candidates on a chip needs; ``hw_inputs``: spike trains on which
+    any other spiking model is costed.
     """
 
     def __init__(self, model: nn.Module, evaluate: EvaluateFn, *, higher_is_better: bool,
                  metric: str = "metric", calibrate: EvaluateFn | None = None,
                  proxy: ProxyFn | None = None, store: EvaluationStore | None = None,
-                 evaluation_id: str | None = None, calibration_id: str | None = None,
-                 proxy_id: str | None = None, hw: Any = "loihi2", record_activity: bool = True,
-                 full_size: float | None = None, calibration_size: float | None = None,
-                 proxy_size: float | None = None, reuse_prefix: bool = True,
-                 hw_inputs: Any = None) -> None:
+                 sets: EvaluationSets | None = None, record_activity: bool = True,
+                 reuse_prefix: bool = True, hw_inputs: Any = None) -> None:
         if not isinstance(model, nn.Module):
             raise BadInputError(f"search needs a torch.nn.Module, got {type(model).__name__}")
         if not callable(evaluate):
@@ -102,17 +115,20 @@ class Evaluator:
         self.has_synapses = is_spiking_rwkv(model)
         # any other spiking model is costed on spike trains it is given (issue 14)
         self.hw_inputs = None if self.has_synapses else hw_inputs
-        self.hw = hw if self.has_synapses or self.hw_inputs is not None else None
-        # Activity is measured to cost candidates on hardware: without hw there is no use for it.
-        self.record_activity = record_activity and self.has_synapses and self.hw is not None
+        # Activity is measured to cost candidates on a chip: without one there is no use for it.
+        self.record_activity = record_activity and self.has_synapses
         self.fp32_bytes = footprint(self.hierarchy).baseline_bytes
-        self._sizes = (full_size, calibration_size, proxy_size)
-        digest = _weights_digest(model)
-        ids = {FULL: (evaluation_id or _name_of(evaluate)) + _inputs_id(self.hw_inputs),
-               CALIBRATION: calibration_id or (_name_of(calibrate) if calibrate else
-                                               f"full:{evaluation_id or _name_of(evaluate)}"),
-               PROXY: proxy_id or (_name_of(proxy) if proxy else "none")}
-        self.fingerprints = {kind: _fingerprint(digest, kind, ident, self.hw)
+        sets = sets or EvaluationSets()
+        self._sizes = (sets.full_size, sets.calibration_size, sets.proxy_size)
+        digest = weights_digest(model)
+        evaluation_id = sets.evaluation_id
+        ids = {FULL: (evaluation_id or name_of(evaluate)) + inputs_id(self.hw_inputs),
+               CALIBRATION: sets.calibration_id or (
+                   name_of(calibrate) if calibrate else
+                   f"full:{evaluation_id or name_of(evaluate)}"),
+               PROXY: sets.proxy_id or (name_of(proxy) if proxy else "none")}
+        #: Store keys per kind: no chip in any (estimates are keyed by the chip coster).
+        self.fingerprints = {kind: fingerprint(digest, kind, ident, self.record_activity)
                              for kind, ident in ids.items()}
         #: What a search's store is bound to (the hardware is not part of it: one store serves
         #: estimates on several chips, each keyed by its own fingerprint).
@@ -290,6 +306,12 @@ class Evaluator:
         return values[len(values) // 2] if values else 0.0
 
     # -- workloads ---------------------------------------------------------------------------
+    @property
+    def costable(self) -> bool:
+        """Whether candidates of this model can be costed on a chip at all: the SLM (its
+        synapses() description), or any model given ``hw_inputs``."""
+        return self.has_synapses or self.hw_inputs is not None
+
     def can_cost(self, activity: Mapping[str, Any] | None) -> bool:
         """Whether a candidate with this recorded ``activity`` has a workload: the SLM with its
         activity, or any model given ``hw_inputs`` (measured on them)."""
@@ -347,22 +369,8 @@ class Evaluator:
             else:
                 out = self._evaluate(self.model)
         metric, details = _metric_of(out, "evaluate")
-        result: dict[str, Any] = {"metric": metric, "details": details,
-                                  "total_bytes": self.footprint_bytes(plan), "activity": profile,
-                                  "hw": None}
-        if self.hw is not None and (profile is not None or self.hw_inputs is not None):
-            result["hw"] = self._hardware(plan, profile)
-        return result
-
-    def _hardware(self, plan: QuantPlan, profile: Mapping[str, Any] | None) -> dict[str, Any]:
-        from qslm_neuro.hw import estimate
-
-        report = estimate(self.workload(plan, profile), self.hw)
-        values = report.to_dict()
-        summary = {name: values[name] for name in _HW_FIELDS}
-        summary["hardware"] = report.hardware
-        summary["flags"] = list(report.flags)
-        return summary
+        return {"metric": metric, "details": details, "total_bytes": self.footprint_bytes(plan),
+                "activity": profile}
 
     def _compute_calibration(self, plan: QuantPlan) -> dict[str, Any]:
         function = self._calibrate or self._evaluate
@@ -438,45 +446,3 @@ def _jsonable(value: Any) -> bool:
         return True
     except (TypeError, ValueError):
         return False
-
-
-def _name_of(function: Any) -> str:
-    owner = getattr(function, "__self__", None)
-    if owner is not None and hasattr(owner, "name"):  # a bound task.evaluate
-        return f"{type(owner).__name__}:{owner.name}:{len(owner) if hasattr(owner, '__len__') else ''}"
-    module = getattr(function, "__module__", "") or ""
-    return f"{module}.{getattr(function, '__qualname__', type(function).__name__)}"
-
-
-def _weights_digest(model: nn.Module) -> str:
-    """sha256 of every state_dict tensor (name, dtype, shape, bytes): the model's identity."""
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        if not isinstance(tensor, torch.Tensor) or tensor.is_meta:
-            continue
-        data = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}|{data.dtype}|{tuple(data.shape)}|".encode())
-        digest.update(data.reshape(-1).view(torch.uint8).numpy().tobytes() if data.numel() else b"")
-    return digest.hexdigest()
-
-
-def _inputs_id(inputs: Any) -> str:
-    """A digest of the spike trains a plain model is costed on ("" when there are none)."""
-    if inputs is None:
-        return ""
-    data = torch.as_tensor(inputs).detach().cpu().contiguous()
-    digest = hashlib.sha256(str(tuple(data.shape)).encode() + data.numpy().tobytes()).hexdigest()
-    return f"|hw_inputs:{digest[:16]}"
-
-
-def _fingerprint(weights: str, kind: str, identity: str, hw: Any) -> str:
-    """The store key of one kind of evaluation: weights, what was evaluated, the quantizer and,
-    for full evaluations (they carry a hardware estimate), the chip's parameters and equations."""
-    hw_key = None
-    if hw is not None and kind == FULL:
-        from qslm_neuro.hw import hardware_identity
-
-        hw_key = hardware_identity(hw)
-    text = json.dumps({"weights": weights, "kind": kind, "evaluation": identity,
-                       "quantizer": QUANTIZER_ID, "hw": hw_key}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -225,6 +225,9 @@ def _client(address: str) -> Any:
     _require_dask()
     from distributed import Client
 
+    from qslm_neuro.validate import check_scheduler_reachable
+
+    check_scheduler_reachable(address)  # a closed port fails in ~2 s, not Dask's 30 s
     try:
         return Client(address, timeout=30)
     except OSError as exc:

@@ -74,8 +74,8 @@ class TradeOff:
     beta: float = 0.0
 
     def __post_init__(self) -> None:
-        check_weight("alpha", self.alpha)
-        check_weight("beta", self.beta)
+        object.__setattr__(self, "alpha", check_weight("alpha", self.alpha))
+        object.__setattr__(self, "beta", check_weight("beta", self.beta))
 
     def __call__(self, inputs: ScoreInputs) -> float:
         score = inputs.normalised_performance + self.alpha * inputs.memory_saving
@@ -107,15 +107,14 @@ def check_weight(name: str, value: object) -> float:
     return float(value)
 
 
-def make_objective(objective: ObjectiveLike, alpha: float, beta: float) -> Objective:
-    """The callable to score with: ``objective`` if given, else :class:`TradeOff`."""
-    check_weight("alpha", alpha)
-    check_weight("beta", beta)
+def make_objective(objective: ObjectiveLike) -> Objective:
+    """The callable to score with: ``objective`` if given, else the default :class:`TradeOff`."""
     if objective is None:
-        return TradeOff(float(alpha), float(beta))
+        return TradeOff()
     if not callable(objective):
-        raise BadInputError(f"objective={objective!r} is not callable; pass a function "
-                            "f(inputs: ScoreInputs) -> float (larger is better) or None")
+        raise BadInputError(f"objective={objective!r} is not callable; pass TradeOff(alpha=..., "
+                            "beta=...) or a function f(inputs: ScoreInputs) -> float (larger is "
+                            "better)")
     return objective
 
 

@@ -1,6 +1,6 @@
 """One plan per chip: the results of one search run once per chip over one evaluation store.
 
-``search(..., hw="loihi2,embedded-soc")`` evaluates every plan once (the store and the
+``search(..., chips="loihi2,embedded-soc")`` evaluates every plan once (the store and the
 evaluator's memo are shared; each chip costs the stored activity itself) and returns a
 :class:`PerChipResults`, a dict ``{chip: SearchResult}``. Its :meth:`~PerChipResults.write`
 puts one run directory per chip under ``out`` (report.json, candidates.csv, pareto.png) and
@@ -16,9 +16,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from qslm_neuro.errors import BadInputError, ConstraintsNotMetError
+from qslm_neuro.errors import ConstraintsNotMetError
 from qslm_neuro.fileio import write_text_atomic
-from qslm_neuro.quantsearch.resources import chip_label
 from qslm_neuro.quantsearch.result import SearchResult
 
 PER_CHIP_COLUMNS = ("chip", "found", "label", "precisions", "mean_weight_bits", "metric",
@@ -27,35 +26,6 @@ PER_CHIP_COLUMNS = ("chip", "found", "label", "precisions", "mean_weight_bits", 
                     "synaptic_memory_bytes", "constraints", "holds", "full_evaluations",
                     "full_computed", "full_speculative_unused", "calibration_evaluations",
                     "calibration_computed", "full_equivalents", "wall_time_s", "plan_key")
-
-
-def parse_chips(hw: Any) -> list[Any]:
-    """``"loihi2,embedded-soc"`` / a list / one name, path or model -> a list of chips."""
-    if hw is None:
-        return [None]
-    if isinstance(hw, str):
-        items: list[Any] = [part.strip() for part in hw.split(",") if part.strip()]
-        if not items:
-            raise BadInputError(f"hw={hw!r} names no chip; use e.g. 'loihi2' or "
-                                "'loihi2,embedded-soc' (or None for no hardware)")
-        if len(items) > 1 and any(item.lower() == "none" for item in items):
-            raise BadInputError(f"hw={hw!r}: 'none' cannot be listed beside chips")
-    elif isinstance(hw, (list, tuple)):
-        items = list(hw)
-        if not items:
-            raise BadInputError("hw=[] names no chip; give at least one, e.g. ['loihi2']")
-    else:
-        items = [hw]
-    labels = [chip_label(item) for item in items]
-    duplicates = sorted({label for label in labels if labels.count(label) > 1})
-    if duplicates:
-        raise BadInputError(f"hw={hw!r} lists {duplicates} more than once; name each chip once")
-    if len(items) > 1:
-        from qslm_neuro.hw import load_hardware
-
-        for item in items:  # fail before any evaluation: a bad name in the list is bad input
-            load_hardware(item)
-    return items
 
 
 class PerChipResults(dict):

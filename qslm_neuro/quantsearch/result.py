@@ -18,6 +18,7 @@ import csv
 import io
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -26,9 +27,11 @@ from qslm_neuro.errors import BadInputError, ConstraintsNotMetError
 from qslm_neuro.fileio import write_json_atomic, write_text_atomic
 from qslm_neuro.quant import QuantPlan
 from qslm_neuro.quantsearch.constraints import ResolvedMem, ResolvedPerf
-from qslm_neuro.quantsearch.hw_constraints import ResolvedHardware, format_value
+from qslm_neuro.quantsearch.hardware.budgets import ResolvedHardware, format_value
 
-REPORT_FORMAT = "qslm-neuro.search-report/1"
+#: /2: constA is "accuracy" (``meets_accuracy``, ``constraints.accuracy``; /1 said "perf" and
+#: "performance"); counts include the estimates made (``estimates``, ``estimates_computed``).
+REPORT_FORMAT = "qslm-neuro.search-report/2"
 
 
 @dataclass
@@ -43,7 +46,7 @@ class Candidate:
     total_bytes: int
     fp32_bytes: int
     mean_weight_bits: float
-    meets_perf: bool
+    meets_accuracy: bool
     meets_mem: bool
     score: float
     violation: float
@@ -57,7 +60,14 @@ class Candidate:
     @property
     def feasible(self) -> bool:
         """Meets constA, constM and every hardware bound."""
-        return self.meets_perf and self.meets_mem and self.meets_hw
+        return self.meets_accuracy and self.meets_mem and self.meets_hw
+
+    @property
+    def meets_perf(self) -> bool:
+        """Deprecated spelling of :attr:`meets_accuracy` (constA)."""
+        warnings.warn("Candidate.meets_perf is now Candidate.meets_accuracy", DeprecationWarning,
+                      stacklevel=2)
+        return self.meets_accuracy
 
     @property
     def memory_saving(self) -> float:
@@ -92,7 +102,7 @@ class Candidate:
         data = {"order": self.order, "tier": self.tier, "label": self.label,
                 "metric": self.metric, "total_bytes": self.total_bytes,
                 "memory_saving": self.memory_saving, "mean_weight_bits": self.mean_weight_bits,
-                "meets_perf": self.meets_perf, "meets_mem": self.meets_mem,
+                "meets_accuracy": self.meets_accuracy, "meets_mem": self.meets_mem,
                 "meets_hw": self.meets_hw, "misses": list(self.misses),
                 "feasible": self.feasible, "score": self.score, "violation": self.violation,
                 "precisions": self.precisions(), "plan_key": self.plan.key,
@@ -166,7 +176,7 @@ class SearchResult:
     def missed(self, c: Candidate) -> list[str]:
         """Which constraints ``c`` misses and by how much, in words."""
         out = []
-        if not c.meets_perf:
+        if not c.meets_accuracy:
             gap = abs(c.metric - (self.perf.threshold if self.perf.threshold is not None
                                   else c.metric))
             point = 100 if 0.0 <= self.perf.baseline <= 1.0 else 1
@@ -198,7 +208,7 @@ class SearchResult:
             mark = "*" if self.chosen is not None and c.plan.key == self.chosen.plan.key else " "
             line = (f"{c.order:>3}{mark}{c.tier[:8]:<8} {c.label[:34]:<34} {c.metric:>10.4f} "
                     f"{c.total_bytes / 1e6:>8.3f} {c.memory_saving:>6.1%} "
-                    f"{c.mean_weight_bits:>5.2f} {'y' if c.meets_perf else 'n':>1} "
+                    f"{c.mean_weight_bits:>5.2f} {'y' if c.meets_accuracy else 'n':>1} "
                     f"{'y' if c.meets_mem else 'n':>1} {c.score:>7.4f}")
             if has_hw:
                 if c.hw:
@@ -268,7 +278,7 @@ class SearchResult:
         return {
             "format": REPORT_FORMAT, "strategy": self.strategy, "metric": self.metric_name,
             "higher_is_better": self.higher_is_better, "found": self.found,
-            "constraints": {"performance": self.perf.to_dict(), "memory": self.mem.to_dict(),
+            "constraints": {"accuracy": self.perf.to_dict(), "memory": self.mem.to_dict(),
                             "hardware": self.hardware.to_dict()},
             "chosen_checks": None if self.chosen is None else self.hardware.holds(self.chosen.hw),
             "nearest_misses": [{"order": c.order, "misses": self.missed(c)}
@@ -287,7 +297,7 @@ class SearchResult:
 
     def csv_text(self) -> str:
         columns = ["order", "tier", "label", "metric", "total_bytes", "memory_saving",
-                   "mean_weight_bits", "meets_perf", "meets_mem", "meets_hw", "feasible",
+                   "mean_weight_bits", "meets_accuracy", "meets_mem", "meets_hw", "feasible",
                    "chosen", "score", "violation", "energy_per_token_j", "power_w", "cores",
                    "chips", "latency_per_token_s", "synaptic_memory_bytes", "precisions",
                    "plan_key"]
@@ -299,7 +309,7 @@ class SearchResult:
             hw = c.hw or {}
             writer.writerow([c.order, c.tier, c.label, repr(c.metric), c.total_bytes,
                              f"{c.memory_saving:.6f}", f"{c.mean_weight_bits:.4f}",
-                             int(c.meets_perf), int(c.meets_mem), int(c.meets_hw),
+                             int(c.meets_accuracy), int(c.meets_mem), int(c.meets_hw),
                              int(c.feasible), int(c.plan.key == chosen_key), repr(c.score),
                              f"{c.violation:.6g}", hw.get("energy_per_token_j", ""),
                              hw.get("power_w", ""), hw.get("cores", ""), hw.get("chips", ""),

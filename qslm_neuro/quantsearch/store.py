@@ -55,6 +55,8 @@ class EvaluationStore:
         self.path = path
         self._conn: sqlite3.Connection | None = None
         self._pending_identity: dict[str, str] | None = None
+        self._session: tuple[float, float] | None = None  # (start unix time, start CPU time)
+        self._session_row: int | None = None
         if path is None or path.exists():
             self._connect()
 
@@ -126,19 +128,44 @@ class EvaluationStore:
                 with self._conn:
                     self._conn.execute("DELETE FROM evaluations")
                     self._conn.execute("DELETE FROM sessions")
+            self._session_row = None
             return
         self._conn.close()
-        self._conn = None
+        self._conn, self._session_row = None, None
         n = 1
         while self.path.with_name(f"{self.path.name}.previous-{n}").exists():
             n += 1
         os.replace(self.path, self.path.with_name(f"{self.path.name}.previous-{n}"))
 
     # -- time spent on the run ---------------------------------------------------------------
+    def begin_session(self, started_unix: float) -> None:
+        """From now on every stored result also records this process's time so far, so a
+        process killed mid-run still counts in :meth:`session_totals`."""
+        self._session = (float(started_unix), time.process_time())
+        self._session_row = None
+
+    def _touch_session(self, conn: sqlite3.Connection) -> None:
+        if self._session is None:
+            return
+        started, cpu0 = self._session
+        self._write_session(conn, started, time.time() - started, time.process_time() - cpu0)
+
+    def _write_session(self, conn: sqlite3.Connection, started: float, wall_s: float,
+                       cpu_s: float) -> None:
+        if self._session_row is None:
+            cursor = conn.execute("INSERT INTO sessions VALUES (?, ?, ?)",
+                                  (started, float(wall_s), float(cpu_s)))
+            self._session_row = cursor.lastrowid
+        else:
+            conn.execute("UPDATE sessions SET wall_s = ?, cpu_s = ? WHERE rowid = ?",
+                         (float(wall_s), float(cpu_s), self._session_row))
+
     def add_session(self, started_unix: float, wall_s: float, cpu_s: float) -> None:
-        with self._connect():
-            self._conn.execute("INSERT INTO sessions VALUES (?, ?, ?)",  # type: ignore[union-attr]
-                               (started_unix, float(wall_s), float(cpu_s)))
+        """This process's final time (replacing what :meth:`begin_session` recorded so far)."""
+        conn = self._connect()
+        with conn:
+            self._write_session(conn, started_unix, wall_s, cpu_s)
+        self._session, self._session_row = None, None
 
     def session_totals(self) -> tuple[float, float, int]:
         """Wall and CPU seconds of every process that worked on this run, and their number."""
@@ -179,6 +206,7 @@ class EvaluationStore:
             conn.execute(
                 "INSERT OR REPLACE INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (kind, plan_key, fingerprint, plan_json, text, float(seconds), time.time()))
+            self._touch_session(conn)
 
     def count(self, kind: str | None = None) -> int:
         if self._conn is None:

@@ -66,9 +66,13 @@ class TrainConfig:
         if self.model not in NAMED_CONFIGS:
             raise BadInputError(f"model={self.model!r} is not a named config; choose one of "
                                 f"{sorted(NAMED_CONFIGS)}")
-        for key in ("epochs", "batch_size", "vocab_size"):
+        for key in ("epochs", "batch_size", "vocab_size", "ctx_len"):
             if getattr(self, key) < 1:
                 raise BadInputError(f"{key}={getattr(self, key)} must be >= 1")
+        if not 0 <= self.seed < 2**32:
+            raise BadInputError(f"seed={self.seed} must be a whole number from 0 to 2**32 - 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise BadInputError(f"dropout={self.dropout} must lie in [0, 1)")
         if not math.isfinite(self.lr) or self.lr <= 0:
             raise BadInputError(f"lr={self.lr} must be a finite number > 0 (e.g. 2e-3)")
         if not math.isfinite(self.weight_decay) or self.weight_decay < 0:

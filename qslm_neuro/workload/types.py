@@ -410,7 +410,12 @@ class Workload:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "Workload":
         """Read a workload .json file, or a shipped one by model name (``"slm-small-sst2"``)."""
-        path = Path(path)
+        from qslm_neuro.validate import path_like
+
+        path = path_like(path, "workload file", "workload.json")
+        if path.is_dir():
+            raise BadInputError(f"workload file {str(path)!r} is a folder; pass the workload "
+                                ".json file itself")
         if not path.is_file() and looks_like_name(path):
             path = shipped_workload_file(str(path))
         if not path.is_file():

@@ -52,8 +52,11 @@ CASES: dict[str, Case] = {
     "make test": Case(reason_not_run="the suite this test is part of"),
     'Workload.load("slm-small-sst2")': Case(),
     "search_checkpoint(": Case(needs_data=True, replace=(
-        ('const_mem="15%", alpha=1.0)', 'const_mem="30%", alpha=1.0, ladder="fp32,int8,int2", '
-                                        'tiers=("global",), calibration_size=32)'),)),
+        ("import Constraints, search_checkpoint",
+         "import Calibration, Constraints, SearchSpace, search_checkpoint"),
+        ('constraints=Constraints(accuracy="1pt", memory="15%"))',
+         'constraints=Constraints(accuracy="1pt", memory="30%"), tiers=("global",), '
+         'space=SearchSpace(ladder="fp32,int8,int2"), calibration=Calibration(size=32))'),)),
     "qslm eval --model data/slm-small-sst2 --task sst2": Case(needs_data=True),
     "qslm eval --model data/slm-small-wt2 --task wikitext2": Case(
         needs_data=True, extra=("--split", "heldout")),

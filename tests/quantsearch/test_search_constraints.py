@@ -107,16 +107,16 @@ def test_larger_alpha_prefers_smaller_models():
 @pytest.mark.parametrize("alpha", [-0.1, math.nan, "1", True])
 def test_bad_alpha_is_refused_with_the_fix(alpha):
     with pytest.raises(BadInputError, match="alpha="):
-        make_objective(None, alpha, 0.0)
+        TradeOff(alpha=alpha)
 
 
 def test_beta_without_energy_estimate_is_an_error_and_user_objectives_are_used():
     with pytest.raises(BadInputError, match="beta"):
         TradeOff(alpha=1.0, beta=1.0)(ScoreInputs(0.8, 0.8, True, 1, 8))
-    custom = make_objective(lambda s: -s.total_bytes, 1.0, 0.0)
+    custom = make_objective(lambda s: -s.total_bytes)
     assert custom(ScoreInputs(0.8, 0.8, True, 5, 8)) == -5
     with pytest.raises(BadInputError, match="not callable"):
-        make_objective(3, 1.0, 0.0)
+        make_objective(3)
 
 
 # ----------------------------------------------------------------------------------- ladder

@@ -233,15 +233,17 @@ def test_beta_weighs_measured_energy(tokenizer):
 
 @pytest.mark.skipif(not os.environ.get("QSLM_DATA_DIR"), reason="needs QSLM_DATA_DIR (real SST-2)")
 def test_real_sst2_calibration_subset_and_proxy_are_deterministic():
-    from qslm_neuro.quantsearch import build_evaluator
+    from qslm_neuro.quantsearch import Calibration, build_evaluator
     from qslm_neuro.quant import QuantPlan
 
     torch.manual_seed(0)
     tok = Tokenizer.train(POSITIVE * 5 + NEGATIVE * 5, vocab_size=280)
     model = build_model("tiny", head="classify", vocab_size=tok.vocab_size).eval()
     task = SST2Task(tok, split="dev")
-    first = build_evaluator(model, task, calibration_size=64, hw=None, seed=5)
-    second = build_evaluator(model, task, calibration_size=64, hw=None, seed=5)
+    first = build_evaluator(model, task, calibration=Calibration(size=64), record_activity=False,
+                             seed=5)
+    second = build_evaluator(model, task, calibration=Calibration(size=64), record_activity=False,
+                             seed=5)
     plan = QuantPlan.uniform(model, "int2")
     assert first.calibration(plan) == second.calibration(plan)
     assert first.proxy_kl(plan) == second.proxy_kl(plan) > 0

@@ -178,5 +178,5 @@ def assumed_accepted(ctx: Any, anchor: Candidate, step: Step) -> Candidate:
     damage model predicts, no measured activity (so steps from it rank by bytes)."""
     total = ctx.evaluator.footprint_bytes(step.plan)
     return replace(anchor, order=0, label=step.label, plan=step.plan, metric=step.predicted,
-                   total_bytes=total, meets_perf=True, meets_mem=ctx.mem.ok(total),
+                   total_bytes=total, meets_accuracy=True, meets_mem=ctx.mem.ok(total),
                    hw=None, meets_hw=True, misses=[], activity=None, _workload_factory=None)

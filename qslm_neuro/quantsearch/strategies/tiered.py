@@ -181,8 +181,8 @@ def _global_tier(ctx: SearchContext, model: DropModel, bar: tqdm) -> list[Candid
         bar.update()
         candidates.append(candidate)
         ctx.trials.append({**trial, "action": "evaluated", "candidate": candidate.order,
-                           "metric": candidate.metric, "accepted": candidate.meets_perf})
-        if not candidate.meets_perf:
+                           "metric": candidate.metric, "accepted": candidate.meets_accuracy})
+        if not candidate.meets_accuracy:
             break
     return candidates
 
@@ -193,9 +193,9 @@ def _starting_point(ctx: SearchContext, global_candidates: list[Candidate]) -> C
     chosen, _ = ctx.choose(pool)
     if chosen is not None:
         return chosen
-    meets_perf = [c for c in pool if c.meets_perf]
-    if meets_perf:  # nearest to the other bounds (bytes first when only constM binds)
-        return min(meets_perf, key=lambda c: (c.violation, c.total_bytes, c.order))
+    accurate = [c for c in pool if c.meets_accuracy]
+    if accurate:  # nearest to the other bounds (bytes first when only constM binds)
+        return min(accurate, key=lambda c: (c.violation, c.total_bytes, c.order))
     return ctx.baseline
 
 

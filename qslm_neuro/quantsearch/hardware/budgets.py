@@ -1,11 +1,11 @@
-"""Constraints in the chip's own terms, checked on each candidate's own hardware estimate.
+"""Hardware bounds of a search, checked on each candidate's own hardware estimate.
 
 Besides constA (accuracy) and constM (bytes of the model), a search that names a chip may bound
 
-* **mapped memory**, written into ``const_mem``: ``"1chip"`` / ``"2chips"`` (chips the plan is
-  mapped onto), ``"64cores"`` (neuromorphic cores), ``"syn:2MB"`` or ``"syn:20%"`` (synaptic
-  memory as mapped on the chip: bytes after its synapse format and per-core packing, absolute or
-  as a share of the fp32 baseline's on that chip). Several forms combine with commas:
+* **mapped memory**, written into the memory constraint: ``"1chip"`` / ``"2chips"`` (chips the
+  plan is mapped onto), ``"64cores"`` (neuromorphic cores), ``"syn:2MB"`` or ``"syn:20%"``
+  (synaptic memory as mapped on the chip: bytes after its synapse format and per-core packing,
+  absolute or as a share of the fp32 baseline's on that chip). Several forms combine with commas:
   ``"15%,1chip"`` (bytes of the model *and* one chip);
 * **energy per token**: ``"10uJ/token"``, ``"1.5mJ"``, ``"900nJ/token"``, or ``"60%"`` of the fp32
   baseline's energy per token on that chip;
@@ -18,39 +18,121 @@ applied). A candidate that misses a bound records *which* and *by how much*
 (:meth:`ResolvedHardware.misses`); the nearest candidates of a search that finds none are named
 that way. Malformed values raise :class:`~qslm_neuro.errors.BadInputError` naming the value and
 showing the valid forms.
+
+**Adding a hardware bound** is an edit of this package only, e.g. a bound on static power:
+
+1. a row in :data:`KINDS`: ``"static_power": Bound("static_power_w", "static power", "W",
+   "energy", base_unit="w", forms="'5mW' or '50%'")``;
+2. a field ``static_power: Any = None`` on :class:`Constraints` (below);
+3. only if the estimate's summary does not carry that figure yet: the field
+   ``static_power_w: float`` on :class:`~qslm_neuro.quantsearch.hardware.summary.HardwareSummary`
+   and where it is read from the cost report.
+
+Parsing, the ``--const-static-power`` flag of ``qslm search`` (:mod:`qslm_neuro.cli.hw_constraints`
+reads :data:`KINDS`), the checks, the misses and the reports follow from the table.
 """
 from __future__ import annotations
 
 import math
 import numbers
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 from qslm_neuro.errors import BadInputError
+from qslm_neuro.quantsearch.hardware.units import (NUMBER, QUANTITY, byte_scale, check_rate,
+                                                   si_amount)
 
-_NUMBER = r"(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
-_CHIPS = re.compile(rf"^{_NUMBER}\s*chips?$")
-_CORES = re.compile(rf"^{_NUMBER}\s*cores?$")
-_WITH_UNIT = re.compile(rf"^{_NUMBER}\s*(?P<unit>[a-zA-Zµμ%]*)(?:/(?:token|tok))?$")
-_BYTE_UNITS = {"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kib": 1024.0,
-               "mib": 1024.0 ** 2, "gib": 1024.0 ** 3}
-_PREFIX = {"": 1.0, "m": 1e-3, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "n": 1e-9, "p": 1e-12, "k": 1e3}
+_CHIPS = re.compile(rf"^{NUMBER}\s*chips?$")
+_CORES = re.compile(rf"^{NUMBER}\s*cores?$")
 
-#: kind -> (hardware-summary field, what it is called, unit shown, resource it ranks by)
-KINDS: dict[str, tuple[str, str, str, str]] = {
-    "chips": ("chips", "chips", "", "cores"),
-    "cores": ("cores", "cores", "", "cores"),
-    "synaptic_memory": ("synaptic_memory_bytes", "synaptic memory as mapped", "B",
-                        "synaptic_memory"),
-    "energy": ("energy_per_token_j", "energy per token", "J/token", "energy"),
-    "power": ("power_w", "power", "W", "energy"),
-    "latency": ("latency_per_token_s", "latency per token", "s/token", "latency"),
+
+@dataclass(frozen=True)
+class Bound:
+    """One kind of hardware bound: the summary field it checks, its name and unit for people,
+    the resource the greedy tiers rank by while it binds and, for a bound written with its own
+    option, the SI base unit it is read in and the forms shown in errors and ``--help``."""
+
+    field: str
+    name: str
+    unit: str
+    resource: str
+    base_unit: str | None = None
+    forms: str = ""
+
+    @property
+    def own_option(self) -> bool:
+        """Written with its own option (energy, power, ...), not inside the memory constraint."""
+        return self.base_unit is not None
+
+
+#: kind -> its bound: the one table of hardware bounds (see the module docstring).
+KINDS: dict[str, Bound] = {
+    "chips": Bound("chips", "chips", "", "cores"),
+    "cores": Bound("cores", "cores", "", "cores"),
+    "synaptic_memory": Bound("synaptic_memory_bytes", "synaptic memory as mapped", "B",
+                             "synaptic_memory"),
+    "energy": Bound("energy_per_token_j", "energy per token", "J/token", "energy", "j",
+                    "'10uJ/token', '1.5mJ', '900nJ/token' or '60%' (of the fp32 baseline's)"),
+    "power": Bound("power_w", "power", "W", "energy", "w",
+                   "'150mW', '0.2W' or '50%' (of the fp32 baseline's)"),
+    "latency": Bound("latency_per_token_s", "latency per token", "s/token", "latency", "s",
+                     "'2ms/token', '500us' or '80%' (of the fp32 baseline's)"),
 }
-ENERGY_FORMS = "'10uJ/token', '1.5mJ', '900nJ/token' or '60%' (of the fp32 baseline's)"
-POWER_FORMS = "'150mW', '0.2W' or '50%' (of the fp32 baseline's)"
-LATENCY_FORMS = "'2ms/token', '500us' or '80%' (of the fp32 baseline's)"
 HW_MEM_FORMS = "'1chip', '2chips', '64cores', 'syn:2MB', 'syn:20%'"
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Every constraint of a search, as written: constA (``accuracy``), constM (``memory``,
+    which also takes ``1chip``, ``64cores``, ``syn:...``), one field per bound of :data:`KINDS`
+    written with its own option, and the token rate power is estimated at.
+
+    ``Constraints(accuracy="1pt", memory="15%")``; ``Constraints(accuracy=">=0.80",
+    memory="2.5MB,1chip", energy="10uJ/token")``. Accuracy and memory forms:
+    :mod:`qslm_neuro.quantsearch.constraints`; hardware forms: this module.
+    """
+
+    accuracy: Any = None
+    memory: Any = None
+    energy: Any = None
+    power: Any = None
+    latency: Any = None
+    tokens_per_s: float | None = None
+
+    @classmethod
+    def of(cls, value: "Constraints | Mapping[str, Any] | str | None") -> "Constraints":
+        """A :class:`Constraints` from itself, a dict of its fields, None (unconstrained) or the
+        shorthand ``"accuracy,memory"``: the first comma-separated part is constA, the rest
+        constM (``"1pt,15%"``, ``"1pt,15%,1chip"``)."""
+        if value is None:
+            return cls()
+        if isinstance(value, Constraints):
+            return value
+        if isinstance(value, str):
+            accuracy, _, memory = value.partition(",")
+            return cls(accuracy=accuracy.strip() or None, memory=memory.strip() or None)
+        if isinstance(value, Mapping):
+            names = {f.name for f in fields(cls)}
+            unknown = sorted(set(value) - names)
+            if unknown:
+                raise BadInputError(f"constraints {unknown} are not known; use "
+                                    f"{sorted(names)}")
+            return cls(**value)
+        raise BadInputError(f"constraints={value!r}; pass Constraints(accuracy='1pt', "
+                            "memory='15%', ...), a dict of those fields or '1pt,15%'")
+
+    def parsed(self) -> tuple[Any, Any, "HardwareConstraints"]:
+        """``(PerfConstraint, MemConstraint, HardwareConstraints)``, every value checked."""
+        from qslm_neuro.quantsearch.constraints import MemConstraint, PerfConstraint
+
+        byte_part, budgets = split_mem(self.memory)
+        for kind, bound in KINDS.items():
+            value = getattr(self, kind) if bound.own_option else None
+            if value is not None:
+                budgets.append(_parse_quantity(kind, value))
+        hardware = HardwareConstraints(tuple(budgets), check_rate(self.tokens_per_s))
+        return PerfConstraint.parse(self.accuracy), MemConstraint.parse(byte_part), hardware
 
 
 @dataclass(frozen=True)
@@ -65,12 +147,12 @@ class HwBudget:
 
     @property
     def field(self) -> str:
-        return KINDS[self.kind][0]
+        return KINDS[self.kind].field
 
     @property
     def resource(self) -> str:
         """What the greedy tiers rank steps by while this bound binds."""
-        return KINDS[self.kind][3]
+        return KINDS[self.kind].resource
 
 
 @dataclass(frozen=True)
@@ -82,19 +164,6 @@ class HardwareConstraints:
 
     def __bool__(self) -> bool:
         return bool(self.budgets)
-
-    @classmethod
-    def parse(cls, const_mem: Any = None, const_energy: Any = None, const_power: Any = None,
-              const_latency: Any = None, tokens_per_s: Any = None
-              ) -> tuple[Any, "HardwareConstraints"]:
-        """``(the byte part of const_mem for MemConstraint, the hardware bounds)``."""
-        byte_part, budgets = split_mem(const_mem)
-        for kind, value, forms in (("energy", const_energy, ENERGY_FORMS),
-                                   ("power", const_power, POWER_FORMS),
-                                   ("latency", const_latency, LATENCY_FORMS)):
-            if value is not None:
-                budgets.append(_parse_quantity(kind, value, forms))
-        return byte_part, cls(tuple(budgets), check_rate(tokens_per_s))
 
     def resolve(self, baseline_hw: Mapping[str, Any] | None) -> "ResolvedHardware":
         """Bounds in SI units; shares resolve against the fp32 baseline's estimate on the chip."""
@@ -130,7 +199,7 @@ class ResolvedHardware:
         """One entry per bound the estimate misses: which, its value, the bound, how far."""
         result = []
         for budget, bound in self.bounds:
-            name = KINDS[budget.kind][1]
+            name = KINDS[budget.kind].name
             if hw is None or hw.get(budget.field) is None:
                 result.append({"kind": budget.kind, "constraint": budget.text, "value": None,
                                "bound": bound, "over": math.inf,
@@ -159,7 +228,7 @@ class ResolvedHardware:
     def describe(self) -> str:
         if not self.bounds:
             return "hardware: unconstrained"
-        parts = [f"{KINDS[b.kind][1]} <= {format_value(b.kind, bound)} (from {b.text!r})"
+        parts = [f"{KINDS[b.kind].name} <= {format_value(b.kind, bound)} (from {b.text!r})"
                  for b, bound in self.bounds]
         rate = "" if self.tokens_per_s is None else f" at {self.tokens_per_s:g} tokens/s"
         return "; ".join(parts) + (rate if any(b.kind == "power" for b, _ in self.bounds)
@@ -215,60 +284,42 @@ def _parse_mapped(part: str) -> HwBudget | None:
             return HwBudget(kind, number, False, part)
     if not text.startswith("syn:"):
         return None
-    match = _WITH_UNIT.match(text[4:])
+    match = QUANTITY.match(text[4:])
     unit = match["unit"].lower() if match else None
-    if match is None or (unit != "%" and unit not in _BYTE_UNITS):
+    if match is None or (unit != "%" and byte_scale(unit) is None):
         raise BadInputError(f"memory constraint {part!r}: after 'syn:' give the synaptic memory "
                             "as mapped on the chip in bytes or as a share of the fp32 "
                             "baseline's, e.g. 'syn:2MB', 'syn:512KiB' or 'syn:20%'")
     number = _positive(float(match["number"]), part, "synaptic memory", HW_MEM_FORMS)
     if unit == "%":
         return HwBudget("synaptic_memory", _share(number, part), True, part)
-    return HwBudget("synaptic_memory", number * _BYTE_UNITS[unit], False, part)
+    return HwBudget("synaptic_memory", number * float(byte_scale(unit) or 1), False, part)
 
 
-def _parse_quantity(kind: str, value: Any, forms: str) -> HwBudget:
-    """Energy (J), power (W) or latency (s) with an SI prefix, or a % of fp32's."""
+def _parse_quantity(kind: str, value: Any) -> HwBudget:
+    """A bound with its own option (energy in J, power in W, latency in s, ...) with an SI
+    prefix, or a % of fp32's."""
     if isinstance(value, HwBudget):
         return value
-    base_unit = {"energy": "j", "power": "w", "latency": "s"}[kind]
+    bound = KINDS[kind]
+    forms = bound.forms
     if isinstance(value, bool) or not isinstance(value, (str, numbers.Real)):
         raise BadInputError(f"{kind} constraint {value!r} is not understood; use {forms}")
     if isinstance(value, numbers.Real):
         return HwBudget(kind, _positive(float(value), value, kind, forms), False, str(value))
     text = value.strip().replace(" ", "")
-    match = _WITH_UNIT.match(text)
+    match = QUANTITY.match(text)
     if match is None:
         raise BadInputError(f"{kind} constraint {value!r} is not understood; use {forms}")
     number = _positive(float(match["number"]), value, kind, forms)
     unit = match["unit"]
     if unit == "%":
         return HwBudget(kind, _share(number, value), True, value.strip())
-    if kind == "latency" and unit.lower().endswith("sec"):
-        unit = unit[:-3] + "s"
-    prefix, base = unit[:-1], unit[-1:].lower()
-    scale = _PREFIX.get(prefix)
-    if base != base_unit or scale is None:
+    amount = si_amount(number, unit, str(bound.base_unit))
+    if amount is None:
         raise BadInputError(f"{kind} constraint {value!r}: unknown unit {unit or '(none)'!r}; "
                             f"use {forms}")
-    return HwBudget(kind, number * scale, False, value.strip())
-
-
-def check_rate(tokens_per_s: Any) -> float | None:
-    """The token rate power is checked at: None (the chip's fastest) or a positive number."""
-    if tokens_per_s is None:
-        return None
-    if isinstance(tokens_per_s, str):
-        try:
-            tokens_per_s = float(tokens_per_s.strip())
-        except ValueError:
-            tokens_per_s = None
-    if isinstance(tokens_per_s, bool) or not isinstance(tokens_per_s, numbers.Real) or \
-            not math.isfinite(float(tokens_per_s)) or tokens_per_s <= 0:
-        raise BadInputError(f"tokens_per_s={tokens_per_s!r}: power is checked at a positive "
-                            "token rate, e.g. --tokens-per-s 1000 (leave it out for the fastest "
-                            "rate the chip sustains)")
-    return float(tokens_per_s)
+    return HwBudget(kind, amount, False, value.strip())
 
 
 def _positive(number: float, shown: Any, what: str, forms: str) -> float:
@@ -289,7 +340,7 @@ def format_value(kind: str, value: float) -> str:
     """A number with its unit and an SI prefix a person reads easily (``1.07 mJ/token``)."""
     if kind in ("chips", "cores"):
         return f"{value:.0f} {kind[:-1] if value == 1 else kind}"
-    unit = KINDS[kind][2]
+    unit = KINDS[kind].unit
     if kind == "synaptic_memory":
         return f"{value / 1e6:.3f} MB" if value >= 1e5 else f"{value / 1e3:.1f} kB"
     for prefix, scale in (("", 1.0), ("m", 1e-3), ("u", 1e-6), ("n", 1e-9), ("p", 1e-12)):
