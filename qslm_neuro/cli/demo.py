@@ -184,7 +184,9 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
           "sentences):")
     print(format_table(rows))
     _write_costs(out_dir, rows, reports)
-    print(headline(result, report_entry, rows))
+    from qslm_neuro.quant import Hierarchy
+
+    print(headline(result, report_entry, rows, len(Hierarchy.from_module(loaded.model).modules)))
     print(f"\nwritten to {out_dir}/: report.json, candidates.csv, pareto.png, "
           f"energy_breakdown.png, precision_map.png, sensitivity.png, costs.json "
           f"({time.time() - start:.0f} s)")
@@ -193,23 +195,29 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
     return 0 if result.found else 3
 
 
-def headline(result: Any, entry: dict[str, Any] | None, rows: list[dict[str, Any]]) -> str:
-    """The demo's last lines: plan, size, dev accuracy with its 95% interval, energy per chip."""
+def headline(result: Any, entry: dict[str, Any] | None, rows: list[dict[str, Any]],
+             n_modules: int | None = None) -> str:
+    """The demo's last lines: plan, size, dev accuracy with its 95% interval, energy per chip.
+    ``n_modules``: the model's quantizable modules (those the plan leaves out stay fp32)."""
     picked = result.chosen or (result.nearest[0] if result.nearest else None)
     lines = ["", "=" * 78, "headline" if result.chosen else
              "headline: NO plan met every constraint; the nearest one"]
     if picked is None:
         return "\n".join(lines + ["no candidate"])
     base = result.baseline.total_bytes
-    lines.append(f"plan:  {picked.precisions()} ({picked.mean_weight_bits:.2f} bits per weight "
-                 "on average)")
+    rest = (n_modules or 0) - len(list(picked.plan))
+    kept = f", fp32 x{rest}" if rest > 0 and picked.plan.default.name == "fp32" else ""
+    lines.append(f"plan:  {picked.precisions()}{kept} weight matrices "
+                 f"({picked.mean_weight_bits:.2f} bits per weight on average)")
     lines.append(f"size:  {picked.total_bytes / 1e6:.2f} MB, fp32 {base / 1e6:.2f} MB "
                  f"({1 - picked.total_bytes / base:.1%} smaller)")
     if entry and "paired" in entry:
         role = "chosen" if "chosen" in entry else "nearest"
         lo, hi = entry["paired"]["ci95"]
+        same = entry.get("protocol") == "selected on the reported split"
         lines.append(f"dev accuracy (SST-2 dev, {entry[role]['details'].get('n', '?')} sentences "
-                     f"the search never saw): {entry[role]['value']:.4f} vs fp32 "
+                     f"{'the search also selected on' if same else 'the search never saw'}): "
+                     f"{entry[role]['value']:.4f} vs fp32 "
                      f"{entry['baseline']['value']:.4f}, difference "
                      f"{100 * entry['paired']['difference']:+.2f} pt (95% interval "
                      f"{100 * lo:+.2f} to {100 * hi:+.2f} pt)")
