@@ -32,8 +32,8 @@ def parse_chips(hw: Any) -> list[Any]:
             items += parts
         else:
             items.append(item)
-    names = [item.lower() for item in items if isinstance(item, str)]
-    if "none" in names:
+    names = [item.lower() if isinstance(item, str) else item for item in items]
+    if "none" in names or None in names:
         if len(items) > 1:
             raise BadInputError(f"hw={hw!r}: 'none' cannot be listed beside chips")
         return [None]
