@@ -10,8 +10,10 @@ TORCH_VERSION := 2.13.0
 
 NOTEBOOK_STAMP := $(VENV)/.notebooks-installed
 JUPYTER_ARGS ?=
+# Jupyter refuses to start as root unless told; in a container `make notebooks` runs as root.
+ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: demo test venv notebooks clean-venv
+.PHONY: demo test venv notebooks student-notebooks clean-venv
 
 venv: $(STAMP)
 
@@ -39,7 +41,11 @@ $(NOTEBOOK_STAMP): $(STAMP) pyproject.toml
 # JupyterLab on examples/ (the .ipynb are paired with the .py scripts by jupytext);
 # e.g. `make notebooks JUPYTER_ARGS=--no-browser` on a remote machine.
 notebooks: $(NOTEBOOK_STAMP)
-	$(BIN)/jupyter lab examples/ $(JUPYTER_ARGS)
+	$(BIN)/jupyter lab examples/ $(ROOT_ARGS) $(JUPYTER_ARGS)
+
+# Copies of the notebooks without the answers, for a class: examples/student/*.ipynb
+student-notebooks: $(STAMP)
+	$(BIN)/python tools/student_notebooks.py --out examples/student --overwrite
 
 clean-venv:
 	rm -rf $(VENV)

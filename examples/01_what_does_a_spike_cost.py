@@ -32,6 +32,8 @@
 # multiply-accumulate (MAC) loop on the MCU.
 #
 # You will see
+# 0. what a leaky integrate-and-fire neuron computes (and why its "leak" is not the chip's
+#    "leakage"),
 # 1. where every energy figure comes from (and which ones are assumptions),
 # 2. energy per time step as a function of the input firing rate and of the weight width,
 # 3. the **break-even point**: where the SNN stops paying off,
@@ -50,7 +52,10 @@
 # | **axon** | an input (or output) port of a core through which spikes enter (leave); a core has a limited number, so a layer with a large fan-in or fan-out is split over several cores |
 # | **tile** | a group of cores that share one router (4 cores per tile on Loihi) |
 # | **NoC** | network-on-chip: the mesh of routers that carries spikes between tiles; every hop costs energy and time |
-# | **static power** | power drawn whenever the chip is on (leakage, clocks), computing or not; static energy = static power x time |
+# | **LIF neuron** | leaky integrate-and-fire: adds its weighted input spikes to a membrane potential that decays ("leaks") by a factor beta every step, fires when it crosses a threshold and is then reset (section 0) |
+# | **leak (of a neuron)** | the factor beta < 1 by which the membrane potential shrinks each step: part of the neuron's *arithmetic*, no energy term |
+# | **static power** (chip "leakage") | power drawn whenever the chip is on (transistor leakage current, clocks), computing or not; static energy = static power x time. Nothing to do with the neuron's leak |
+# | **dynamic energy / power** | energy spent because something happened (a synaptic operation, a neuron update, a spike sent): number of events x energy per event; dynamic power = dynamic energy per second, so it grows with activity |
 # | **time step / token** | an SNN updates every neuron once per time step; the language models here take one step per token, so "per token" and "per step" are the same in this notebook |
 # | **feasible** | the workload fits the hardware: its weights fit the cores of the chips allowed (`max_chips`, 1 by default) and no core exceeds its compartment or axon limits. An infeasible estimate is still computed, and flagged |
 
@@ -65,6 +70,7 @@ from IPython.display import display
 from qslm_neuro.hw import estimate, load_hardware
 from qslm_neuro.viz import (plot_energy_breakdown, plot_energy_vs_rate, plot_energy_vs_weight_bits,
                             show_figure)
+from qslm_neuro.viz.prose import Prose
 from qslm_neuro.workload import Activity, NeuronPopulation, NonSynapticOp, SynapticLayer, Workload
 
 # QSLM_NOTEBOOK_SMALL=1 (set by the test suite) uses coarser grids; the results are the same
@@ -81,7 +87,58 @@ def show(fig, name: str) -> None:
 
 
 CHIPS = ["loihi", "loihi2", "embedded-soc"]
+# Every number the text below states is either computed here (prose.say) or checked against
+# this run (prose.check): a cost-model change then fails the notebook instead of leaving a
+# false sentence. prose.given lists the numbers that are this notebook's own inputs.
+prose = Prose(OUT)
+prose.given("5%", "10%", "20%", "0.1%", "100%", "1 ms")
 print("figures go to", OUT.resolve())
+
+# %% [markdown]
+# ## 0. The neuron: leaky integrate-and-fire
+#
+# Each of the 512 output neurons is a **leaky integrate-and-fire** (LIF) neuron, the one
+# snnTorch calls `Leaky`. At every time step `t` its membrane potential `v` does three things:
+#
+# $$v[t] = \beta\,v[t-1] + \sum_i w_i\,s_i[t] \qquad\text{(leak, then integrate)}$$
+#
+# $$\text{if } v[t] \ge \theta:\ \text{spike } z[t] = 1 \text{ and reset } v[t] \leftarrow 0
+# \qquad\text{(fire, reset)}$$
+#
+# * **leak**: `beta` (between 0 and 1) shrinks the potential every step, so old inputs fade;
+# * **integrate**: every input `i` that spiked (`s_i[t] = 1`) adds its weight `w_i`: one
+#   **synaptic operation** per spike and target, the event a neuromorphic chip pays for;
+# * **fire and reset**: crossing the threshold `theta` sends a spike `z[t]` to the next layer and
+#   sets `v` back to 0 (snnTorch's default subtracts `theta` instead).
+#
+# Two words to keep apart: the neuron's **leak** is arithmetic (a multiply by `beta` in every
+# neuron update); the chip's **leakage** is *static power*, current the transistors draw whether
+# anything happens or not. Energy spent *because* something happened (a synaptic operation, a
+# neuron update, a spike sent) is **dynamic** energy.
+#
+# **Predict, then check.** One neuron, `beta = 0.9`, `theta = 1`, one input of weight 0.3 that
+# spikes at every step. At which step does it fire first? And with `beta = 0.5`?
+
+# %%
+def lif(weight: float, beta: float, theta: float = 1.0, steps: int = 12) -> list[int]:
+    """Steps (1-based) at which one LIF neuron fires, its single input spiking every step."""
+    v, fired = 0.0, []
+    for t in range(1, steps + 1):
+        v = beta * v + weight          # leak, then integrate
+        if v >= theta:                 # fire ...
+            fired.append(t)
+            v = 0.0                    # ... and reset
+    return fired
+
+
+for beta in (0.9, 0.5):
+    print(f"beta = {beta}: fires at steps {lif(0.3, beta)}")
+
+# %% [markdown]
+# <details><summary>answer</summary>With beta = 0.9 the potential goes 0.3, 0.57, 0.81, 1.03:
+# the neuron fires at step 4, then every 4 steps. With beta = 0.5 it settles at
+# 0.3 / (1 - 0.5) = 0.6, below the threshold: it never fires. The leak decides whether a weak,
+# steady input is ever passed on.</details>
 
 # %% [markdown]
 # ## 1. The layer as a `Workload`
@@ -160,7 +217,7 @@ RELEVANT = {  # parameter -> what it is, for a reader
                      "syn_mem_per_core_bytes": "synaptic memory per core",
                      "neurons_per_core": "compartments per core",
                      "max_weight_bits": "widest weight one synapse holds",
-                     "p_static_chip_mw": "static power per chip",
+                     "p_static_chip_mw": "static power per chip, non-core share",
                      "p_static_core_mw": "static power per powered core"},
     "mcu": {"clock_hz": "clock", "cpu_current_ua_per_mhz": "core current per MHz",
             "supply_v": "supply voltage", "cycles_ac_int8": "cycles per int8 accumulate",
@@ -176,6 +233,8 @@ def readable(value: float, unit: str) -> str:
         return f"{value / 1024:,.0f} KiB"
     if unit == "Hz":
         return f"{value / 1e6:,.0f} MHz"
+    if float(value).is_integer():
+        return f"{value:,.0f} {unit}"  # 1,024 neurons, not 1.02e+03
     return f"{value:,.3g} {unit}"
 
 
@@ -193,12 +252,28 @@ for chip in CHIPS:
     first = next(iter(RELEVANT[model.family]))
     print(f"{chip}: {len(model.assumed_keys)} of {len(model.params)} parameters are assumed; "
           f"{first}: {model.params[first].source[:80]}")
+LOIHI, MCU = load_hardware("loihi"), load_hardware("embedded-soc")
+P_CHIP_ALL_CORES = (LOIHI.value("p_static_chip_mw")
+                    + LOIHI.value("cores_per_chip") * LOIHI.value("p_static_core_mw"))
+print(f"loihi static power with every core powered: {P_CHIP_ALL_CORES:.0f} mW per chip "
+      f"({LOIHI.value('p_static_chip_mw'):.1f} mW non-core + {LOIHI.value('cores_per_chip'):.0f} "
+      f"cores x {LOIHI.value('p_static_core_mw'):.2f} mW)")
+PJ_PER_CYCLE = MCU.value("cpu_current_ua_per_mhz") * MCU.value("supply_v")  # uA/MHz x V = pJ
+prose.say("One MCU figure deserves a comment: the Cortex-M7 draws about {ua:.0f} uA per MHz at "
+          "{v:.1f} V, i.e. `{ua:.0f}e-6 A/MHz x {v:.1f} V = {pj:.0f} pJ` **per clock cycle**, "
+          "for the whole core (fetch, decode, pipeline, caches). A Loihi synaptic operation "
+          "costs {syn:.1f} pJ. That factor of about {ratio:.0f} per elementary step will "
+          "dominate everything below.", ua=MCU.value("cpu_current_ua_per_mhz"),
+          v=MCU.value("supply_v"), pj=PJ_PER_CYCLE, syn=LOIHI.value("e_syn_op_pj"),
+          ratio=PJ_PER_CYCLE / LOIHI.value("e_syn_op_pj"))
+# numbers written in the markdown cells of this section and the next
+prose.check("128 KiB", LOIHI.value("syn_mem_per_core_bytes") / 1024, "Loihi's memory per core")
+prose.check("104 mW", P_CHIP_ALL_CORES, "Loihi's static power per chip, all cores powered")
 
 # %% [markdown]
-# One MCU figure deserves a comment: the Cortex-M7 draws about 280 uA per MHz at 3.3 V, i.e.
-# `280e-6 A/MHz x 3.3 V = 924 pJ` **per clock cycle**, for the whole core (fetch, decode,
-# pipeline, caches). A Loihi synaptic operation costs 23.6 pJ. That factor of ~40 per elementary
-# step will dominate everything below.
+# The "static power per chip" row is only the part that does not depend on the cores used
+# (embedded cores, I/O, clocks; an assumed 10% split): Loihi's measured 104 mW per chip is that
+# share plus the static power of all of its cores, printed above.
 #
 # **Questions**
 #
@@ -213,7 +288,7 @@ for chip in CHIPS:
 # 2. How many 8-bit weights fit into one Loihi core's synaptic memory?
 #
 #    <details><summary>answer</summary>128 KiB = 131,072 bytes, so about 131k 8-bit weights
-#    (a little less: each synapse also stores a few bits of overhead). Our layer has 262,144
+#    (a little less where a synapse also stores a few bits of overhead). Our layer has 262,144
 #    weights, so it needs at least two cores.</details>
 
 # %% [markdown]
@@ -248,6 +323,15 @@ display(pd.DataFrame({
     "synaptic memory (KiB)": (layer_table["synaptic_memory_bytes"] / 1024).round(0),
     "synaptic ops (nJ/step)": (layer_table["synaptic_ops_j_per_token"] * 1e9).round(1),
     "weight reads (nJ/step)": (layer_table["memory_reads_j_per_token"] * 1e9).round(2)}))
+at_5 = {chip: estimate(spiking_layer(0.05), chip) for chip in CHIPS}
+prose.check("3 cores", at_5["loihi"].cores, "the cores the 5% layer uses on Loihi")
+prose.check("256 KiB", example.weight_bytes / 1024, "the layer's int8 weights")
+prose.check("~46%", 100 * at_5["loihi"].parts["static"] / at_5["loihi"].energy_per_token_j,
+            "Loihi's static share at 5% firing, fastest rate")
+prose.check("~10 mW", LOIHI.value("p_static_chip_mw"), "Loihi's non-core static power")
+prose.check("128 cores", LOIHI.value("cores_per_chip"), "Loihi's cores per chip")
+prose.check("4 cores", LOIHI.value("cores_per_tile"), "Loihi's cores per tile")
+prose.check("480 MHz", MCU.value("clock_hz") / 1e6, "the MCU's clock")
 
 # %% [markdown]
 # **Questions**
@@ -345,6 +429,22 @@ for row in summary_rows:
           f"{row['T* at 50%']:.1f} time steps per token, i.e. "
           f"{row['spikes/input/token at 50%']:.1f} spikes per input per token")
 
+# The kink of the Loihi curve: the lowest rate from which the static energy (static power x
+# step time) grows about in proportion to the rate (log-log slope above 1/2; a fine grid).
+fine = np.geomspace(0.001, 0.05, 120)
+static_loihi = np.array([estimate(spiking_layer(r), "loihi").parts["static"] for r in fine])
+slopes = np.diff(np.log(static_loihi)) / np.diff(np.log(fine))
+KINK = float(fine[1:][np.argmax(slopes > 0.5)])
+print(f"Loihi's step time starts to grow with the rate at {KINK:.2%} firing")
+prose.check("0.45%", 100 * KINK, "the rate where Loihi's curve bends", rel=0.1)
+prose.check("~0.45%", 100 * KINK, "the rate where Loihi's curve bends")
+prose.check("71%", 100 * break_even["embedded-soc"], "the MCU SNN's break-even rate")
+prose.check("~71%", 100 * break_even["embedded-soc"], "the MCU SNN's break-even rate")
+prose.check("~24 pJ", LOIHI.value("e_syn_op_pj"), "Loihi's synaptic-op energy")
+prose.check("~920 pJ", PJ_PER_CYCLE, "the MCU's energy per clock cycle")
+prose.check("~1.4 cycles", MCU.value("cycles_ac_int8"), "the MCU's cycles per int8 accumulate")
+prose.check("~1 cycle", MCU.value("cycles_mac_int8"), "the MCU's cycles per int8 MAC")
+
 # %%
 energy_marks = {f"r* on {chip}: {r:.1%}": (r, E_DENSE) for chip, r in break_even.items()
                 if r is not None and r <= rates[-1]}
@@ -356,7 +456,8 @@ show(plot_energy_vs_rate(curves, references={"dense int8 on embedded-soc": E_DEN
 # %% [markdown]
 # **What to see:** each SNN curve rises with the firing rate, the dense line does not, and the
 # software SNN on the MCU crosses the dense line at its break-even rate (the red circle); the
-# neuromorphic curves stay one to four decades below it at every rate.
+# neuromorphic curves stay below the MCU's dense line at every rate. A CPU is an unfair
+# competitor, though: section 5 adds an accelerator built for dense int8 layers.
 #
 # Read the plot on log-log axes: a straight line of slope 1 means "energy proportional to
 # spikes". At low rates every curve flattens: the neuron updates (every neuron is updated every
@@ -377,7 +478,8 @@ marks = {f"r* on {chip}: {r:.1%}": (r, 1.0) for chip, r in break_even.items()
 show(plot_energy_vs_rate(curves, value="break_even_steps",
                          references={"T = 1 (one step per token)": 1.0}, marks=marks,
                          ylabel="time steps per token at break-even, T* (steps)",
-                         title="How many steps can the SNN afford before dense int8 wins?"),
+                         title="How many steps can the SNN afford before dense int8 "
+                               "on the MCU wins?"),
      "break_even_steps")
 
 # %% [markdown]
@@ -397,8 +499,8 @@ show(plot_energy_vs_rate(curves, value="break_even_steps",
 #   can afford tens (Loihi) to hundreds (Loihi 2) of steps. Put differently, the break-even is a
 #   *spike budget* per input per token (last column). A rate-coded SNN with 32 steps and 20%
 #   firing is in a very different place from SpikeGPT's one step per token.
-# * The flat part on the left is the floor set by neuron updates and static power: below ~1%
-#   firing, fewer spikes no longer save energy.
+# * The flat part on the left is the floor set by neuron updates and static power: at the lowest
+#   rates, fewer spikes no longer save energy.
 # * Nothing here says the *network* is as accurate as a dense one; that is notebook 2's job.
 #
 # **Questions**
@@ -419,11 +521,49 @@ show(plot_energy_vs_rate(curves, value="break_even_steps",
 #    it is far above 20, so yes. On the MCU it would lose: its `T*` at 10% is a few steps.
 #    </details>
 #
-# 3. Why does every curve flatten below ~1% firing?
+# 3. Why does every curve flatten at the lowest firing rates?
 #
 #    <details><summary>answer</summary>Every neuron is updated every step and the chip leaks
 #    for the whole step, whether spikes arrive or not; those costs set a floor that fewer
 #    spikes cannot lower.</details>
+
+# %% [markdown]
+# ### A fair competitor: a dense int8 accelerator
+#
+# The MCU spends a whole CPU cycle (fetch, decode, pipeline) on every multiply-accumulate. A
+# chip built for dense int8 layers, a MAC array next to its weight SRAM, spends only the MAC
+# and the weight read. `hw_models/dense-int8.toml` prices one from Horowitz's 45 nm energy
+# figures (ISSCC 2014, the same source as the neuromorphic chips' weight reads; its structure
+# and static power are assumed, with reasons in the file). It does every MAC every step,
+# spikes or zeros. Predict first: at which firing rate does the SNN on Loihi stop beating it?
+
+# %%
+ACC = "dense-int8"
+dense_acc = estimate(dense_layer(), ACC)
+E_ACC = dense_acc.energy_per_token_j
+break_even_acc = {chip: break_even_rate(chip, E_ACC, full_range) for chip in CHIPS}
+print(dense_acc.summary())
+show(plot_energy_vs_rate(curves, references={"dense int8 on embedded-soc": E_DENSE,
+                                             "dense int8 accelerator": E_ACC},
+                         marks={f"{chip}: {r:.1%}": (r, E_ACC)
+                                for chip, r in break_even_acc.items()
+                                if r is not None and chip != "embedded-soc"},
+                         mark_offset=(6, -14),
+                         title="512x512 layer: the SNN against a dense int8 accelerator"),
+     "energy_vs_rate_accelerator")
+
+
+def rate_text(rate) -> str:
+    return "at no rate below 100%" if rate is None else f"above {rate:.1%} firing"
+
+
+prose.say("**What to see:** the accelerator runs the layer for {acc:.2f} uJ per step, "
+          "{ratio:,.0f} times less than the MCU's {mcu:.0f} uJ. Against it the SNN loses "
+          "{l1} on Loihi and {l2} on Loihi 2, where against the MCU it won at every "
+          "rate. Against a fair dense competitor, a spiking chip pays off only for sparse "
+          "activity.", acc=E_ACC * 1e6, ratio=E_DENSE / E_ACC,
+          mcu=E_DENSE * 1e6, l1=rate_text(break_even_acc["loihi"]),
+          l2=rate_text(break_even_acc["loihi2"]))
 
 # %% [markdown]
 # ## 6. Energy vs weight width
@@ -457,6 +597,18 @@ show(plot_energy_vs_weight_bits(by_bits, references={"dense on embedded-soc": de
      "energy_vs_weight_bits")
 display(by_bits.pivot(index="weight", columns="hardware", values="cores")
         .loc[list(dict.fromkeys(by_bits.weight))].rename(columns=lambda c: f"cores, {c}"))
+loihi_cores = {bits: estimate(spiking_layer(0.05, bits), "loihi").cores for bits in (5, 6, 8)}
+synops_5 = spiking_layer(0.05).layers[0].synaptic_ops_per_step
+per_bit_nj = synops_5 * LOIHI.value("e_syn_read_pj_per_bit") * 1e-3
+prose.check("3 cores", max(loihi_cores.values()), "the cores int5-int8 need on Loihi")
+prose.check("3 cores", min(loihi_cores.values()), "the cores int5-int8 need on Loihi")
+prose.check("~0.1 pJ", LOIHI.value("e_syn_read_pj_per_bit"), "Loihi's read energy per bit")
+prose.check("0.1 pJ", LOIHI.value("e_syn_read_pj_per_bit"), "Loihi's read energy per bit")
+prose.check("1.3 nJ", per_bit_nj, "the energy one bit less saves per step at 5% firing")
+prose.check("650 nJ", at_5["loihi"].energy_per_token_j * 1e9, "Loihi's energy per step at 5%")
+prose.check("192 KiB", spiking_layer(0.05, 6).weight_bytes / 1024, "the int6 weights")
+prose.check("0.75 cycles", MCU.value("cycles_mac_int16"), "the MCU's cycles per int16 MAC")
+prose.check("1.0 cycle", MCU.value("cycles_mac_int8"), "the MCU's cycles per int8 MAC")
 
 # %% [markdown]
 # **What to see:** Loihi's curve is flat from int5 to int8, steps up above 8 bits and steps up
@@ -490,7 +642,7 @@ display(by_bits.pivot(index="weight", columns="hardware", values="cores")
 #
 # 1. You quantize this layer from int8 to int6 for Loihi. What do you save?
 #
-#    <details><summary>answer</summary>Memory (192 instead of 256 KiB) but no core and almost no
+#    <details><summary>answer</summary>Memory (192 KiB instead of 256 KiB) but no core and almost no
 #    energy: the layer still needs the same cores and the same synaptic operations.</details>
 #
 # 2. Why can *fewer* cores make a step *more* expensive?
@@ -512,10 +664,15 @@ show(plot_energy_breakdown(breakdown, unit="time step",
      "energy_breakdown")
 display(pd.DataFrame({k: {p: v * 1e9 for p, v in r.parts.items()} for k, r in breakdown.items()})
         .round(1).rename_axis("part (nJ per step)"))
+prose.check("0.65 uJ", at_5["loihi"].energy_per_token_j * 1e6, "Loihi's energy per step at 5%")
+prose.check("1.34 uJ", at_5["loihi2"].energy_per_token_j * 1e6, "Loihi 2's energy per step")
+prose.check("255 uJ", E_DENSE * 1e6, "the dense int8 layer on the MCU")
+prose.check("10%", 100 * LOIHI.value("p_static_chip_mw") / P_CHIP_ALL_CORES,
+            "the non-core share of Loihi's static power")
 
 # %% [markdown]
 # **What to see:** the left panel (log scale) shows the totals differ by more than two
-# decades (0.65 and 1.34 uJ on Loihi and Loihi 2 against 255 uJ dense on the MCU); the right
+# decades (0.65 uJ and 1.34 uJ on Loihi and Loihi 2 against 255 uJ dense on the MCU); the right
 # panel shows what each bar is made of, whatever its size: almost half of Loihi's energy is
 # static, and most of Loihi 2's (its static power, measured on a board, is about twice Loihi's).
 #
@@ -547,6 +704,19 @@ static_rows.append({"hardware": "dense int8 MCU", "time step": "1 ms",
                     "energy per step (uJ)": r.energy_per_token_j * 1e6,
                     "static share (%)": 100 * r.parts["static"] / r.energy_per_token_j})
 display(pd.DataFrame(static_rows).round({"energy per step (uJ)": 2, "static share (%)": 0}))
+slow = {chip: estimate(spiking_layer(0.05), chip, tokens_per_s=1000.0) for chip in CHIPS}
+loihi_static_share = 100 * slow["loihi"].parts["static"] / slow["loihi"].energy_per_token_j
+prose.check("~0.7 mW", LOIHI.value("p_static_core_mw"), "Loihi's static power per core")
+prose.check("~97%", loihi_static_share, "Loihi's static share at a 1 ms step")
+prose.check("~3%", 100 - loihi_static_share, "Loihi's dynamic share at a 1 ms step", rel=0.3)
+prose.check("1.5%", (100 - loihi_static_share) / 2, "what halving the dynamic part saves",
+            rel=0.3)
+mcu_dynamic = at_5["embedded-soc"].energy_per_token_j - at_5["embedded-soc"].parts["static"]
+prose.check("~20 uJ", mcu_dynamic * 1e6, "the MCU SNN's dynamic energy per step")
+loihi_dynamic = at_5["loihi"].energy_per_token_j - at_5["loihi"].parts["static"]
+prose.check("0.35 uJ", loihi_dynamic * 1e6, "Loihi's dynamic energy per step", rel=0.05)
+prose.check("~13 mW", slow["loihi"].parts["static"] * 1000.0 * 1e3,
+            "Loihi's static power with the layer's cores powered")
 
 # %% [markdown]
 # At a 1 ms step the neuromorphic layer's energy is almost all static: the spikes hardly matter
@@ -563,9 +733,59 @@ display(pd.DataFrame(static_rows).round({"energy per step (uJ)": 2, "static shar
 # 2. Why is the static share of the SNN on the MCU much lower than Loihi's at 1 ms?
 #
 #    <details><summary>answer</summary>The MCU's dynamic energy per step (~20 uJ of CPU cycles)
-#    is large next to its static power x 1 ms; Loihi's dynamic energy is well under 1 uJ, so
+#    is large next to its static power x 1 ms; Loihi's dynamic energy is about 0.35 uJ, so
 #    the ~13 mW it leaks for the whole millisecond dominates.</details>
+
+# %% [markdown]
+# ## 9. Predict, then check
 #
+# Change one chip parameter, write down what you expect, then run the cell. Each exercise
+# gives you the numbers you need from the sections above; your prediction goes into the
+# variable, the cell compares it with the model.
+#
+# 1. **A cheaper synapse.** Halve Loihi's energy per synaptic operation (`e_syn_op_pj`). What
+#    is the energy per step of the 5% layer now, running as fast as it can? (Hint: the
+#    breakdown table of section 7 splits the step into parts; only one of them depends on
+#    `e_syn_op_pj`.)
+# 2. **A leakier chip at a fixed step.** Double Loihi's static power per core
+#    (`p_static_core_mw`) and run at a 1 ms step. What is the energy per step now? (Hint: at
+#    1 ms almost everything is static; which part of the static power doubles?)
+
+# %%
+MY_PREDICTION_UJ = {"cheaper synapse": None, "leakier cores at 1 ms": None}  # fill in, in uJ
+EXERCISES = {
+    "cheaper synapse": estimate(spiking_layer(0.05), "loihi", overrides={
+        "e_syn_op_pj": LOIHI.value("e_syn_op_pj") / 2}),
+    "leakier cores at 1 ms": estimate(spiking_layer(0.05), "loihi", tokens_per_s=1000.0,
+                                      overrides={"p_static_core_mw":
+                                                 2 * LOIHI.value("p_static_core_mw")}),
+}
+for name, report in EXERCISES.items():
+    guess = MY_PREDICTION_UJ[name]
+    actual = report.energy_per_token_j * 1e6
+    verdict = ("no prediction written down: write one first, then rerun" if guess is None else
+               f"your prediction {guess:.3g} uJ is off by {100 * (guess / actual - 1):+.0f}%")
+    print(f"{name}: the model says {actual:.3f} uJ per step; {verdict}")
+
+# %%
+# answer (the student copy leaves this cell out)
+synaptic_5 = at_5["loihi"].parts["synaptic_ops"]
+prose.say("<details><summary>answer</summary>\n\n1. The synaptic part of the 5% step was {syn:.3f} uJ of {total:.3f} uJ; halving it "
+          "saves {half:.3f} uJ *and* shortens the step (a synaptic operation takes time too, and "
+          "static power is paid for the step), so the model gives {actual:.3f} uJ.\n"
+          "2. At 1 ms the static part was {static:.2f} uJ of {total_1ms:.2f} uJ; only the "
+          "per-core share ({cores} cores x {core:.2f} mW x 1 ms = {core_uj:.2f} uJ) doubles, the "
+          "chip's own {chip_mw:.1f} mW does not: {actual2:.2f} uJ.\n\n</details>",
+          syn=synaptic_5 * 1e6, total=at_5["loihi"].energy_per_token_j * 1e6,
+          half=synaptic_5 / 2 * 1e6, actual=EXERCISES["cheaper synapse"].energy_per_token_j * 1e6,
+          static=slow["loihi"].parts["static"] * 1e6,
+          total_1ms=slow["loihi"].energy_per_token_j * 1e6, cores=slow["loihi"].cores,
+          core=LOIHI.value("p_static_core_mw"),
+          core_uj=slow["loihi"].cores * LOIHI.value("p_static_core_mw") * 1e-3 * 1e3,
+          chip_mw=LOIHI.value("p_static_chip_mw"),
+          actual2=EXERCISES["leakier cores at 1 ms"].energy_per_token_j * 1e6)
+
+# %% [markdown]
 # ## Things to try
 # * The 1.4-cycle accumulate assumes the accumulators live in SRAM. With a small layer they could
 #   stay in registers: try
@@ -582,3 +802,6 @@ display(pd.DataFrame(static_rows).round({"energy per step (uJ)": 2, "static shar
 # placed without locality; Loihi 2's figures are fitted to two measured workloads (their split
 # between kinds of event is not); the MCU cycle counts are estimates. Every unmeasured value is
 # marked `assumed` in the TOML files and can be overridden.
+
+# %%
+prose.write()  # what the text states and how each number was checked: prose.json beside the figures

@@ -76,6 +76,7 @@ from qslm_neuro.quantsearch import (Calibration, Constraints, Execution, SearchS
 from qslm_neuro.quantsearch.checkpoint import describe_report_split, evaluate_on_split  # noqa: E402
 from qslm_neuro.viz import (plot_energy_breakdown, plot_pareto, plot_precision_map,  # noqa: E402
                             plot_sensitivity_heatmap, show_figure)
+from qslm_neuro.viz.prose import Prose  # noqa: E402
 
 SMALL = os.environ.get("QSLM_NOTEBOOK_SMALL") == "1"
 OUT = Path(os.environ.get("QSLM_NOTEBOOK_OUT", "output")) / "02_quantizing_a_spiking_lm"
@@ -100,6 +101,10 @@ def repository_root() -> Path:
 
 
 ROOT = repository_root()
+# Results in this notebook's text are computed from its run (prose.say); the numbers in the
+# markdown are the settings it uses (prose.given), checked where the code sets them.
+prose = Prose(OUT)
+prose.given("25%", "95%", "150mW", "2ms", "1chip")
 MODEL_DIR = ROOT / "data" / "slm-small-sst2"
 DATA_DIR = os.environ.get("QSLM_DATA_DIR")
 REAL = not SMALL and MODEL_DIR.is_dir() and bool(DATA_DIR)
@@ -292,8 +297,21 @@ show(plot_sensitivity_heatmap(result.sensitivity, level="module", noise=2.01 * o
      "sensitivity_heatmap")
 
 # %% [markdown]
-# **What to see:** which rows turn red at which precision. In the small setting most modules
-# survive int4 (white); the red cells are the modules the search will have to keep wider.
+# **What to see:** which rows turn red at which precision; the red cells are the modules the
+# search will have to keep wider.
+
+# %%
+module_rows = [r for r in result.sensitivity.rows if r.level == "module"]
+lowest = LADDER.split(",")[-1]
+for precision in LADDER.split(",")[1:]:
+    at = [r for r in module_rows if r.precision == precision]
+    quiet = sum(1 for r in at if r.drop is not None and abs(r.drop) <= 2.01 * one_sentence)
+    hurt = sorted((r for r in at if r.drop is not None and r.drop > 2.01 * one_sentence),
+                  key=lambda r: -r.drop)
+    prose.say("At {p}: {quiet} of {n} modules change accuracy by at most two sentences (white); "
+              "{worst}", p=precision, quiet=quiet, n=len(at),
+              worst=("the most sensitive is `" + hurt[0].unit + f"` ({100 * hurt[0].drop:.1f} "
+                     "points)." if hurt else "none hurts by more."))
 
 # %%
 show(plot_sensitivity_heatmap(result.sensitivity, level="block", value="kl",
@@ -337,7 +355,8 @@ else:
 # ladder with one precision everywhere. The **block** and **module** tiers then lower one unit at
 # a time by one ladder step, least harmful per byte saved first. Before each full evaluation an
 # additive model predicts the accuracy from the sensitivity table; a step predicted to miss
-# constA by more than 1% of the baseline is `skipped` without evaluating it. A step that breaks
+# constA by more than 1% of the baseline (the default `skip_margin`) is `skipped` without
+# evaluating it. A step that breaks
 # constA freezes its unit.
 
 # %%
@@ -353,6 +372,9 @@ steps = pd.DataFrame({
 with pd.option_context("display.max_rows", 80):
     display(steps.reset_index(drop=True).fillna(""))
 print(trials.groupby(["tier", "action"]).size().rename("trials").to_string())
+from qslm_neuro.quantsearch.strategies.tiered import DEFAULT_SKIP_MARGIN  # noqa: E402
+
+prose.check("1%", 100 * DEFAULT_SKIP_MARGIN, "the tiered search's skip margin")
 
 # %% [markdown]
 # **Questions**
@@ -422,8 +444,15 @@ print(hierarchy.tree(chosen.plan).splitlines()[0])
 
 # %% [markdown]
 # **What to see:** one colour per precision; the cells that stay wider are modules the search
-# could not lower without breaking constA, mostly the ones that turned red in the
-# sensitivity map (the embedding first).
+# could not lower without breaking constA. Compare them with the red rows of the sensitivity
+# map:
+
+# %%
+widest_bits = max(chosen.plan.precision_of(m.path).bits for m in hierarchy.modules)
+kept = [m.path for m in hierarchy.modules if chosen.plan.precision_of(m.path).bits == widest_bits]
+prose.say("The widest precision in the plan, {bits} bits, is kept by {n} of {total} modules: "
+          "{names}.", bits=widest_bits, n=len(kept), total=len(hierarchy.modules),
+          names=", ".join(f"`{k}`" for k in kept[:6]) + (" ..." if len(kept) > 6 else ""))
 
 # %% [markdown]
 # ### What it means on a chip
@@ -447,12 +476,24 @@ display(pd.DataFrame({name: {"energy per token (uJ)": round(r.energy_per_token_j
                       for name, r in reports.items()}).T)
 
 # %% [markdown]
-# **What to see:** the plan shrinks the synaptic memory many times over, the energy per token
-# far less. On Loihi 2 the synaptic part (blue) does shrink, mostly because fp32 weights are
-# costed as 4 synapses each; but in this tiny model the non-synaptic work (LayerNorm and the
-# WKV recurrence on the embedded cores, brown) and static power dominate, and the weights do
-# not change them. The cores stay the same: here they are set by the neuron counts, not by
-# memory. On the MCU the same brown part dominates and the bar hardly moves.
+# **What to see:** how much the plan shrinks the synaptic memory against how much it shrinks
+# the energy per token, chip by chip, and which part of each bar moves:
+
+# %%
+for hw in ("loihi2", "embedded-soc"):
+    before, after = reports[f"fp32 on {hw}"], reports[f"#{chosen.order} on {hw}"]
+    moved = max(before.parts, key=lambda p: abs(before.parts[p] - after.parts.get(p, 0.0)))
+    largest = max(after.parts, key=after.parts.get)
+    prose.say("On {hw}: synaptic memory {m1:,.0f} -> {m2:,.0f} KiB (x{mr:.2f}), energy per token "
+              "{e1:.3g} -> {e2:.3g} uJ ({ec:+.0%}), cores {c1} -> {c2}. The part that moved most "
+              "is `{moved}`; the largest part after quantization is `{largest}` "
+              "({share:.0%} of the bar).", hw=hw,
+              m1=before.synaptic_memory_bytes / 1024, m2=after.synaptic_memory_bytes / 1024,
+              mr=after.synaptic_memory_bytes / max(before.synaptic_memory_bytes, 1),
+              e1=before.energy_per_token_j * 1e6, e2=after.energy_per_token_j * 1e6,
+              ec=after.energy_per_token_j / before.energy_per_token_j - 1,
+              c1=before.cores, c2=after.cores, moved=moved, largest=largest,
+              share=after.parts[largest] / after.energy_per_token_j)
 
 # %% [markdown]
 # ## 4. The effect of alpha and of the memory cap
@@ -546,12 +587,22 @@ with pd.option_context("display.max_colwidth", 70):
     display(pd.DataFrame(chip_rows).set_index("chip"))
 
 # %% [markdown]
-# **What to see:** the same candidates, judged per chip. Where quantization lowers the chip's
-# energy enough (the synaptic part shrinks on Loihi 2), a plan is found; where the energy hardly
-# depends on the weights (the MCU's non-synaptic work dominates this tiny model), the bound
-# may not be met, and the search says so and names the nearest candidates. "newly evaluated"
-# is small: the store already held the plans.
-#
+# **What to see:** the same candidates, judged per chip: a chip whose energy depends little on
+# the weights may not meet the bound, and the search then says so and names the nearest
+# candidates. "newly evaluated" is small: the store already held the plans.
+
+# %%
+picks = {name: (r.chosen.order if r.chosen else None) for name, r in per_chip.items()}
+same = len(set(picks.values())) == 1
+prose.say("Here: {found}. {same}", found="; ".join(
+    f"{name} {'found plan #' + str(order) if order is not None else 'found no plan'}"
+    for name, order in picks.items()),
+    same=("Both chips picked the same plan: its energy saving is the best on each of them, "
+          "so one plan serves both here." if same else
+          "The chips picked different plans: what each charges for differs."))
+prose.write()
+
+# %% [markdown]
 # **Questions**
 #
 # 1. Why is one plan per chip better than one plan for all chips?

@@ -67,6 +67,7 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 from qslm_neuro.hw import estimate, load_hardware, sweep  # noqa: E402
 from qslm_neuro.viz import (plot_energy_breakdown, plot_sweep_heatmap, plot_sweep_lines,  # noqa: E402
                             show_figure)
+from qslm_neuro.viz.prose import Prose  # noqa: E402
 
 SMALL = os.environ.get("QSLM_NOTEBOOK_SMALL") == "1"
 OUT = Path(os.environ.get("QSLM_NOTEBOOK_OUT", "output")) / "03_sweeping_a_chip"
@@ -100,6 +101,10 @@ def repository_root() -> Path:
 
 ROOT = repository_root()
 HW = "loihi2"
+# The numbers in this notebook's text are computed from its run (prose.say): the small setting
+# (QSLM_NOTEBOOK_SMALL=1) measures fewer tokens and sweeps a coarser grid, so they differ.
+prose = Prose(OUT)
+prose.given("4 pJ", "8 KiB", "4096 chips")
 print("repository:", ROOT, "| figures go to", OUT.resolve())
 
 # %% [markdown]
@@ -189,18 +194,33 @@ for report in baseline.values():
 # **Questions**
 #
 # 1. Why does Loihi need far more energy per token than Loihi 2 for the same candidate?
-#
-#    <details><summary>answer</summary>Read the parts: on Loihi ~76% is static. Its step is
-#    much slower (4.7 ms against 0.12 ms): the head's graded inputs cost 8 bit-serial synaptic
-#    events each, on the few cores that hold the head, and the whole chip leaks while they
-#    work (`estimate(...).layers["core_time_s"]` shows the head as the slowest layer).</details>
-#
 # 2. Where the activity comes from changes the answer. Which source would you trust for a
 #    deployment, and why?
 #
 #    <details><summary>answer</summary>Activity measured with the plan applied on real inputs of
 #    the deployment's kind (here WikiText-2 text); random tokens are not language, and a
 #    profile measured at fp32 may fire differently from the quantized model.</details>
+
+# %%
+# answer to question 1 (the student copy leaves this cell out)
+def slowest_layer(report) -> str:
+    """The layer whose cores take longest per step (it sets the step time)."""
+    times = report.layers.groupby("name")["core_time_s"].max()
+    return str(times.idxmax())
+
+
+def static_share(report) -> float:
+    return report.parts["static"] / report.energy_per_token_j
+
+
+prose.say("<details><summary>answer to 1</summary>\n\nRead the parts: on Loihi {share:.0%} of "
+          "the energy per token is static, on Loihi 2 {share2:.0%}. Loihi's time step is much "
+          "slower ({t1:,.0f} us against {t2:,.0f} us), and the whole chip leaks while it lasts; "
+          "the slowest layer on Loihi is `{slow}` (`estimate(...).layers[\"core_time_s\"]`)."
+          "\n\n</details>", share=static_share(baseline["loihi"]),
+          share2=static_share(baseline["loihi2"]),
+          t1=1e6 / baseline["loihi"].max_tokens_per_s,
+          t2=1e6 / baseline["loihi2"].max_tokens_per_s, slow=slowest_layer(baseline["loihi"]))
 
 # %% [markdown]
 # ## 2. The sweep
@@ -256,36 +276,61 @@ fig = plot_sweep_heatmap(energy_slice, "syn_mem_per_core_bytes", "e_syn_op_pj", 
 mark_chip(fig, nearest(grid["syn_mem_per_core_bytes"], chip.value("syn_mem_per_core_bytes"))
           / 1024, at_syn_op)
 fig.axes[0].axvline(head_bytes / 1024, color="white", ls="--", lw=1)
-fig.axes[0].annotate(f"{head_name} fits one core", (head_bytes / 1024, 3.0), xytext=(4, 0),
-                     textcoords="offset points", color="white", fontsize=8)
+fig.axes[0].annotate(f"{head_name} fits one core from here →", (head_bytes / 1024, 3.0),
+                     xytext=(-4, 0), ha="right", textcoords="offset points", color="white",
+                     fontsize=8)  # left of the line: the line may sit at the plot's right edge
 show(fig, "energy_heatmap")
 
 # %% [markdown]
 # **What to see:** energy rises from bottom to top (dearer synaptic operations) and changes in
-# steps from left to right; the hatched column on the left is too small a core for one chip,
-# and there is a jump up at the dashed line.
+# steps from left to right, where the weights need fewer cores; hatched cells are cores too
+# small for one chip. The dashed line marks the largest layer's synaptic memory: right of it,
+# that layer fits into one core.
 #
-# Read it row by row (fixed memory per core): memory per core changes how many cores the
-# weights need and how much work each core does per step; both change the static energy.
 # Read it column by column (fixed memory per core): energy grows linearly with the synaptic-op
-# energy, with a slope set by how many synaptic operations a token needs.
-#
-# **The jump at the dashed line (~164 KiB per core).** The slowest layer is the head (192 x 2048
-# weights, 164 KiB at int4, fed graded values: 8 bit-serial events per input). Below 164 KiB
-# per core its weights are split over 2 cores that work in parallel; from 164 KiB on they fit
-# into one core, which then does all of the head's synaptic operations alone. The step time
-# doubles (118 to 235 us per token), and every powered core and the chip leak for twice as
-# long: static energy per token doubles, and the token rate halves. More memory per core made
-# the chip *worse* here.
+# energy, with a slope set by how many synaptic operations a token needs. Read it row by row
+# (fixed synaptic-op energy): memory per core changes how many cores the weights need and how
+# much work each core does per step; both change the static energy. The next cell reads the
+# row of today's synaptic-op energy.
 
 # %%
 row = energy_slice[(energy_slice.e_syn_op_pj == at_syn_op) & energy_slice.feasible]
+row = row.sort_values("syn_mem_per_core_bytes")
 best_row = row.loc[row["energy_per_token_j"].idxmin()]
-print(f"at e_syn_op_pj = {at_syn_op:.3g}: lowest energy per token "
-      f"{best_row.energy_per_token_j * 1e6:.2f} uJ with "
-      f"{best_row.syn_mem_per_core_bytes / 1024:.0f} "
-      f"KiB per core ({best_row.cores} cores); the smallest feasible memory per core here is "
-      f"{row.syn_mem_per_core_bytes.min() / 1024:.0f} KiB")
+today_mem = nearest(grid["syn_mem_per_core_bytes"], chip.value("syn_mem_per_core_bytes"))
+today_row = row[row.syn_mem_per_core_bytes == today_mem].iloc[0]
+jumps = row["energy_per_token_j"].pct_change()
+worst = jumps.idxmax() if len(row) > 1 else None
+print(row[["syn_mem_per_core_bytes", "energy_per_token_j", "cores", "latency_per_token_s"]]
+      .assign(syn_mem_per_core_bytes=lambda d: d.syn_mem_per_core_bytes / 1024,
+              energy_per_token_j=lambda d: d.energy_per_token_j * 1e6,
+              latency_per_token_s=lambda d: d.latency_per_token_s * 1e6)
+      .rename(columns={"syn_mem_per_core_bytes": "memory per core (KiB)",
+                       "energy_per_token_j": "energy per token (uJ)",
+                       "latency_per_token_s": "step time (us)"}).round(2).to_string(index=False))
+if worst is not None and jumps[worst] > 0.05:
+    before = row.loc[row.index[list(row.index).index(worst) - 1]]
+    jump_text = (f"The largest step up along this row is from "
+                 f"{before.syn_mem_per_core_bytes / 1024:.0f} to "
+                 f"{row.loc[worst].syn_mem_per_core_bytes / 1024:.0f} KiB per core "
+                 f"({100 * jumps[worst]:+.0f}%): the cores go from {before.cores} to "
+                 f"{row.loc[worst].cores} and the step time from "
+                 f"{before.latency_per_token_s * 1e6:.3g} to "
+                 f"{row.loc[worst].latency_per_token_s * 1e6:.3g} us: fewer cores each do more "
+                 "work per step, and every powered core leaks for the whole step.")
+else:
+    jump_text = ("No step up along this row exceeds 5%: bigger cores never make this candidate "
+                 "markedly worse here.")
+prose.say("At a synaptic operation of {syn:.3g} pJ the lowest energy per token, {best:.2f} uJ, "
+          "comes with {best_mem:.0f} KiB per core ({best_cores} cores); the grid point nearest "
+          "today's {chip_mem:.0f} KiB, {today_mem:.0f} KiB per core, gives {today:.2f} uJ "
+          "({today_cores} cores). The smallest "
+          "core that still fits one chip holds {smallest:.0f} KiB. {jump}", syn=at_syn_op,
+          best=best_row.energy_per_token_j * 1e6, best_mem=best_row.syn_mem_per_core_bytes / 1024,
+          best_cores=best_row.cores, today_mem=today_mem / 1024,
+          chip_mem=chip.value("syn_mem_per_core_bytes") / 1024,
+          today=today_row.energy_per_token_j * 1e6, today_cores=today_row.cores,
+          smallest=row.syn_mem_per_core_bytes.min() / 1024, jump=jump_text)
 
 # %% [markdown]
 # ### Energy per token over memory per core and static power per core
@@ -299,13 +344,13 @@ fig = plot_sweep_heatmap(static_slice, "syn_mem_per_core_bytes", "p_static_core_
 mark_chip(fig, nearest(grid["syn_mem_per_core_bytes"], chip.value("syn_mem_per_core_bytes"))
           / 1024, at_static)
 show(fig, "static_heatmap")
-static_share = (table["energy_static_j"] / table["energy_per_token_j"])
-print(f"static share of the energy across the grid: {static_share.min():.0%} to "
-      f"{static_share.max():.0%}")
+grid_static_share = (table["energy_static_j"] / table["energy_per_token_j"])
+print(f"static share of the energy across the grid: {grid_static_share.min():.0%} to "
+      f"{grid_static_share.max():.0%}")
 
 # %% [markdown]
-# **What to see:** leakier cores (upwards) cost more everywhere, and most where the chip is slow
-# (right of the head's 164 KiB, where the step takes twice as long).
+# **What to see:** leakier cores (upwards) cost more everywhere, and most where the step is
+# slow, so that every powered core leaks for longer.
 
 # %% [markdown]
 # Static energy per token is static power x time per token. At the fastest token rate the chip
@@ -316,10 +361,7 @@ print(f"static share of the energy across the grid: {static_share.min():.0%} to 
 # **Questions**
 #
 # 1. Your team can double the synaptic memory per core of today's Loihi 2 model. Worth it?
-#
-#    <details><summary>answer</summary>Not for this model: it saves a couple of cores, but
-#    above ~164 KiB the head fits into one core, the step takes twice as long and energy per
-#    token goes *up* (the jump). Check the 4x-memory bar in section 4.</details>
+#    (Predict from the heat map first; the cell below answers from the model.)
 #
 # 2. Why are the hatched cells on the left?
 #
@@ -330,8 +372,25 @@ print(f"static share of the energy across the grid: {static_share.min():.0%} to 
 # 3. Where does a cheaper synaptic operation pay most?
 #
 #    <details><summary>answer</summary>Where synaptic operations are the largest part of the
-#    energy: fast chips (left of the jump) and low static power. On a slow, leaky chip static
+#    energy: fast chips (short steps) and low static power. On a slow, leaky chip static
 #    energy dominates and the synapse hardly matters.</details>
+
+# %%
+# answer to question 1 (the student copy leaves this cell out)
+today_report = estimate(workload, HW)
+doubled = estimate(workload, HW, overrides={"syn_mem_per_core_bytes":
+                                            2 * int(chip.value("syn_mem_per_core_bytes"))})
+change = doubled.energy_per_token_j / today_report.energy_per_token_j - 1
+prose.say("<details><summary>answer to 1</summary>\n\nWith twice the memory per core the "
+          "candidate needs {c2} cores instead of {c1} and {e2:.2f} uJ per token instead of "
+          "{e1:.2f} uJ ({change:+.0%}); the time step takes {t2:,.0f} us instead of {t1:,.0f} us. "
+          "{verdict}\n\n</details>", c1=today_report.cores, c2=doubled.cores,
+          e1=today_report.energy_per_token_j * 1e6, e2=doubled.energy_per_token_j * 1e6,
+          change=change, t1=1e6 / today_report.max_tokens_per_s,
+          t2=1e6 / doubled.max_tokens_per_s,
+          verdict="Worth it for energy." if change < -0.02 else
+          "Not worth it for energy: the saved cores are paid back by longer steps." if change > 0.02
+          else "It hardly matters for energy; decide on area.")
 
 # %% [markdown]
 # ### Cores and chips
@@ -384,23 +443,35 @@ compare = []
 for name, w in ((f"{MODEL_DIR.name} ({profile.data})", big),
                 (f"slm-small-sst2 ({sst2_profile.data})", big_sst2)):
     r = estimate(w, HW, overrides={"max_chips": 4096})
-    per_layer = r.layers.set_index("name")
-    layer_uj = per_layer[[c for c in per_layer.columns if c.endswith("_j_per_token")]].sum(axis=1)
+    # a layer may span several rows (one per core group); "energy_j_per_token" is each row's
+    # total, the sum of its parts (adding the parts as well would count the layer twice)
+    layer_uj = r.layers.groupby("name")["energy_j_per_token"].sum() * 1e6
+    head_rows = r.layer_rows[r.layer_rows["name"] == "head"]
     compare.append({"activity borrowed from": name,
                     "head: non-zero inputs per token (of 768)":
-                        per_layer.loc["head", "input_events_per_step"],
-                    "head (uJ/token)": layer_uj["head"] * 1e6,
-                    "everything else (uJ/token)": r.energy_per_token_j * 1e6 - layer_uj["head"] * 1e6,
+                        float(head_rows["input_events_per_step"].iloc[0]),
+                    "head (uJ/token)": layer_uj["head"],
+                    "everything else (uJ/token)": r.energy_per_token_j * 1e6 - layer_uj["head"],
                     "total (uJ/token)": r.energy_per_token_j * 1e6})
-display(pd.DataFrame(compare).set_index("activity borrowed from").round(1))
+borrowed = pd.DataFrame(compare).set_index("activity borrowed from")
+assert (borrowed["everything else (uJ/token)"] >= 0).all(), "a layer was counted twice"
+display(borrowed.round(1))
 
-# %% [markdown]
-# Almost all of the difference is the **head** (768 inputs x 50,277 vocabulary outputs, fed
-# graded values). A language model predicts at every token, so its head reads all 768 inputs
-# every token; the SST-2 classifier's head runs once per sentence, so its profile says ~31 of
-# 768 inputs per token on average, and the README's 216M row inherits that. Neither is *the*
-# energy of SpikeGPT-216M: the first is closer to a language model generating text, the second
-# to a classifier reading it. State which activity you borrowed whenever you quote such a number.
+# %%
+lm_row, clf_row = compare
+prose.say("The **head** (768 inputs x 50,277 vocabulary outputs, fed graded values) costs "
+          "{head_lm:,.0f} uJ per token with the language model's activity and {head_clf:,.0f} uJ "
+          "with the classifier's, while the totals are {lm:,.0f} and {clf:,.0f} uJ: the head "
+          "makes the difference. A language model predicts at every token, so its head reads "
+          "{lm_in:.0f} of 768 inputs per token here; the SST-2 classifier's head runs once per "
+          "sentence, so its profile says {clf_in:.0f} of 768 per token on average, and the "
+          "README's 216M row inherits that. Neither is *the* energy of SpikeGPT-216M: the first "
+          "is closer to a language model generating text, the second to a classifier reading "
+          "it. State which activity you borrowed whenever you quote such a number.",
+          head_lm=lm_row["head (uJ/token)"], head_clf=clf_row["head (uJ/token)"],
+          lm=lm_row["total (uJ/token)"], clf=clf_row["total (uJ/token)"],
+          lm_in=lm_row["head: non-zero inputs per token (of 768)"],
+          clf_in=clf_row["head: non-zero inputs per token (of 768)"])
 
 # %% [markdown]
 # ## 3. A caveat every sweep has: parameters are not independent
@@ -446,9 +517,8 @@ display(pd.DataFrame({"assumption": best["assumption"],
 # gain. Where the optimum lies therefore rests on an assumption a sweep cannot make for you:
 # state it.
 #
-# **What to see:** with fixed leakage per core (blue) the curve has its minimum in the middle;
-# with leakage growing with memory (orange) the smallest feasible cores win; both jump up where
-# the head fits into one core.
+# **What to see:** where each curve has its minimum (the table above): with leakage growing
+# with memory (orange) small, parallel cores gain against the fixed-leakage curve (blue).
 #
 # **Questions**
 #
@@ -508,7 +578,8 @@ display(pd.DataFrame({name: {"energy per token (uJ)": r.energy_per_token_j * 1e6
 #
 #    <details><summary>answer</summary>Read the totals: the one that shrinks the largest part
 #    of the bar on the right. For this model on Loihi 2 that is the synaptic part, so the
-#    cheaper synapse; on Loihi (76% static) it would be the leakage.</details>
+#    cheaper synapse; on Loihi, where static energy is the largest part (section 1), it
+#    would be the leakage.</details>
 #
 # 2. How would you model a chip with twice the cores per chip and the same die?
 #
@@ -519,19 +590,40 @@ display(pd.DataFrame({name: {"energy per token (uJ)": r.energy_per_token_j * 1e6
 # %% [markdown]
 # ## Discussion
 #
-# * **Synaptic-op energy** moves energy per token in proportion to the synaptic share of the
-#   work; the non-synaptic part (LayerNorm and the WKV recurrence on the embedded cores) does not
-#   move with it. A chip team should know that share before optimising the synapse.
-# * **Memory per core** trades the number of cores against time per step: fewer, fuller cores
-#   leak less in total but each handles more synaptic operations per step.
-# * **Static power** matters most when the chip is slow or idle; how it scales with memory is
-#   an assumption you must make explicit (section 3).
-# * **The slowest layer sets the pace**: the head fitting into one core doubled the step time
-#   (the jump at ~164 KiB per core). A mapper that splits the slowest layer over more cores
-#   than its memory needs would remove the jump.
-# * **Chips needed** for a 216M-parameter SLM: the chips heat map reads roughly along lines of
-#   constant memory per chip (memory per core x cores per chip), until the per-core neuron and
-#   axon limits, not memory, set the number of cores.
-#
+# Each point below is computed from this run (the small setting gives other numbers).
+
+# %%
+today_parts = baseline[HW].parts
+synaptic = (today_parts["synaptic_ops"] + today_parts["memory_reads"]) / sum(today_parts.values())
+variants = {name: r.energy_per_token_j for name, r in reports.items() if name in MY_CHIPS}
+best_variant = min(variants, key=variants.get)
+infeasible = [name for name, r in reports.items() if not r.feasible]
+prose.say(
+    "* **Synaptic-op energy** moves energy per token in proportion to the synaptic share of "
+    "the work: {syn:.0%} on {hw} for this candidate (synaptic operations and weight reads); "
+    "the non-synaptic part (LayerNorm and the WKV recurrence on the embedded cores, "
+    "{nonsyn:.0%}) and static power ({static:.0%}) do not move with it.\n"
+    "* **Memory per core** trades the number of cores against time per step: on today's "
+    "synaptic-op energy the lowest energy per token comes with {best_mem:.0f} KiB per core "
+    "against today's {chip_mem:.0f} KiB.\n"
+    "* **Static power** is {smin:.0%} to {smax:.0%} of the energy across the grid; how it "
+    "scales with memory is an assumption you must make explicit (section 3).\n"
+    "* **The slowest layer sets the pace**: on {hw} it is `{slow}`; a mapper that splits it "
+    "over more cores than its memory needs would shorten every step.\n"
+    "* **Of the four variants** in section 4, `{best_variant}` gives the lowest energy per "
+    "token ({best_uj:.2f} uJ against {today_uj:.2f} uJ as modelled){infeasible}.\n"
+    "* **Chips needed** for the SpikeGPT-216M shape at int4 on today's {hw}: {chips}; the "
+    "chips heat map reads along lines of constant memory per chip (memory per core x cores "
+    "per chip), until the per-core neuron and axon limits, not memory, set the cores.",
+    syn=synaptic, hw=HW, nonsyn=today_parts["nonsynaptic"] / sum(today_parts.values()),
+    static=today_parts["static"] / sum(today_parts.values()),
+    best_mem=best_row.syn_mem_per_core_bytes / 1024,
+    chip_mem=chip.value("syn_mem_per_core_bytes") / 1024, smin=grid_static_share.min(), smax=grid_static_share.max(), slow=slowest_layer(baseline[HW]),
+    best_variant=best_variant, best_uj=variants[best_variant] * 1e6,
+    today_uj=baseline[HW].energy_per_token_j * 1e6, chips=today.chips,
+    infeasible="" if not infeasible else "; does not fit one chip: " + ", ".join(infeasible))
+prose.write()
+
+# %% [markdown]
 # Try: `sweep(workload, "loihi2", tokens_per_s=100, ...)` (a fixed, slow token rate), other
 # parameters (`t_syn_op_ns`, `neurons_per_core`, `prog_share_wkv`), or your own TOML file.

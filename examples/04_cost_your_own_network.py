@@ -29,6 +29,19 @@
 #    with `weight_bits` and `scale` on every weight node.
 #
 # Time steps play the role of tokens here: "per token" in a report means per time step.
+#
+# ### Words used below
+#
+# | word | meaning |
+# |---|---|
+# | **LIF neuron** (`snn.Leaky`) | leaky integrate-and-fire: its potential decays by `beta` each step, adds the weighted input spikes, fires when it crosses `threshold` and resets (notebook 1, section 0) |
+# | **NIR** | the Neuromorphic Intermediate Representation: a graph of nodes (`Conv2d`, `Affine`, `LIF`, ...) with their parameters, which snnTorch, Lava, SpiNNaker and other tools read and write |
+# | **synaptic operation** | one weight added into one neuron because one of its inputs spiked |
+# | **core** | one small processor of a neuromorphic chip, with its own synaptic memory and neuron state |
+# | **static power** | power the chip draws whenever it is on (transistor leakage, clocks), computing or not; not the neuron's leak |
+# | **plan** | a precision (fp32, int8, int4, ...) for every weight matrix |
+# | **selection / test set** | the spike trains the search scores plans on, and the ones the result is reported on: never the same |
+# | **feasible** | a plan meets every constraint; on a chip, the network fits its cores and chips |
 
 # %%
 import os
@@ -51,11 +64,14 @@ import qslm_neuro
 from qslm_neuro.export.nir_out import export_nir
 from qslm_neuro.quantsearch import Constraints, Evaluation, Execution, SearchSpace, search
 from qslm_neuro.viz import format_table, plot_energy_breakdown, show_figure
+from qslm_neuro.viz.prose import Prose
 
 SMALL = os.environ.get("QSLM_NOTEBOOK_SMALL") == "1"
 OUT = Path(os.environ.get("QSLM_NOTEBOOK_OUT", "output")) / "04_cost_your_own_network"
 OUT.mkdir(parents=True, exist_ok=True)
 torch.set_num_threads(1)  # one thread: several wait for each other on a busy machine
+prose = Prose(OUT)  # sentences with results are computed from this run (prose.say)
+prose.given("1chip")  # the search's memory constraint, set below
 
 
 def show(fig, name: str) -> None:
@@ -66,30 +82,33 @@ def show(fig, name: str) -> None:
 # %% [markdown]
 # ## Data: spike trains of four classes
 #
-# Each sample is `[time, 2 channels, 10, 10]` of Bernoulli spikes. Class `c` fires more in one
-# quadrant of channel 0 and less elsewhere; channel 1 is noise. Three sets with separate seeds:
+# Each sample is `[time, 2 channels, 10, 10]` of Bernoulli spikes. Class `c` fires a little more
+# in one quadrant of channel 0 than elsewhere (a weak signal, so that the network needs its
+# weights to be precise: at 2 bits it should lose accuracy); channel 1 is noise. Three sets
+# with separate seeds:
 # training, **selection** (what the search scores plans on) and **test** (what we report), so
 # the reported accuracy is never measured on the data that chose the plan.
 
 # %%
 STEPS, SIDE, CLASSES = 10, 10, 4
+BACKGROUND, SIGNAL = 0.08, 0.14  # spike probabilities per step: noise, and the class's quadrant
 
 
 def spike_set(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     labels = torch.arange(n) % CLASSES
-    rates = torch.full((n, 2, SIDE, SIDE), 0.08)
+    rates = torch.full((n, 2, SIDE, SIDE), BACKGROUND)
     half = SIDE // 2
     for i, c in enumerate(labels.tolist()):
         r, col = divmod(c, 2)
-        rates[i, 0, r * half:(r + 1) * half, col * half:(col + 1) * half] = 0.3
+        rates[i, 0, r * half:(r + 1) * half, col * half:(col + 1) * half] = SIGNAL
     spikes = (torch.rand((STEPS,) + rates.shape, generator=g) < rates).float()
     return spikes, labels  # spikes: [time, batch, channels, height, width]
 
 
-train_x, train_y = spike_set(64 if SMALL else 256, seed=0)
-select_x, select_y = spike_set(48 if SMALL else 128, seed=1)
-test_x, test_y = spike_set(48 if SMALL else 128, seed=2)
+train_x, train_y = spike_set(128 if SMALL else 256, seed=0)
+select_x, select_y = spike_set(64 if SMALL else 128, seed=1)
+test_x, test_y = spike_set(64 if SMALL else 128, seed=2)
 print("spike trains:", tuple(test_x.shape), f"mean rate {test_x.mean():.3f}")
 
 # %% [markdown]
@@ -125,7 +144,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 optimizer = torch.optim.Adam(net.parameters(), lr=5e-3)
-for epoch in range(4 if SMALL else 15):
+for epoch in range(10 if SMALL else 15):
     for i in range(0, train_x.shape[1], 32):
         optimizer.zero_grad()
         counts = spike_counts(net, train_x[:, i:i + 32])
@@ -133,6 +152,36 @@ for epoch in range(4 if SMALL else 15):
         optimizer.step()
 print(f"fp32 accuracy: selection {accuracy(net, select_x, select_y):.3f}, "
       f"test {accuracy(net, test_x, test_y):.3f}")
+from qslm_neuro.quant import QuantPlan  # noqa: E402
+
+uniform = {"fp32": accuracy(net, select_x, select_y)}
+for bits in ("int8", "int4", "int2"):
+    with QuantPlan.uniform(net, bits).applied(net):
+        uniform[bits] = accuracy(net, select_x, select_y)
+    print(f"every weight at {bits}: selection accuracy {uniform[bits]:.3f}")
+prose.say("**What to see:** fp32 scores {fp32:.3f} on the selection set (chance is 0.25 for four "
+          "classes); with every weight at int2 it scores {int2:.3f} ({diff:+.1f} points){note}",
+          fp32=uniform["fp32"], int2=uniform["int2"],
+          diff=100 * (uniform["int2"] - uniform["fp32"]),
+          note=(": the precision matters, so the search below has something to decide." if
+                uniform["fp32"] - uniform["int2"] > 0.02 else
+                ". In this run the precision hardly matters (the small setting trains briefly); "
+                "at full settings int2 loses accuracy."))
+
+# %% [markdown]
+#
+# **Questions**
+#
+# 1. Why are `beta` and `threshold` tensors, not numbers?
+#
+#    <details><summary>answer</summary>NIR stores one value per neuron; snnTorch exports a
+#    scalar as a scalar, which NIR's shape checks refuse.</details>
+#
+# 2. Why three data sets and not two?
+#
+#    <details><summary>answer</summary>Training fits the weights, the search picks a plan on the
+#    selection set, and the test set reports; a number measured on the data that chose the plan
+#    is optimistic.</details>
 
 # %% [markdown]
 # ## Export to NIR with snnTorch
@@ -163,6 +212,7 @@ print(format_table([{"chip": hw, "energy_nJ/step": r.energy_per_token_j * 1e9,
                      "chips": r.chips, "feasible": r.feasible}
                     for hw, r in fp32_reports.items()]))
 layers = fp32_reports["loihi2"].layer_rows  # the synaptic layers (not the core rows)
+prose.check("1 chip", fp32_reports["loihi2"].chips, "the chips the fp32 network needs on Loihi 2")
 print(layers[["name", "kind", "fan_in", "fan_out", "input_events_per_step",
               "synaptic_ops_per_step", "synaptic_memory_bytes"]].to_string(index=False))
 events_in = layers.iloc[0]["input_events_per_step"] * test_x.shape[0] * test_x.shape[1]
@@ -171,6 +221,25 @@ print(f"input events of the first layer: {events_in:.0f}; spikes in the file: "
 show(plot_energy_breakdown({f"fp32 on {hw}": r for hw, r in fp32_reports.items()},
                            title="fp32 network: energy per time step", log=True,
                            unit="time step"), "energy_breakdown")
+
+# %% [markdown]
+# **What to see:** the left panel ranks the chips by energy per time step (log scale); the right
+# one shows what each chip spends it on. The input events of the first layer equal the spikes
+# in the file: the cost model counted them, it did not guess a rate.
+#
+# **Questions**
+#
+# 1. The convolution's synaptic memory holds 144 weights, not 200 x 800. Why does the cost
+#    still depend on the image size?
+#
+#    <details><summary>answer</summary>Every input spike reaches up to 3 x 3 x 8 outputs, so the
+#    synaptic operations grow with the number of input spikes, which grows with the image.
+#    </details>
+#
+# 2. Which chip would you pick for this network, and what would you check first?
+#
+#    <details><summary>answer</summary>The cheapest feasible one in the table; then check the
+#    parameters its answer rests on (the `assumed` ones in its TOML file).</details>
 
 # %% [markdown]
 # ## Search precisions that fit one chip
@@ -216,4 +285,25 @@ print(format_table([{"chip": hw, "fp32_nJ/step": fp32_reports[hw].energy_per_tok
                      "chosen_syn_mem_KiB": r.synaptic_memory_bytes / 1024, "chips": r.chips}
                     for hw, r in quant_reports.items()]))
 show(plot_energy_breakdown({"fp32": fp32_reports["loihi2"], "chosen": quant_reports["loihi2"]},
-                           title="Loihi 2: fp32 vs the chosen plan"), "energy_chosen_vs_fp32")
+                           title="Loihi 2: fp32 vs the chosen plan", unit="time step"),
+     "energy_chosen_vs_fp32")
+
+# %% [markdown]
+# **What to see:** how much of the bar the plan removes, and which part: on Loihi 2 an fp32
+# weight is costed as four 8-bit synapses, so the synaptic part shrinks most.
+#
+# **Questions**
+#
+# 1. The test accuracy of the chosen plan differs from its selection accuracy. Which one do
+#    you report?
+#
+#    <details><summary>answer</summary>The test accuracy: the search chose the plan *because* it
+#    scored well on the selection set, so that number is optimistic.</details>
+#
+# 2. What does `const_mem="1chip"` add for a network that already fits one chip at fp32?
+#
+#    <details><summary>answer</summary>Nothing binding here; it guards. For a bigger network it
+#    is what makes the search pick a plan that fits.</details>
+
+# %%
+prose.write()  # what the text states, computed from this run: prose.json beside the figures

@@ -83,8 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     from qslm_neuro.quantsearch import (Calibration, Execution, SearchSpace, StoreOptions,
                                         TradeOff)
-    from qslm_neuro.quantsearch.checkpoint import (Splits, describe_report_split,
-                                                   search_checkpoint)
+    from qslm_neuro.quantsearch.checkpoint import Splits, search_checkpoint
 
     if args.threads is not None:
         if args.threads < 1:
@@ -120,10 +119,7 @@ def run(args: argparse.Namespace) -> int:
     print(result.table())
     print()
     print(result.summary())
-    print(f"selected on {result.settings.get('selection_split')}")
-    extra = result.extra.get("report_split")
-    if extra:
-        print("\n".join(describe_report_split(extra)))
+    print(f"selected on {result.settings.get('selection_split')}")  # summary(): the report split
     print(f"wrote {Path(args.out) / 'report.json'}, candidates.csv, pareto.png")
     result.raise_if_not_found()
     return 0

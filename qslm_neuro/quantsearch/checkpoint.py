@@ -40,11 +40,15 @@ SAME_SPLIT_LABEL = "selected on the reported split"
 class Splits:
     """Where a checkpoint's task data comes from: ``select`` the split candidates are scored on
     (default: the task's held-out selection split), ``report`` the split the result is reported
-    on (``"default"``: the task's; None: none) and ``data_dir`` (default: ``QSLM_DATA_DIR``)."""
+    on (``"default"``: the task's; None: none), ``data_dir`` (default: ``QSLM_DATA_DIR``) and
+    ``select_size`` (a sample of the selection split)."""
 
     select: str | None = None
     report: str | None = "default"
     data_dir: Any = None
+    #: score candidates on a stratified sample of this many selection examples (SST-2 only;
+    #: the demo's quick setting); the reporting split stays whole
+    select_size: int | None = None
 
 
 #: Old keywords of search_checkpoint -> the Splits field they set.
@@ -91,13 +95,20 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
                             "checkpoint (slm-small-sst2 for sst2, slm-small-wt2 for wikitext2)")
     split = splits.select or task_class.selection_split
     report = task_class.report_split if splits.report == "default" else splits.report
+    sample = {}
+    if splits.select_size is not None:
+        if task_name != "sst2":
+            raise BadInputError(f"select_size={splits.select_size!r} applies to sst2 only; "
+                                f"leave it out for {task_name!r}")
+        sample = {"max_examples": int(splits.select_size)}
     report_task = None  # read (and checked) first: a bad file fails in seconds, not after
-    if report and report != split:  # the search
+    if report and (report != split or sample):  # the search (a sampled split reports whole)
         report_task = make_task(task_name, loaded.tokenizer, data_dir=splits.data_dir,
                                 split=report, ctx_len=loaded.config.ctx_len)
     task = make_task(task_name, loaded.tokenizer, data_dir=splits.data_dir, split=split,
-                     ctx_len=loaded.config.ctx_len, **_split_options(loaded, task_name, split))
-    if report and report == split:
+                     ctx_len=loaded.config.ctx_len, **_split_options(loaded, task_name, split),
+                     **sample)
+    if report and report == split and not sample:
         report_task = task
     run_store = StoreOptions(store=_open_store(stored.store, out), new_run=stored.new_run)
     result = search(loaded.model, task, constraints=given["constraints"], chips=given["chips"],

@@ -267,6 +267,10 @@ class SearchResult:
                 f"#{n.order} {n.label} ({self.metric_name} {n.metric:.4f}, "
                 f"{n.memory_saving:.1%} saved; misses {', '.join(self.missed(n))})"
                 for n in self.nearest))
+        if self.extra.get("report_split"):  # the result on data the search never chose on
+            from qslm_neuro.quantsearch.checkpoint import describe_report_split
+
+            lines += describe_report_split(self.extra["report_split"])
         return "\n".join(lines)
 
     # -- files -------------------------------------------------------------------------------

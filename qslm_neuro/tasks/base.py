@@ -94,3 +94,27 @@ class eval_mode:
         self.model.train(self.was_training)
 
 
+
+
+#: An evaluation of at least this many batches shows a progress bar (when shown at all).
+PROGRESS_MIN_BATCHES = 8
+
+
+def batch_progress(batches: Iterable[Any], total: int, desc: str,
+                   progress: bool | None = None) -> Iterable[Any]:
+    """``batches``, with a progress bar for a long evaluation on its own.
+
+    ``progress=None`` (what ``qslm eval`` gets) shows one when the evaluation has at least
+    :data:`PROGRESS_MIN_BATCHES` batches, stderr is a terminal and no other bar is running (a
+    search shows its own bar, not one per evaluation); ``True``/``False`` force it.
+    """
+    import sys
+
+    from tqdm.auto import tqdm
+
+    if progress is None:
+        progress = (total >= PROGRESS_MIN_BATCHES and sys.stderr.isatty()
+                    and not len(getattr(tqdm, "_instances", ())))
+    if not progress:
+        return batches
+    return tqdm(batches, total=total, desc=desc, unit="batch", leave=False)

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.tasks.base import ProxyBatch, digest_tensors, eval_mode, model_device, pad_batch
+from qslm_neuro.tasks.base import (ProxyBatch, batch_progress, digest_tensors, eval_mode,
+                                   model_device, pad_batch)
 from qslm_neuro.tasks.data import load_sst2
 from qslm_neuro.tasks.tokenizer import Tokenizer
 
@@ -65,8 +66,10 @@ class SST2Task:
             split = f"train-heldout[{heldout}, seed {heldout_seed}]"
         else:
             examples = load_sst2(split, data_dir)
-        if max_examples is not None:
+        if max_examples is not None and max_examples < len(examples):
+            whole = len(examples)
             examples = stratified_sample(examples, max_examples, seed)
+            split = f"{split}, {len(examples)} of its {whole} sentences (seed {seed})"
         self._setup(tokenizer, examples, batch_size, max_len, name=f"sst2/{split}")
 
     @classmethod
@@ -111,14 +114,18 @@ class SST2Task:
         """The (idx, lengths, labels) batches, sorted by length (shortest first)."""
         return list(self._batches)
 
-    def evaluate(self, model: nn.Module, per_item: bool = False) -> dict[str, Any]:
+    def evaluate(self, model: nn.Module, per_item: bool = False,
+                 progress: bool | None = None) -> dict[str, Any]:
         """Accuracy; with ``per_item`` also ``per_example_correct`` (0/1 in example order), which
-        paired comparisons between two models on the same sentences need."""
+        paired comparisons between two models on the same sentences need. ``progress``: a bar
+        over the batches (see :func:`~qslm_neuro.tasks.base.batch_progress`)."""
         device = model_device(model)
         correct = 0
         hits = np.zeros(len(self.examples), dtype=np.int8)
         with eval_mode(model), torch.no_grad():
-            for (idx, lengths, labels), rows in zip(self._batches, self._batch_rows):
+            for (idx, lengths, labels), rows in batch_progress(
+                    zip(self._batches, self._batch_rows), len(self._batches),
+                    f"{self.name}: evaluating", progress):
                 logits = model(idx.to(device), lengths.to(device))
                 if logits.ndim != 2 or logits.shape[0] != idx.shape[0] or logits.shape[1] < 2:
                     raise BadInputError(

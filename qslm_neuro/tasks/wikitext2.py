@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from qslm_neuro.errors import BadInputError
-from qslm_neuro.tasks.base import ProxyBatch, digest_tensors, eval_mode, model_device
+from qslm_neuro.tasks.base import (ProxyBatch, batch_progress, digest_tensors, eval_mode,
+                                   model_device)
 from qslm_neuro.tasks.data import wikitext2_lm_splits
 from qslm_neuro.tasks.metrics import LMScore
 from qslm_neuro.tasks.tokenizer import Tokenizer
@@ -101,16 +102,21 @@ class WikiText2Task:
         """Number of scored tokens."""
         return len(self.ids) - 1
 
-    def evaluate(self, model: nn.Module, per_item: bool = False) -> dict[str, Any]:
+    def evaluate(self, model: nn.Module, per_item: bool = False,
+                 progress: bool | None = None) -> dict[str, Any]:
         """Perplexity and bits per byte; with ``per_item`` also ``per_token_nll`` (nats, stream
-        order), which paired comparisons between two models on the same text need."""
+        order), which paired comparisons between two models on the same text need.
+        ``progress``: a bar over the batches (None: on its own in a terminal, see
+        :func:`~qslm_neuro.tasks.base.batch_progress`)."""
         device = model_device(model)
         per_token: list[torch.Tensor] = []
         offsets = torch.arange(self.window_len)
         nll_nats = 0.0
         scored = 0
         with eval_mode(model), torch.no_grad():
-            for begin in range(0, len(self.starts), self.batch_size):
+            begins = range(0, len(self.starts), self.batch_size)
+            for begin in batch_progress(begins, len(begins), f"{self.name}: evaluating",
+                                        progress):
                 starts = torch.as_tensor(self.starts[begin: begin + self.batch_size])
                 first = torch.as_tensor(self.first_scored[begin: begin + self.batch_size])
                 positions = starts[:, None] + offsets[None, :]

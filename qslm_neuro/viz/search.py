@@ -14,46 +14,69 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def plot_pareto(result: Any) -> "Figure":
-    """Memory (MB) vs performance of a search's candidates: the Pareto front, the constraints,
-    the fp32 baseline and the chosen candidate.
+def _pareto_axis(result: Any) -> tuple[str, Any, float | None, str | None]:
+    """What the x axis shows: the search's energy per token on its chip when the objective
+    weighed energy (beta > 0), else the model footprint. (label, value of a candidate, budget
+    line, budget text)."""
+    beta = float((getattr(result, "objective", None) or {}).get("beta") or 0.0)
+    chip = getattr(getattr(result, "hardware", None), "chip", None)
+    if beta > 0 and any(c.hw for c in result.candidates):
+        return (f"energy per token on {chip or 'the chip'} (µJ, log scale)",
+                lambda c: (c.hw or {}).get("energy_per_token_j", float("nan")) * 1e6, None, None)
+    largest = max([c.total_bytes for c in result.candidates] + [result.baseline.total_bytes])
+    # KB for small models (a person reads 22 KB, not 2.2x10^-2 MB), MB otherwise
+    unit, per = ("KB", 1e3) if largest < 1e6 else ("MB", 1e6)
+    budget = result.mem.budget_bytes
+    return (f"model footprint ({unit}, log scale)", lambda c: c.total_bytes / per,
+            None if budget is None else budget / per, f"constM ({result.mem.text})")
 
-    ``result`` is a :class:`~qslm_neuro.quantsearch.SearchResult`.
+
+def plot_pareto(result: Any) -> "Figure":
+    """Cost vs performance of a search's candidates: the Pareto front, the constraints, the fp32
+    baseline and the chosen candidate.
+
+    The cost axis is what the search optimised: energy per token on its chip when its
+    objective weighed energy (``beta > 0``), else the memory footprint. The title names the
+    chip. ``result`` is a :class:`~qslm_neuro.quantsearch.SearchResult`.
     """
     import math
 
     fig, ax = plt.subplots(figsize=(7.0, 4.6), dpi=120)
-    finite = [c for c in result.candidates if math.isfinite(c.metric)]
-    # KB for small models (a person reads 22 KB, not 2.2x10^-2 MB), MB otherwise
-    largest = max([c.total_bytes for c in result.candidates] + [result.baseline.total_bytes])
-    unit, per = ("KB", 1e3) if largest < 1e6 else ("MB", 1e6)
+    xlabel, cost, budget, budget_text = _pareto_axis(result)
+    finite = [c for c in result.candidates if math.isfinite(c.metric) and math.isfinite(cost(c))]
     for feasible, color, name in ((False, "#b0b0b0", "misses a constraint"),
                                   (True, "#2b8cbe", "meets every constraint")):
         group = [c for c in finite if c.feasible == feasible]
         if group:
-            ax.scatter([c.total_bytes / per for c in group], [c.metric for c in group],
+            ax.scatter([cost(c) for c in group], [c.metric for c in group],
                        s=22, color=color, label=name, zorder=2)
-    front = result.pareto()
+    sign = 1.0 if result.higher_is_better else -1.0
+    front = sorted((c for c in finite if not any(
+        sign * o.metric >= sign * c.metric and cost(o) <= cost(c)
+        and (sign * o.metric > sign * c.metric or cost(o) < cost(c)) for o in finite)), key=cost)
     if front:
-        ax.plot([c.total_bytes / per for c in front], [c.metric for c in front], "-",
+        ax.plot([cost(c) for c in front], [c.metric for c in front], "-",
                 color="#555555", lw=1, label="Pareto front", zorder=1)
-    ax.scatter([result.baseline.total_bytes / per], [result.baseline.metric], marker="s",
-               s=40, color="black", label="fp32 baseline", zorder=3)
-    if result.chosen is not None:
-        ax.scatter([result.chosen.total_bytes / per], [result.chosen.metric], marker="*", s=220,
+    if math.isfinite(cost(result.baseline)):
+        ax.scatter([cost(result.baseline)], [result.baseline.metric], marker="s",
+                   s=40, color="black", label="fp32 baseline", zorder=3)
+    if result.chosen is not None and math.isfinite(cost(result.chosen)):
+        ax.scatter([cost(result.chosen)], [result.chosen.metric], marker="*", s=220,
                    color="#e6550d", edgecolor="black", label="chosen", zorder=4)
     if result.perf.threshold is not None:
         ax.axhline(result.perf.threshold, ls="--", lw=1, color="#31a354",
                    label=f"constA ({result.perf.text})")
-    if result.mem.budget_bytes is not None:
-        ax.axvline(result.mem.budget_bytes / per, ls=":", lw=1.2, color="#756bb1",
-                   label=f"constM ({result.mem.text})")
+    if budget is not None:
+        ax.axvline(budget, ls=":", lw=1.2, color="#756bb1", label=budget_text)
     ax.set_xscale("log")
-    ax.set_xlabel(f"model footprint ({unit}, log scale)")
+    ax.set_xlabel(xlabel)
     _plain_log_axis(ax.xaxis)
-    ax.set_ylabel(result.metric_name + (" (higher is better)" if result.higher_is_better
-                                        else " (lower is better)"))
-    ax.set_title(f"{result.strategy} search: {len(result.candidates)} candidates")
+    # what the search chose on, not the reported (dev/test) number
+    ax.set_ylabel(f"{result.metric_name} on the selection data"
+                  + (" (higher is better)" if result.higher_is_better else " (lower is better)"))
+    chip = getattr(getattr(result, "hardware", None), "chip", None)
+    ax.set_title(f"{result.strategy} search{' on ' + chip if chip else ''}: "
+                 f"{len(result.candidates)} candidates")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # covers no point
     fig.tight_layout()
@@ -168,6 +191,12 @@ def plot_sensitivity_heatmap(sensitivity: Any, level: str = "module", value: str
     ax.set_yticks(range(len(units)))
     ax.set_yticklabels(units, fontsize=7)
     bar = fig.colorbar(mesh, ax=ax)
+    if not one_sided:
+        # a symmetric-log bar crowds its default ticks around zero: five, far apart
+        ticks = sorted({-top, 0.0, top} | ({-linthresh, linthresh} if linthresh < top / 10
+                                          else set()))
+        bar.set_ticks(ticks)
+        bar.set_ticklabels([f"{t:+.2g}" if t else "0" for t in ticks])
     label = "metric drop (worse > 0)" if value == "drop" else "KL(fp32 || quantized) (nats)"
     if noise:
         label += f"\nwhite: |value| <= {noise:.2g} (noise)"

@@ -27,11 +27,11 @@ def test_demo_without_data_shows_hardware_estimates(tmp_path, monkeypatch, capsy
     printed = capsys.readouterr().out
     assert "No SST-2 data found" in printed and "QSLM_DATA_DIR" in printed
     costs = json.loads((out / "costs.json").read_text())
-    assert {r["hw"] for r in costs["rows"]} == {"loihi", "loihi2", "embedded-soc"}
-    assert {r["candidate"] for r in costs["rows"]} == {"fp32", "int8", "int4"}
-    fp32 = next(r for r in costs["rows"] if r["candidate"] == "fp32" and r["hw"] == "loihi2")
-    int4 = next(r for r in costs["rows"] if r["candidate"] == "int4" and r["hw"] == "loihi2")
-    assert int4["model_MB"] < fp32["model_MB"] / 5
+    assert {r["chip"] for r in costs["rows"]} == {"loihi", "loihi2", "embedded-soc"}
+    assert {r["plan"] for r in costs["rows"]} == {"fp32", "int8", "int4"}
+    fp32 = next(r for r in costs["rows"] if r["plan"] == "fp32" and r["chip"] == "loihi2")
+    int4 = next(r for r in costs["rows"] if r["plan"] == "int4" and r["chip"] == "loihi2")
+    assert int4["model size (MB)"] < fp32["model size (MB)"] / 5
     assert (out / "energy_breakdown.png").stat().st_size > 1000
 
 
@@ -44,3 +44,56 @@ def test_readme_results_section_is_generated_from_benchmark_files():
     check = subprocess.run([sys.executable, "tools/update_readme.py", "--check"], cwd=root,
                            capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+POSITIVE = ["a wonderful film", "truly great acting", "a moving and funny story", "loved it"]
+NEGATIVE = ["a dull mess", "boring and far too long", "the worst script", "hated every minute"]
+
+
+def test_demo_with_data_ends_with_the_headline_and_names_every_column(tmp_path, capsys):
+    """The demo's search in chip terms, its dev report with the interval, the three chips."""
+    import random
+
+    from qslm_neuro.cli.demo import HARDWARE, run_demo
+
+    tokenizer = Tokenizer.train(POSITIVE * 5 + NEGATIVE * 5, vocab_size=280)
+    torch.manual_seed(0)
+    clf = build_model("tiny", head="classify", vocab_size=tokenizer.vocab_size, ctx_len=16)
+    ckpt = save_checkpoint(tmp_path / "model", clf.eval(), tokenizer)
+    data = tmp_path / "data" / "sst2"
+    data.mkdir(parents=True)
+    rows = [(" , ".join(random.Random(i).sample(POSITIVE + NEGATIVE, 2)), i % 2)
+            for i in range(24)]
+    for split in ("train", "dev"):
+        (data / f"{split}.tsv").write_text(
+            "sentence\tlabel\n" + "".join(f"{s}\t{l}\n" for s, l in rows))
+    quick = {"select_size": 16, "ladder": "fp32,int8,int2"}
+    out = tmp_path / "demo"
+    code = run_demo(str(ckpt), str(out), str(data.parent), progress=False, select_split="dev",
+                    quick=quick)
+    printed = capsys.readouterr().out
+    assert code in (0, 3)
+    headline = printed[printed.index("headline"):]
+    assert "plan:" in headline and "size:" in headline and "MB" in headline
+    assert "dev accuracy" in headline and "95% interval" in headline
+    assert "selection accuracy" in headline
+    # result.summary() itself reports the dev result with its interval
+    summary = printed[:printed.index("headline")]
+    assert "reported on sst2/dev" in summary and "paired difference" in summary \
+        and "95% CI" in summary
+    for chip in HARDWARE:
+        assert f"on {chip}" in headline and "uJ per token" in headline
+    # columns are words, not abbreviations (issue 26: "A M score", "beta")
+    for column in ("selection accuracy", "energy per token on loihi2 (uJ)", "within 1 pt",
+                   "fits one chip", "energy per token (uJ)", "chips needed"):
+        assert column in printed
+    assert " A " not in printed.splitlines()[0] and "score" not in printed.split("candidates,")[1]\
+        .split("\n\n")[0]
+    costs = json.loads((out / "costs.json").read_text())
+    assert {r["chip"] for r in costs["rows"]} == set(HARDWARE)
+    # rerun: every evaluation comes from the run folder's store
+    code_again = run_demo(str(ckpt), str(out), str(data.parent), progress=False,
+                          select_split="dev", quick=quick)
+    assert code_again == code
+    report = json.loads((out / "report.json").read_text())
+    assert report["counts"]["computed"]["full"] == 0

@@ -212,29 +212,3 @@ def test_cli_reports_the_bound_the_estimate_and_exit_3_naming_the_misses(tokeniz
     assert again.chosen.plan.key == report_a["chosen"]["plan_key"]
     assert again.extra["report_split"]["accuracy_constraint"]["holds"]
 
-
-def test_demo_runs_the_hardware_search_and_prints_the_plan_per_chip(tokenizer, tmp_path,
-                                                                   capsys):
-    from qslm_neuro.cli.demo import run_demo
-
-    torch.manual_seed(0)
-    clf = build_model("tiny", head="classify", vocab_size=tokenizer.vocab_size, ctx_len=16)
-    ckpt = save_checkpoint(tmp_path / "model", clf.eval(), tokenizer)
-    data = tmp_path / "data" / "sst2"
-    data.mkdir(parents=True)
-    rows = [(" , ".join(random.Random(i).sample(POSITIVE + NEGATIVE, 2)), i % 2)
-            for i in range(24)]
-    for split in ("train", "dev"):
-        (data / f"{split}.tsv").write_text(
-            "sentence\tlabel\n" + "".join(f"{s}\t{l}\n" for s, l in rows))
-    code = run_demo(str(ckpt), str(tmp_path / "demo"), str(data.parent), progress=False,
-                    select_split="dev")
-    printed = capsys.readouterr().out
-    assert code in (0, 3)
-    assert "hardware-targeted search" in printed and "plan per chip" in printed
-    assert (tmp_path / "demo" / "hw" / "per_chip.csv").is_file()
-    rows = list(csv.DictReader((tmp_path / "demo" / "hw" / "per_chip.csv").open()))
-    assert [r["chip"] for r in rows] == ["loihi2", "embedded-soc"]
-    # the hardware search reused the byte search's evaluations (one store)
-    first = json.loads((tmp_path / "demo" / "hw" / "loihi2" / "report.json").read_text())
-    assert first["counts"]["reused_from_store"]["full"] >= 1

@@ -22,7 +22,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 #: notebook -> figures (PNG names) it must produce
 NOTEBOOKS = {
-    "01_what_does_a_spike_cost": ["energy_vs_rate", "break_even_steps", "energy_vs_weight_bits",
+    "01_what_does_a_spike_cost": ["energy_vs_rate", "break_even_steps",
+                                  "energy_vs_rate_accelerator", "energy_vs_weight_bits",
                                   "energy_breakdown"],
     "02_quantizing_a_spiking_lm": ["sensitivity_heatmap", "precision_map", "pareto",
                                    "energy_breakdown"],
@@ -107,3 +108,56 @@ def test_notebook_runs_on_small_settings(name, tmp_path, monkeypatch):
     text_outputs = "".join(o.get("text", "") for c in code_cells for o in c.get("outputs", [])
                            if o.get("output_type") == "stream")
     assert "IProgress not found" not in text_outputs and "TqdmWarning" not in text_outputs
+    # every number with a unit in the notebook's words is computed from this run or checked
+    # against it (a disagreeing check already failed the run above), or an input it sets
+    from qslm_neuro.viz.prose import load_record, unaccounted_numbers
+
+    record = load_record(figures / "prose.json")
+    assert all(check["holds"] for check in record["checked"])
+    markdown = [c.source for c in notebook.cells if c.cell_type == "markdown"]
+    assert not unaccounted_numbers(markdown, record), (
+        f"{name}: numbers in the text that the run neither computes nor checks: "
+        f"{unaccounted_numbers(markdown, record)}; use prose.say, prose.check or prose.given")
+
+
+def test_a_changed_chip_parameter_fails_the_notebook_whose_text_it_contradicts(
+        tmp_path, monkeypatch):
+    """Notebook 1's text states Loihi's figures; a chip file that changes one of them (here the
+    energy per synaptic operation, 23.6 -> 30 pJ) must fail the run, naming the sentence."""
+    import shutil
+
+    chips = tmp_path / "hw_models"
+    shutil.copytree(EXAMPLES.parent / "hw_models", chips)
+    loihi = chips / "loihi.toml"
+    text = loihi.read_text()
+    assert "[params.e_syn_op_pj]\nvalue = 23.6\n" in text
+    loihi.write_text(text.replace("[params.e_syn_op_pj]\nvalue = 23.6\n",
+                                  "[params.e_syn_op_pj]\nvalue = 30.0\n"))
+    monkeypatch.setenv("QSLM_HW_MODELS", str(chips))
+    notebook = jupytext.read(EXAMPLES / "01_what_does_a_spike_cost.py")
+    with pytest.raises(nbclient.exceptions.CellExecutionError, match="StaleProseError"):
+        _execute(notebook, tmp_path / "out", monkeypatch)
+
+
+def test_student_copies_leave_out_every_answer_and_keep_every_exercise(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(EXAMPLES.parent / "tools" / "student_notebooks.py"),
+                           "--out", str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for name in NOTEBOOKS:
+        teacher = jupytext.read(EXAMPLES / f"{name}.py")
+        student = jupytext.read(tmp_path / f"{name}.ipynb")
+        text = "\n".join(c.source for c in student.cells)
+        assert "<summary>answer" not in text and "# answer" not in text
+        questions = sum(c.source.count("**Questions**") for c in teacher.cells)
+        assert sum(c.source.count("**Questions**") for c in student.cells) == questions
+        assert "answer left out" in text
+    notebook_1 = "\n".join(c.source for c in jupytext.read(
+        tmp_path / "01_what_does_a_spike_cost.ipynb").cells)
+    assert "MY_PREDICTION_UJ" in notebook_1  # the predict-then-check exercise stays
+    again = subprocess.run([sys.executable, str(EXAMPLES.parent / "tools" /
+                                                "student_notebooks.py"), "--out", str(tmp_path)],
+                           capture_output=True, text=True)
+    assert again.returncode == 2 and "--overwrite" in again.stderr  # nothing lost silently
