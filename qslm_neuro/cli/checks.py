@@ -134,7 +134,8 @@ def check_lava_args(args: argparse.Namespace) -> None:
     if args.tokens < 1:
         raise BadInputError(f"--tokens {args.tokens}: expected a positive number of tokens")
     check_chips(args.hw)
-    check_output_file(args.csv, "--csv")
+    if args.csv:
+        check_output_file(args.csv, "--csv")
     if args.json:
         check_output_file(args.json, "--json")
 

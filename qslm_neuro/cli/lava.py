@@ -29,7 +29,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    "prefixes, e.g. blocks.0")
     p.add_argument("--modes", default="float,fixed",
                    help="Lava models to run: float (floating point), fixed (bit-accurate)")
-    p.add_argument("--csv", default="lava-layers.csv", help="where to write the per-layer table")
+    p.add_argument("--csv", default=None,
+                   help="also write the per-layer table as CSV (nothing is written unless asked)")
     p.add_argument("--json", default=None, help="also write the full report as JSON")
     p.add_argument("--no-weight-readback", action="store_true",
                    help="take the bit-accurate weights from Lava's truncation functions instead "
@@ -113,8 +114,8 @@ def run(args: argparse.Namespace) -> int:
                         read_weights=not args.no_weight_readback)
     print(f"{Path(args.model).name} under plan {plan.key[:12]} on {description}")
     print(report.table())
-    csv_path = report.save_csv(args.csv)
-    print(f"per-layer table written to {csv_path}")
+    if args.csv:
+        print(f"per-layer table written to {report.save_csv(args.csv)}")
     if args.json:
         print(f"full report written to {report.save_json(args.json)}")
     if args.hw.lower() != "none" and "fixed" in report.modes:

@@ -69,7 +69,7 @@ def test_cli_lava_exits_with_bad_input_code_without_lava():
 def test_cli_has_the_lava_command():
     args = build_parser().parse_args(["lava", "--model", "m", "--plan", "report.json",
                                       "--tokens", "64"])
-    assert args.tokens == 64 and args.layers == "all" and args.csv == "lava-layers.csv"
+    assert args.tokens == 64 and args.layers == "all" and args.csv is None  # nothing dropped in the working directory
 
 
 def _run(code: str) -> subprocess.CompletedProcess:
