@@ -201,14 +201,18 @@ def check_output_dir(path: Any, flag: str = "--out", *, overwrite: bool = False,
     return target
 
 
-def check_output_file(path: Any, flag: str = "--out") -> Path:
-    """A file about to be written (atomically): not empty text, not a folder, writable."""
+def check_output_file(path: Any, flag: str = "--out", *, overwrite: bool | None = None) -> Path:
+    """A file about to be written (atomically): not empty text, not a folder, writable; with
+    ``overwrite=False`` also not an existing file (``None``: the caller owns that decision)."""
     if path is None or not str(path).strip():
         raise BadInputError(f"{flag} {path!r}: empty; name the file to write")
     target = Path(path).expanduser()
     if target.is_dir():
         raise BadInputError(f"{flag} {str(path)!r} is a folder; name a file inside it, e.g. "
                             f"{str(target / 'out')!r} with the right suffix")
+    if overwrite is False and target.exists():
+        raise BadInputError(f"{flag} {str(path)!r} exists; choose a new file name or pass "
+                            "--overwrite to replace it")
     _probe_writable(target.resolve(), flag)
     return target
 

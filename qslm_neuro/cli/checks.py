@@ -134,10 +134,9 @@ def check_lava_args(args: argparse.Namespace) -> None:
     if args.tokens < 1:
         raise BadInputError(f"--tokens {args.tokens}: expected a positive number of tokens")
     check_chips(args.hw)
-    if args.csv:
-        check_output_file(args.csv, "--csv")
-    if args.json:
-        check_output_file(args.json, "--json")
+    for flag, path in (("--csv", args.csv), ("--json", args.json)):
+        if path:
+            check_output_file(path, flag, overwrite=getattr(args, "overwrite", False))
 
 
 def check_eval_args(args: argparse.Namespace) -> None:

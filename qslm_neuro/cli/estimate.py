@@ -19,6 +19,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lava-tokens", type=int, default=64, help="tokens simulated in Lava")
     p.add_argument("--out", default=None, help="write the report(s) as JSON here")
     p.add_argument("--layers-csv", default=None, help="write the per-layer table as CSV here")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace --out / --layers-csv / --save-workload files that exist")
     p.add_argument("--save-workload", default=None,
                    help="write the workload as JSON (reusable with --workload, sweep, notebooks)")
     p.add_argument("--simulate", choices=["sanafe"], default=None,
@@ -37,6 +39,12 @@ def run(args: argparse.Namespace) -> int:
     from qslm_neuro.fileio import atomic_path, write_json_atomic
     from qslm_neuro.candidate_costs import estimate
 
+    from qslm_neuro.validate import check_output_file
+
+    for flag, path in (("--out", args.out), ("--layers-csv", args.layers_csv),
+                       ("--save-workload", args.save_workload)):
+        if path:  # before any work: never replace a file unless asked
+            check_output_file(path, flag, overwrite=getattr(args, "overwrite", False))
     chips = hw_list(args.hw)
     args.hw = chips[0]
     if args.simulate:

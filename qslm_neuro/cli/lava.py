@@ -32,6 +32,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--csv", default=None,
                    help="also write the per-layer table as CSV (nothing is written unless asked)")
     p.add_argument("--json", default=None, help="also write the full report as JSON")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace --csv / --json files that already exist")
     p.add_argument("--no-weight-readback", action="store_true",
                    help="take the bit-accurate weights from Lava's truncation functions instead "
                    "of reading them back (Lava 0.10 reads ~50,000 weights per second)")

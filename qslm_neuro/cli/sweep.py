@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from qslm_neuro.cli.scale_options import add_scale_options
 from qslm_neuro.cli.common import (EXIT_OK, add_candidate_options, candidate_workloads,
@@ -101,10 +100,7 @@ def _run(args: argparse.Namespace) -> int:
         raise BadInputError(f"--out: {exc}") from exc
     for flag, path in (("--out", args.out), ("--plot", args.plot)):
         if path is not None:
-            check_output_file(path, flag)
-            if Path(path).exists() and not args.overwrite:
-                raise BadInputError(f"{flag} {path!r} exists; choose a new file name or pass "
-                                    "--overwrite to replace it")
+            check_output_file(path, flag, overwrite=args.overwrite)
     chips = hw_list(args.hw)
     grid, notes = sweep_grid(args.param, chips, parse_sweep_values)
     in_blocks = args.workers is not None or args.scheduler is not None

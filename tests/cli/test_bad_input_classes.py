@@ -105,6 +105,12 @@ def _setup_loss(tmp: Path, case: str) -> tuple[list[str], Path]:
                                                     "t.json", "--out", str(existing)],
         "sweep over an existing file": ["sweep", "--workload", str(WORKLOAD), "--param",
                                         "e_syn_op_pj=1,2", "--out", str(existing / "t.csv")],
+        "estimate --out over an existing file": ["estimate", "--workload", str(WORKLOAD),
+                                                 "--out", str(existing / "thesis.txt")],
+        "estimate --save-workload over an existing file": [
+            "estimate", "--workload", str(WORKLOAD), "--save-workload", str(existing / "t.csv")],
+        "lava --csv over an existing file": ["lava", "--model", str(model), "--plan", "int8",
+                                             "--csv", str(existing / "t.csv")],
     }[case], tmp
 
 
@@ -112,13 +118,17 @@ LOSS_CASES = ["export into an existing folder", "export over its own checkpoint,
               "export inside its checkpoint, --overwrite",
               "export over a folder holding the checkpoint", "export --nir over an existing file",
               "train into an existing folder", "import-spikegpt into an existing folder",
-              "sweep over an existing file"]
+              "sweep over an existing file", "estimate --out over an existing file",
+              "estimate --save-workload over an existing file",
+              "lava --csv over an existing file"]
 
 
 @pytest.mark.parametrize("case", LOSS_CASES)
 def test_no_command_replaces_what_it_did_not_create(case, tmp_path, capsys):
     argv, guarded = _setup_loss(tmp_path, case)
-    expect_exit_2(argv, "--out", capsys, guarded)
+    # estimate and lava name the flag of the file they would replace (--save-workload, --csv)
+    expect_exit_2(argv, "exists" if case.startswith(("estimate", "lava")) else "--out", capsys,
+                  guarded)
 
 
 def test_overwrite_replaces_and_a_failed_write_leaves_nothing(tmp_path, capsys, monkeypatch):
