@@ -312,7 +312,7 @@ def section_gpu216(data: dict | None) -> str:
             "(`benchmarks/gpu_spikegpt216.py`)\n\n"
             f"`{data['config']['name']}` with a 2-class head ({data['parameters']:,} parameters) "
             f"on {data['device_name']} (torch {data['torch']}): SST-2 eval of "
-            f"{ev['sentences']} {ev['split']} sentences in {ev['wall_s']:.2f} s "
+            f"{_sentences(ev)} in {ev['wall_s']:.2f} s "
             f"({ev['tokens_per_s']:,.0f} tokens/s); tiered search ({se['tiers']}, ladder "
             f"{se['ladder']}) selecting on {se['sentences']} sentences of {se['selection']} in "
             f"{se['wall_s']:.0f} s with {se['counts']['full_evaluations']} full and "
@@ -485,3 +485,9 @@ def section_scale(cpu: dict | None, gpu: dict | None) -> str:
                      f"{big['classify']['search_projection']['projected_search_s']:.0f} s; a "
                      f"WikiText-2 test pass: {big['lm']['wikitext2_test_pass_s']:.1f} s.")
     return "\n\n".join(parts)
+
+
+def _sentences(ev: dict) -> str:
+    """'872 sst2/dev sentences', or a sampled split as it names itself ('sst2/dev, 24 of ...')."""
+    split = str(ev["split"])
+    return split if "sentences" in split else f"{ev['sentences']} {split} sentences"

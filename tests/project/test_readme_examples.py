@@ -57,9 +57,10 @@ CASES: dict[str, Case] = {
         ('constraints=Constraints(accuracy="1pt", memory="15%"))',
          'constraints=Constraints(accuracy="1pt", memory="30%"), tiers=("global",), '
          'space=SearchSpace(ladder="fp32,int8,int2"), calibration=Calibration(size=32))'),)),
-    "qslm eval --model data/slm-small-sst2 --task sst2": Case(needs_data=True),
+    "qslm eval --model data/slm-small-sst2 --task sst2": Case(
+        needs_data=True, extra=("--max-examples", "96")),
     "qslm eval --model data/slm-small-wt2 --task wikitext2": Case(
-        needs_data=True, extra=("--split", "heldout")),
+        needs_data=True, extra=("--max-examples", "1024")),
     "qslm search --model data/slm-small-sst2 --task sst2 --const-acc 1pt --const-mem 15% "
     "--out runs/mine": Case(needs_data=True, extra=QUICK_SEARCH),
     "qslm estimate --model data/slm-small-sst2 --plan runs/mine/report.json --hw "
@@ -67,9 +68,10 @@ CASES: dict[str, Case] = {
     "qslm sweep --model data/slm-small-sst2 --plan int4 --hw loihi2 --param e_syn_op_pj=5:40:8 "
     "--out runs/g.csv --plot runs/g.png": Case(needs_data=True),
     "qslm export --plan runs/mine/report.json --out runs/packed": Case(needs_data=True),
-    "qslm eval --model runs/packed --task sst2": Case(needs_data=True),
+    "qslm eval --model runs/packed --task sst2": Case(
+        needs_data=True, extra=("--max-examples", "96")),
     "qslm lava --model data/slm-small-sst2 --plan runs/mine/report.json --tokens 64 --csv "
-    "runs/lava.csv": Case(needs_data=True, extra=("--tokens", "8")),
+    "runs/lava.csv": Case(needs_data=True, extra=("--tokens", "8", "--layers", "blocks.0")),
     "qslm train --task sst2 --out runs/my-model": Case(needs_data=True, extra=(
         "--model", "tiny", "--vocab-size", "300", "--epochs", "1", "--max-steps", "3",
         "--heldout", "50")),
