@@ -66,19 +66,19 @@ def looks_like_name(text: "str | os.PathLike[str]") -> bool:
 
 def shipped_workload_file(name: str) -> Path:
     """The shipped workload of model ``name`` (``data/workload-<name>.json``), checked."""
-    path = shipped_file("data", f"workload-{name}.json")
-    if not path.is_file():
-        raise BadInputError(
-            f"no shipped workload {name!r}; shipped: "
-            f"{shipped_names('data', 'workload-', '.json')} (or pass a workload .json path)")
-    return path
+    return _shipped_data_file("workload-", name, "workload")
 
 
 def shipped_profile_file(name: str) -> Path:
     """The shipped fp32 activity profile of model ``name`` (``data/activity-<name>.json``)."""
-    path = shipped_file("data", f"activity-{name}.json")
+    return _shipped_data_file("activity-", name, "activity profile")
+
+
+def _shipped_data_file(prefix: str, name: str, what: str) -> Path:
+    """``data/<prefix><name>.json`` if it ships; else the error lists the names that do."""
+    path = shipped_file("data", f"{prefix}{name}.json")
     if not path.is_file():
         raise BadInputError(
-            f"no shipped activity profile {name!r}; shipped: "
-            f"{shipped_names('data', 'activity-', '.json')} (or pass a profile .json path)")
+            f"no shipped {what} {name!r}; shipped: "
+            f"{shipped_names('data', prefix, '.json')} (or pass a {what.split()[-1]} .json path)")
     return path
