@@ -10,11 +10,13 @@ interval and whether the 1-point constraint still holds there. Done when: a chos
 at least 85% memory reduction against fp32 and at most 1.0 point lower accuracy than the baseline
 on the selection split and the whole search under 10 minutes on 2 cores; issue 25 adds: at most
 30 full-evaluation equivalents (full evaluations, raced slices, calibration and proxy items),
-which the racing run (``--racing 0.05 --rows needed --results
-benchmarks/results/search_sst2_racing.json``) aims at. Wall time depends on what else the machine runs, so the
-process's CPU time and the load average are recorded next to it (with one torch thread the CPU
-time is what the wall time would be on an otherwise idle machine). Prints a table and writes
-benchmarks/results/search_sst2.json.
+which racing (``--racing 0.05 --rows needed``, now the default: the tiered search's options come
+from ``search_settings.py``, shared with ``search_compare.py``) aims at;
+benchmarks/results/search_sst2.json was made with ``--racing 0 --rows all`` (every candidate on
+the whole split), search_sst2_racing.json with the racing flags. Wall time depends on what else
+the machine runs, so the process's CPU time and the load average are recorded next to it (with
+one torch thread the CPU time is what the wall time would be on an otherwise idle machine).
+Prints a table and writes benchmarks/results/search_sst2.json.
 """
 from __future__ import annotations
 
@@ -30,9 +32,10 @@ import torch
 
 from qslm_neuro.fileio import write_json_atomic
 from qslm_neuro.models.checkpoint import verify_checkpoint
-from qslm_neuro.quantsearch import Calibration, Constraints, TradeOff
+from qslm_neuro.quantsearch import Constraints, TradeOff
 from qslm_neuro.quantsearch.checkpoint import Splits, describe_report_split, search_checkpoint
 from qslm_neuro.quantsearch.racing import items_evaluated
+from search_settings import add_tiered_arguments, calibration, tiered_strategy
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -47,14 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/bench-search-sst2")
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--calib-size", type=int, default=None,
-                        help="calibration subset size (sentences; default: the task's)")
-    parser.add_argument("--racing", type=float, default=0.0,
-                        help="level of the racing rule (0, the default: every candidate on the "
-                             "whole split; the racing run: --racing 0.05 --rows needed --results "
-                             f"benchmarks/results/{Path(__file__).stem}_racing.json)")
-    parser.add_argument("--rows", default="all", choices=("all", "needed"),
-                        help="sensitivity rows: the whole ladder, or only those steps need")
+    add_tiered_arguments(parser, "calibration subset size (sentences; default: the task's)",
+                         __file__)
     parser.add_argument("--select-split", default=None,
                         help="default: the 1,000 held-out training sentences; 'dev' = the "
                              "paper's protocol (selected on the reported split)")
@@ -74,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         constraints=Constraints(accuracy=args.const_acc, memory=args.const_mem),
         objective=TradeOff(alpha=args.alpha),
         splits=Splits(select=args.select_split, data_dir=args.data_dir),
-        calibration=Calibration(size=args.calib_size), racing=args.racing, rows=args.rows)
+        calibration=calibration(args), strategy=tiered_strategy(args))
     wall = time.perf_counter() - start
     load_after = os.getloadavg()
 

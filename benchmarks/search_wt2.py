@@ -6,10 +6,12 @@
 Candidates are evaluated on the held-out text (the search never selects on the test split);
 the baseline's and the chosen candidate's test perplexities are evaluated afterwards. Done when:
 at least 80% memory reduction against fp32 with at most 5% higher test perplexity; the racing run
-(``--racing 0.05 --rows needed --calib-size 2048 --results
-benchmarks/results/search_wt2_racing.json``: candidates raced on held-out windows, a 2,048-token
-calibration span) aims at issue 25's at most 30 full-evaluation equivalents. Prints a table and
-writes benchmarks/results/search_wt2.json.
+(``--calib-size 2048 --results benchmarks/results/search_wt2_racing.json`` with the default
+``--racing 0.05 --rows needed``: candidates raced on held-out windows, a 2,048-token calibration
+span) aims at issue 25's at most 30 full-evaluation equivalents; search_wt2.json was made with
+``--racing 0 --rows all`` (every candidate on the whole split). The tiered search's options come
+from ``search_settings.py``, shared with the other search benchmarks. Prints a table and writes
+benchmarks/results/search_wt2.json.
 """
 from __future__ import annotations
 
@@ -25,9 +27,10 @@ import torch
 
 from qslm_neuro.fileio import write_json_atomic
 from qslm_neuro.models.checkpoint import verify_checkpoint
-from qslm_neuro.quantsearch import Calibration, Constraints, TradeOff
+from qslm_neuro.quantsearch import Constraints, TradeOff
 from qslm_neuro.quantsearch.checkpoint import Splits, describe_report_split, search_checkpoint
 from qslm_neuro.quantsearch.racing import items_evaluated
+from search_settings import add_tiered_arguments, calibration, tiered_strategy
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -43,15 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/bench-search-wt2")
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--calib-size", type=int, default=None,
-                        help="calibration subset size (tokens); 2048 keeps the sensitivity "
-                             "phase within the 30 full-evaluation budget")
-    parser.add_argument("--racing", type=float, default=0.0,
-                        help="level of the racing rule (0, the default: every candidate on the "
-                             "whole split; the racing run: --racing 0.05 --rows needed --results "
-                             f"benchmarks/results/{Path(__file__).stem}_racing.json)")
-    parser.add_argument("--rows", default="all", choices=("all", "needed"),
-                        help="sensitivity rows: the whole ladder, or only those steps need")
+    add_tiered_arguments(parser, "calibration subset size (tokens); 2048 keeps the sensitivity "
+                                 "phase within the 30 full-evaluation budget", __file__)
     parser.add_argument("--keep-store", action="store_true")
     parser.add_argument("--results", default=str(RESULTS / "search_wt2.json"))
     args = parser.parse_args(argv)
@@ -66,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         args.model, "wikitext2", out=out, seed=args.seed,
         constraints=Constraints(accuracy=args.const_ppl, memory=args.const_mem),
         objective=TradeOff(alpha=args.alpha), splits=Splits(data_dir=args.data_dir),
-        calibration=Calibration(size=args.calib_size), racing=args.racing, rows=args.rows)
+        calibration=calibration(args), strategy=tiered_strategy(args))
     wall = time.perf_counter() - start
     base, chosen = result.baseline, result.chosen
     test = result.extra.get("report_split", {})

@@ -16,10 +16,11 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from results_sections import (ROOT, load, section_alpha, section_compare,  # noqa: E402
-                              section_gpu216, section_hw, section_models, section_scale,
+from results_sections import (ROOT, load, section_alpha, section_gpu216,  # noqa: E402
+                              section_hw, section_models, section_scale,
                               section_search, section_search_hw, section_spikegpt,
                               section_v1_v2, section_validation, table)
+from results_compare import section_compare_any  # noqa: E402
 from results_chip_arithmetic import headline_chip_rows, section_chip_arithmetic  # noqa: E402
 from results_signals import section_racing, section_signals  # noqa: E402
 from results_silicon import headline_silicon, section_calibration, section_silicon  # noqa: E402
@@ -34,7 +35,7 @@ def render_results() -> str:
     builders: list[Callable[[], str]] = [
         lambda: section_models(load("models")) if load("models") else "",
         lambda: section_search(load("search_sst2"), load("search_wt2")),
-        lambda: section_compare(load("search_compare"), load("search_tiny_exhaustive")),
+        lambda: section_compare_any(load("search_compare"), load("search_tiny_exhaustive")),
         lambda: section_signals(load("sensitivity_signals")),
         lambda: section_racing({n: load(n) for n in ("search_sst2", "search_wt2")},
                                {n: load(f"{n}_racing") for n in ("search_sst2", "search_wt2")}),

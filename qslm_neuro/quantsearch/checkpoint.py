@@ -131,15 +131,26 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
 
 
 def selection_and_report_tasks(loaded: Any, task_name: str, data_dir: Any = None,
-                               select_split: str | None = None) -> tuple[Any, Any]:
-    """The task a search of ``loaded`` selects on and the one its result is reported on."""
+                               select_split: str | None = None,
+                               select_size: int | None = None) -> tuple[Any, Any]:
+    """The task a search of ``loaded`` selects on and the one its result is reported on
+    (``select_size``: a stratified sample of the selection split, SST-2 only, as in
+    :class:`Splits`; the reporting split stays whole)."""
     from qslm_neuro.tasks import TASKS, make_task
 
     cls = TASKS[task_name]
     split = select_split or cls.selection_split
+    sample = {}
+    if select_size is not None:
+        if task_name != "sst2":
+            raise BadInputError(f"select_size={select_size!r} applies to sst2 only; leave it "
+                                f"out for {task_name!r}")
+        sample = {"max_examples": int(select_size)}
     select = make_task(task_name, loaded.tokenizer, data_dir=data_dir, split=split,
-                       ctx_len=loaded.config.ctx_len, **_split_options(loaded, task_name, split))
-    report = select if cls.report_split in (None, split) else make_task(
+                       ctx_len=loaded.config.ctx_len, **_split_options(loaded, task_name, split),
+                       **sample)
+    same = cls.report_split is None or (cls.report_split == split and not sample)
+    report = select if same else make_task(
         task_name, loaded.tokenizer, data_dir=data_dir, split=cls.report_split,
         ctx_len=loaded.config.ctx_len)
     return select, report

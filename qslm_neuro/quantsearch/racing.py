@@ -385,8 +385,10 @@ def audit(result: Any, evaluator: Any, task: Any, rule: SequentialRule | None = 
         full_metric = task.item_metric(float(values.sum() / weights.sum()))
         holds = bool(result.perf.ok(full_metric))
         if holds != (race["decision"] == "accept"):
-            changed.append({"candidate": candidate.order, "label": candidate.label,
-                            "raced": race["decision"], "at_items": race["items"],
+            changed.append({"candidate": candidate.order, "tier": candidate.tier,
+                            "label": candidate.label, "raced": race["decision"],
+                            "full_split_decision": "accept" if holds else "reject",
+                            "at_items": race["items"], "of": race["of"],
                             "raced_metric": candidate.metric, "full_split_metric": full_metric,
                             "full_split_holds": holds})
     return {"decided_early": checked, "changed": changed,

@@ -54,7 +54,7 @@ def _run_nsga2(ctx: "SearchContext", n_trials: int, level: str, seed: int,
     units = units_at(ctx, level)
     names = [p.name for p in ctx.ladder]
     by_name = {p.name: p for p in ctx.ladder}
-    population = population_size or max(8, min(50, n_trials // 4))
+    population = population_size or default_population(n_trials)
     # Optuna >= 5 takes constraints per trial; older versions through constraints_func.
     per_trial = hasattr(optuna.trial.Trial, "set_constraint")
     extra = {} if per_trial else {
@@ -138,6 +138,11 @@ def _optimize_in_generations(ctx: "SearchContext", study: "optuna.Study", object
         done += size
         if stopped:
             return
+
+
+def default_population(n_trials: int) -> int:
+    """The population when none is given: a quarter of the trials, from 8 to 50."""
+    return max(8, min(50, n_trials // 4))
 
 
 def _signed_violations(ctx: "SearchContext", metric: float, total_bytes: float) -> list[float]:

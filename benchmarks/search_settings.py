@@ -1,0 +1,44 @@
+"""The tiered search the benchmarks run, defined once.
+
+``search_sst2.py``, ``search_wt2.py`` and ``search_compare.py`` must run the same tiered search
+(a comparison against another strategy means nothing if the tiered search it measures is not the
+one the other benchmarks report), so its options and their command-line flags live here:
+:func:`add_tiered_arguments` adds the flags, :func:`tiered_strategy` and :func:`calibration`
+turn them into the option objects :func:`qslm_neuro.search` takes. A change to the tiered
+search's defaults is made here, once.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from qslm_neuro.quantsearch import Calibration, Tiered
+
+#: The racing level and sensitivity rows of issue 25's racing runs, now the benchmarks' default.
+DEFAULT_RACING = 0.05
+DEFAULT_ROWS = "needed"
+
+
+def add_tiered_arguments(parser: argparse.ArgumentParser, calib_help: str, script: str) -> None:
+    """``--racing``, ``--rows`` and ``--calib-size`` (``calib_help`` says its unit; ``script``:
+    the benchmark's file name, for the command that reproduces its full-split result)."""
+    stem = Path(script).stem
+    parser.add_argument("--calib-size", type=int, default=None, help=calib_help)
+    parser.add_argument("--racing", type=float, default=DEFAULT_RACING,
+                        help=f"level of the racing rule (default {DEFAULT_RACING}: candidates "
+                             "raced on growing slices of the selection split; 0: every "
+                             "candidate on the whole split, as benchmarks/results/"
+                             f"{stem}.json was made: --racing 0 --rows all)")
+    parser.add_argument("--rows", default=DEFAULT_ROWS, choices=("all", "needed"),
+                        help="sensitivity rows: the whole ladder, or only those steps need "
+                             f"(default {DEFAULT_ROWS})")
+
+
+def tiered_strategy(args: argparse.Namespace) -> Tiered:
+    """The tiered search the flags of :func:`add_tiered_arguments` describe."""
+    return Tiered(racing=args.racing or None, rows=args.rows)
+
+
+def calibration(args: argparse.Namespace) -> Calibration:
+    """The calibration subset the flags describe (``None``: the task's default size)."""
+    return Calibration(size=args.calib_size)
