@@ -103,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="data/slm-small-sst2")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where the model and every evaluation run")
+    parser.add_argument("--hw", default="none",
+                        help="one chip to estimate each candidate on (e.g. loihi2), or none (the "
+                             "default: no activity recorded, which on a GPU saves a sync per "
+                             "layer; with alpha only and no hardware bound the search's "
+                             "decisions do not depend on it)")
     parser.add_argument("--const-acc", default="1pt")
     parser.add_argument("--const-mem", default="15%")
     parser.add_argument("--alpha", type=float, default=1.0)
@@ -119,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help=f"end-to-end check: --select-size {QUICK_SELECT_SIZE}, "
                              f"--nsga-factors {QUICK_FACTORS}, results and store under runs/")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--store", default=None, help="run directory shared by all strategies "
@@ -148,6 +154,8 @@ def compare(args: argparse.Namespace) -> int:
     if unknown:
         raise BadInputError(f"--strategies: unknown {sorted(unknown)}; choose from tiered, "
                             "random, ilp, nsga2")
+    if "," in args.hw:
+        raise BadInputError(f"--hw {args.hw!r}: one chip (or none); search_hw.py compares chips")
 
     torch.set_num_threads(args.threads)
     loaded = load_checkpoint(args.model, device=args.device)
@@ -158,7 +166,7 @@ def compare(args: argparse.Namespace) -> int:
     tiered_options = tiered_strategy(args)
     common = dict(constraints=Constraints(accuracy=args.const_acc, memory=args.const_mem),
                   objective=TradeOff(alpha=args.alpha), calibration=calibration(args),
-                  seed=args.seed)
+                  chips=None if args.hw == "none" else args.hw, seed=args.seed)
     dev_scores: dict[str, dict] = {}  # plan key -> dev evaluation, shared by the strategies
     runs: dict[str, dict] = {}
 
@@ -166,7 +174,8 @@ def compare(args: argparse.Namespace) -> int:
         start, cpu = time.perf_counter(), time.process_time()
         result = search(loaded.model, task, strategy=strategy, **common,
                         store=StoreOptions(out=run_dir / label.replace(" ", "-"), store=store),
-                        execution=Execution(max_full_evaluations=cap))
+                        execution=Execution(max_full_evaluations=cap,
+                                            progress=not args.no_progress))
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         report = evaluate_on_split(loaded.model, dev, result, args.const_acc, dev_scores)
         runs[label] = {"options": strategy.settings(), "full_evaluation_cap": cap,
@@ -180,13 +189,13 @@ def compare(args: argparse.Namespace) -> int:
     racing_audit = None
     if tiered_options.rule is not None:
         checker = build_evaluator(loaded.model, task, calibration=calibration(args),
-                                  store=store, seed=args.seed)
+                                  store=store, seed=args.seed, record_activity=args.hw != "none")
         racing_audit = audit(tiered, checker, task, tiered_options.rule)
         print(f"racing audit: {racing_audit['decided_early']} early decisions, "
               f"{len(racing_audit['changed'])} reversed by the full split", flush=True)
     allowances: dict[str, Any] = {}
     fixed = {"record_version": 2, "benchmark": "search_compare", "model": str(args.model),
-             **environment(args.device), "const_acc": args.const_acc,
+             **environment(args.device), "hw": args.hw, "const_acc": args.const_acc,
              "const_mem": args.const_mem, "alpha": args.alpha, "seed": args.seed,
              "tiered_options": tiered_options.settings(),
              "calibration_size": args.calib_size, "selection_split": task.name,

@@ -269,7 +269,7 @@ class Racer:
 
     def evaluate(self, plan: QuantPlan, tier: str, label: str,
                  anchor: "Candidate | None" = None) -> "Candidate":
-        """Race ``plan``. With an ``anchor`` whose items cover the whole split (the greedy
+        """Race ``plan``. With an ``anchor`` this search raced on the whole split (the greedy
         step's current plan), the candidate is paired with the anchor instead of fp32 (module
         docstring): one unit apart, they disagree on far fewer items."""
         ctx = self.ctx
@@ -278,8 +278,7 @@ class Racer:
         chunks_all = self.scorer.chunks
         base_values, base_weights = self.scorer.items(QuantPlan(), chunks_all)
         reference, offset, paired_with = base_values, 0.0, "fp32"
-        if anchor is not None and anchor.plan.key != QuantPlan().key \
-                and self.scorer.complete(anchor.plan):
+        if anchor is not None and anchor.plan.key != QuantPlan().key and _whole(anchor):
             reference, _ = self.scorer.items(anchor.plan, chunks_all)
             offset = self.sign * float((reference - base_values).sum() / base_weights.sum())
             paired_with = f"candidate {anchor.order}"
@@ -344,6 +343,14 @@ def items_evaluated(counts: dict[str, Any], full_items: int) -> int:
     batches) in the selection split's own unit: sentences, or scored tokens (a WikiText-2 slice
     counts its share of the windows)."""
     return int(round(counts["full_equivalents"] * full_items))
+
+
+def _whole(candidate: "Candidate") -> bool:
+    """Whether this search scored ``candidate`` on the whole split by racing it. Not whether the
+    store holds all its chunks: an audit or an earlier run may have completed them, and a resumed
+    search must pair (hence decide) as the first one did."""
+    race = candidate.details.get("race")
+    return race is not None and race["items"] >= race["of"]
 
 
 def _decided_at(decisions: list[dict[str, Any]], population: int) -> dict[str, int]:

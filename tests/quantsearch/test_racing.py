@@ -196,3 +196,39 @@ def test_tiered_search_races_and_confirms_its_choice(race_problem):
         assert race["items"] == race["of"] and raced.chosen.meets_accuracy
         assert raced.chosen.metric == pytest.approx(task.evaluate(
             raced.chosen.plan.quantized_copy(model))["value"])
+
+
+def test_audit_lists_reversals_and_a_resumed_search_races_as_the_first(race_problem, tmp_path):
+    """The audit completes early decisions on the whole split (in the store); a search run
+    again on that store must still pair and decide as the first run did."""
+    from qslm_neuro.quantsearch import Calibration, Constraints, Execution, SearchSpace, search
+    from qslm_neuro.quantsearch.driver import build_evaluator
+    from qslm_neuro.quantsearch.racing import audit
+    from qslm_neuro.quantsearch.strategies import Tiered
+
+    model, task = race_problem
+    # labels = fp32's own predictions: every quantized step costs accuracy, the greedy tiers
+    # take steps, and steps decided early become anchors of later ones
+    hits = task.evaluate(model, per_item=True)["per_example_correct"]
+    task = SST2Task.from_examples(task.tokenizer, [(text, label if hit else 1 - label) for
+                                                   (text, label), hit in zip(task.examples, hits)],
+                                  batch_size=32, name="race-own-labels")
+    path = tmp_path / "evaluations.sqlite"
+    strategy = Tiered(racing=0.05, rows="needed")
+    options = dict(constraints=Constraints(accuracy="5pt"), chips=None,
+                   space=SearchSpace(ladder="fp32,int8,int4,int3,int2"),
+                   calibration=Calibration(size=32), execution=Execution(progress=False))
+    first = search(model, task, strategy=strategy, store=path, **options)
+    checker = build_evaluator(model, task, calibration=Calibration(size=32),
+                              store=EvaluationStore(path), record_activity=False)
+    report = audit(first, checker, task, strategy.rule)
+    races = [c.details["race"] for c in first.candidates if "race" in c.details]
+    early = [r for r in races if r.get("early", r)["items"] < 160]  # the choice: completed
+    assert report["decided_early"] == len(early) and report["audit_items_computed"] > 0
+    for change in report["changed"]:
+        assert change["tier"] in ("global", "block", "module")
+        assert change["raced"] != change["full_split_decision"] and change["of"] == 160
+    again = search(model, task, strategy=strategy, store=path, **options)
+    assert [(c.plan.key, c.metric, c.details.get("race")) for c in again.candidates] == \
+        [(c.plan.key, c.metric, c.details.get("race")) for c in first.candidates]
+    assert again.counts["slice_items"] == first.counts["slice_items"]
