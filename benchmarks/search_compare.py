@@ -24,7 +24,10 @@ each strategy's chosen plan is reported on SST-2 dev with the paired 95% interva
 
 Evaluations are counted per strategy as *used* (a result already in the store counts for each
 strategy that uses it), so the shared store shortens wall times but changes no count, and a run
-killed part-way resumes from the store (the results file is rewritten after each strategy).
+killed part-way resumes from the store (the results file is rewritten after each strategy;
+rerun the same command until it says ``"finished": true``). ``--device cuda`` runs the model and
+every evaluation on the GPU; ``--hw`` defaults to none (no chip estimates: they play no part in
+the score with alpha only and no hardware bound, and recording activity costs time).
 After the tiered run, every candidate racing decided before the whole split is completed on the
 rest of it (:func:`~qslm_neuro.quantsearch.racing.audit`; not counted in tiered's budget) and
 each decision the full split reverses is listed. Done when (issue 25): tiered's score is at least
