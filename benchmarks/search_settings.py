@@ -13,15 +13,18 @@ import argparse
 from pathlib import Path
 
 from qslm_neuro.quantsearch import Calibration, Tiered
+from qslm_neuro.quantsearch.strategies.descent import DESCENTS
 
 #: The racing level and sensitivity rows of issue 25's racing runs, now the benchmarks' default.
 DEFAULT_RACING = 0.05
 DEFAULT_ROWS = "needed"
+#: How far a greedy step goes: the library's default (QSLM's one-step walk).
+DEFAULT_DESCENT = Tiered.descent
 
 
 def add_tiered_arguments(parser: argparse.ArgumentParser, calib_help: str, script: str) -> None:
-    """``--racing``, ``--rows`` and ``--calib-size`` (``calib_help`` says its unit; ``script``:
-    the benchmark's file name, for the command that reproduces its full-split result)."""
+    """``--racing``, ``--rows``, ``--descent`` and ``--calib-size`` (``calib_help`` says its unit;
+    ``script``: the benchmark's file, for the command that reproduces its full-split result)."""
     stem = Path(script).stem
     parser.add_argument("--calib-size", type=int, default=None, help=calib_help)
     parser.add_argument("--racing", type=float, default=DEFAULT_RACING,
@@ -32,11 +35,15 @@ def add_tiered_arguments(parser: argparse.ArgumentParser, calib_help: str, scrip
     parser.add_argument("--rows", default=DEFAULT_ROWS, choices=("all", "needed"),
                         help="sensitivity rows: the whole ladder, or only those steps need "
                              f"(default {DEFAULT_ROWS})")
+    parser.add_argument("--descent", default=DEFAULT_DESCENT, choices=DESCENTS,
+                        help="how far a greedy step lowers a unit: one ladder step, or the "
+                             "lowest untried precision first, then halving (default "
+                             f"{DEFAULT_DESCENT})")
 
 
 def tiered_strategy(args: argparse.Namespace) -> Tiered:
     """The tiered search the flags of :func:`add_tiered_arguments` describe."""
-    return Tiered(racing=args.racing or None, rows=args.rows)
+    return Tiered(racing=args.racing or None, rows=args.rows, descent=args.descent)
 
 
 def calibration(args: argparse.Namespace) -> Calibration:

@@ -29,7 +29,9 @@ def section_equal_items(cmp: dict) -> str:
     ilp = allow.get("ilp")
     racing = cmp["tiered_options"].get("racing")
     tiered = (f"racing at level {racing['level']:g}" if racing else "every candidate on the "
-              "whole split") + f", sensitivity rows {cmp['tiered_options'].get('rows')}"
+              "whole split") + f", sensitivity rows {cmp['tiered_options'].get('rows')}" + (
+                  f", descent {cmp['tiered_options']['descent']}"
+                  if cmp["tiered_options"].get("descent") else "")
     text = (
         f"## Tiered vs random, ILP and NSGA-II at equal items evaluated on `"
         f"{cmp['model'].split('/')[-1]}` (`benchmarks/search_compare.py`)\n\n"
