@@ -107,7 +107,7 @@ class ChipScorer:
             f"{len(self.calibration)} batches of calibration text"
         #: What the chip results are keyed by (beside weights, evaluation and quantizer).
         self.identity = {"arithmetic": "chip", "formats": self.formats.to_dict(),
-                         "format_calibration": _batches_digest(self.calibration)}
+                         "format_calibration": batches_digest(self.calibration)}
         self._twin: tuple[str, Any] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -147,7 +147,7 @@ def arithmetic_words(arithmetic: Mapping[str, Any] | None) -> str:
             "fp32 baseline in float")
 
 
-def _batches_digest(batches: Sequence[Any]) -> str:
+def batches_digest(batches: Sequence[Any]) -> str:
     """sha256 of every calibration batch's token ids and lengths, in order."""
     import torch
 
@@ -164,4 +164,4 @@ def _batches_digest(batches: Sequence[Any]) -> str:
 
 
 __all__ = ["ARITHMETICS", "ChipArithmetic", "ChipScorer", "arithmetic_chip", "arithmetic_words",
-           "chip_formats", "describe_float", "parse_arithmetic"]
+           "batches_digest", "chip_formats", "describe_float", "parse_arithmetic"]

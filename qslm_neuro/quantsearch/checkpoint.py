@@ -69,6 +69,7 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
                       chips: Any = "loihi2", strategy: StrategyLike = "tiered",
                       splits: Splits | None = None, seed: int = 0,
                       arithmetic: ArithmeticLike = "float",
+                      report_scores: dict[str, dict[str, Any]] | None = None,
                       **options: Any) -> "SearchResult | PerChipResults":
     """Load a checkpoint, search it on the selection split, report on the reporting split.
 
@@ -78,7 +79,8 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
     there), ``store=`` (default: ``evaluations.sqlite`` in ``out``) and a named strategy's options
     (``tiers=("block", "module")``). ``arithmetic``: ``"float"``, ``"chip"`` or a
     :class:`~qslm_neuro.quantsearch.arithmetic.ChipArithmetic` (its calibration drawn here from
-    the task's training text when it has none). Several chips give a
+    the task's training text when it has none). ``report_scores``: a dict this fills with the
+    reporting split's per-item evaluations by plan key (to pair other scores with them). Several chips give a
     :class:`~qslm_neuro.quantsearch.per_chip.PerChipResults`, one run directory per chip. The
     old flat keywords (``const_perf=``, ``const_mem=``, ``alpha=``, ``hw=``, ``data_dir=``,
     ``select_split=``, ...) still work, with a DeprecationWarning.
@@ -144,7 +146,8 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
                     calibration=given["calibration"], store=run_store, execution=execution,
                     seed=seed, **options)
     accuracy = Constraints.of(given["constraints"]).accuracy
-    scores: dict[str, dict[str, Any]] = {}  # plan key -> report-split evaluation (shared)
+    # plan key -> report-split evaluation (shared by the chips' results)
+    scores: dict[str, dict[str, Any]] = {} if report_scores is None else report_scores
     for _chip, one in result_items(result):
         one.settings.update({"checkpoint": str(Path(model_dir)), "task": task_name,
                              "selection_split": task.name})
