@@ -4,8 +4,9 @@ An :class:`Evaluator` wraps a model and the user's evaluation functions:
 
 * ``full(plan)``: the task metric on the full evaluation set (the number constraints are checked
   on; in the chip's own integers when ``arithmetic`` is a
-  :class:`~qslm_neuro.quantsearch.arithmetic.ChipScorer`, see there), the exact footprint and, for a qslm-neuro SLM (a model with ``synapses()``), the activity
-  measured during that very evaluation. None of it depends on a chip, so it is stored under a
+  :class:`~qslm_neuro.quantsearch.arithmetic.ChipScorer`, see there), the exact footprint and,
+  for a qslm-neuro SLM (a model with ``synapses()``), the activity measured during that very
+  evaluation. None of it depends on a chip's cost model, so it is stored under a
   chip-free key; each chip's :class:`~qslm_neuro.quantsearch.hardware.coster.ChipCoster` turns
   the activity into that candidate's own hardware estimate and stores it beside;
 * ``calibration(plan)``: the metric on the smaller calibration set (sensitivity analysis);
