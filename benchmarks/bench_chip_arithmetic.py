@@ -40,7 +40,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import qslm_neuro.lava  # noqa: E402,F401  (Lava's compat hook first)
+
+def _parts_asked(argv: list[str]) -> str:
+    """``--parts`` as given on the command line (before argparse: Lava must come first)."""
+    for i, arg in enumerate(argv):
+        if arg.startswith("--parts="):
+            return arg.split("=", 1)[1]
+        if arg == "--parts" and i + 1 < len(argv):
+            return argv[i + 1]
+    return "sst2,wt2,lava"
+
+
+if "lava" in _parts_asked(sys.argv):  # Lava's compat hook first; a GPU run of wt2 needs no Lava
+    import qslm_neuro.lava  # noqa: E402,F401
 import torch  # noqa: E402
 
 from qslm_neuro.chiparith.evaluate import calibration_batches  # noqa: E402

@@ -20,15 +20,20 @@ def _pair(pair: dict[str, Any]) -> str:
     return f"{pair['relative_change']:+.2%} ({lo:+.2%} .. {hi:+.2%})"
 
 
-def _where(key: str, part: dict[str, Any]) -> str:
-    """``SST-2 dev (872 sentences)``, ``WikiText-2 test (whole, 432,860 tokens)`` or a subset."""
-    if key == "sst2":
-        return f"SST-2 dev ({part['n']:,} sentences)"
+def _span(part: dict[str, Any]) -> str:
+    """A WikiText-2 part's tokens: ``whole test set, 432,860 tokens`` or ``first 4,096 ...``."""
     whole = part.get("whole_split")
     if whole is None:  # written before the JSON said so: a subset unless it names the whole
         whole = "whole" in part.get("subset", "")
-    return (f"WikiText-2 test (whole test set, {part['n']:,} tokens)" if whole else
-            f"WikiText-2 test (subset: first {part['n']:,} scored tokens)")
+    return (f"whole test set, {part['n']:,} tokens" if whole else
+            f"subset: first {part['n']:,} scored tokens")
+
+
+def _where(key: str, part: dict[str, Any]) -> str:
+    """``SST-2 dev (872 sentences)`` or ``WikiText-2 test (whole test set, ... tokens)``."""
+    if key == "sst2":
+        return f"SST-2 dev ({part['n']:,} sentences)"
+    return f"WikiText-2 test ({_span(part)})"
 
 
 def _speed(part: dict[str, Any], data: dict[str, Any]) -> tuple[str, str]:
@@ -73,8 +78,8 @@ def section_chip_arithmetic(data: dict[str, Any] | None) -> str:
     if sst2.get("const_acc"):
         held_lines.append(_held("SST-2", sst2["const_acc"], "dev", "{:.2%}"))
     if wt2.get("const_acc"):
-        held_lines.append(_held("WikiText-2", wt2["const_acc"], _where("wt2", wt2).replace(
-            "WikiText-2 test ", "test "), "{:.2f}"))
+        held_lines.append(_held("WikiText-2", wt2["const_acc"], f"test, {_span(wt2)}",
+                                "{:.2f}"))
     parts += held_lines
     if sst2.get("sweep"):
         sweep = [[r["format"], r["bits"], _score("accuracy", r["value"]), _pair(r["vs_fp32"])]
@@ -107,10 +112,9 @@ def headline_chip_rows(data: dict[str, Any] | None) -> list[list[str]]:
                      "on the chip", "`bench_chip_arithmetic.py`"])
     if wt2.get("const_acc"):
         held = wt2["const_acc"]
-        where = _where("wt2", wt2).replace("WikiText-2 test (", "").rstrip(")")
         rows.append([f"Chosen WikiText-2 plan in {data['hw']}'s own integer arithmetic",
                      f"test perplexity {_score('perplexity', wt2['chip']['value'])} "
-                     f"({_pair(wt2['chip_vs_fp32'])} vs fp32; {where}): constA "
+                     f"({_pair(wt2['chip_vs_fp32'])} vs fp32; {_span(wt2)}): constA "
                      f"({held['text']}) {'holds' if held['holds_on_chip'] else 'does not hold'}"
                      " on the chip", "`bench_chip_arithmetic.py`"])
     return rows
