@@ -181,24 +181,34 @@ class _nothing:
 
 @pytest.mark.skipif(not os.environ.get("QSLM_DATA_DIR"),
                     reason="QSLM_DATA_DIR is not set: SST-2 is needed to search")
-def test_a_checkpoint_search_in_chip_arithmetic_matches_chiparith(tmp_path):
+def test_qslm_search_in_chip_arithmetic_matches_chiparith(tmp_path, capsys):
+    """The CLI end to end on the shipped tiny checkpoint: every quantized candidate's selection
+    metric is the twin's on the held-out sentences; dev is reported in chip arithmetic."""
     from qslm_neuro.chiparith.evaluate import calibration_batches
     from qslm_neuro.models.checkpoint import load_checkpoint
-    from qslm_neuro.quantsearch.checkpoint import Splits, _split_options, search_checkpoint
+    from qslm_neuro.quantsearch.checkpoint import _split_options
     from qslm_neuro.tasks import make_task
 
-    result = search_checkpoint(
-        TINY, "sst2", out=tmp_path, chips="loihi2", arithmetic="chip",
-        constraints=Constraints(accuracy="5pt"), space=SearchSpace(ladder="fp32,int8,int4"),
-        calibration=Calibration(size=32), splits=Splits(select_size=64, report=None),
-        execution=Execution(progress=False), tiers=("global",))
+    out = tmp_path / "run"
+    assert main(["search", "--model", str(TINY), "--task", "sst2", "--arithmetic", "chip",
+                 "--hw", "loihi2", "--ladder", "fp32,int8,int4", "--tiers", "global",
+                 "--calib-size", "32", "--const-acc", "5pt", "--out", str(out),
+                 "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "candidates scored in loihi2's chip arithmetic" in printed
+    assert "of chosen in chip arithmetic" in printed
+    report = json.loads((out / "report.json").read_text())
+    assert report["settings"]["arithmetic"]["selection"] == "chip"
+    assert "sst2 training text" in report["settings"]["arithmetic"]["format_calibration"]
+    assert report["extra"]["report_split"]["chosen"]["arithmetic"] == "chip"
     loaded = load_checkpoint(TINY)
     task = make_task("sst2", loaded.tokenizer, split="heldout", ctx_len=loaded.config.ctx_len,
-                     max_examples=64, **_split_options(loaded, "sst2", "heldout"))
+                     **_split_options(loaded, "sst2", "heldout"))
     batches = calibration_batches("sst2", loaded.tokenizer, None, loaded.config.ctx_len)
     formats = load_hardware("loihi2").formats()
-    for candidate in result.candidates[1:]:
-        twin = evaluate_chip(loaded.model, candidate.plan, formats, task, batches,
-                             progress=False)
-        assert candidate.metric == twin["value"] and candidate.details["arithmetic"] == "chip"
-    assert "sst2 training text" in result.settings["arithmetic"]["format_calibration"]
+    rows = list(csv.DictReader((out / "candidates.csv").open()))
+    assert [r["arithmetic"] for r in rows] == ["float"] + ["chip"] * (len(rows) - 1)
+    for candidate in report["candidates"][1:]:
+        plan = QuantPlan.from_dict(candidate["plan"])
+        twin = evaluate_chip(loaded.model, plan, formats, task, batches, progress=False)
+        assert candidate["metric"] == twin["value"]
