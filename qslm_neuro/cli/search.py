@@ -23,7 +23,8 @@ DEFAULT_LADDER_TEXT = "fp32,int8,int6,int5,int4,int3,int2"
 DEFAULT_TIERS_TEXT = "global,block,module"
 #: Which strategies each generic flag configures (a flag given to another strategy is an error).
 _FLAG_STRATEGIES = {"n_evaluations": ("random", "nsga2"),
-                    "level": ("exhaustive", "random", "ilp", "nsga2")}
+                    "level": ("exhaustive", "random", "ilp", "nsga2"),
+                    "racing": ("tiered",), "rows": ("tiered",), "descent": ("tiered",)}
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -45,6 +46,16 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--module-sensitivity", choices=["needed", "all"], default="needed",
                    help="measure module sensitivities only for the modules the module tier can "
                         "lower (default), or all of them up front (full heat map)")
+    p.add_argument("--racing", type=float, default=None, metavar="LEVEL",
+                   help="race candidates on growing slices of the selection split, deciding "
+                        "constA with a paired bound at this error level (e.g. 0.05; default: "
+                        "every candidate on the whole split)")
+    p.add_argument("--rows", choices=["needed", "all"], default=None,
+                   help="sensitivity rows: only the precisions a step needs, or the whole "
+                        "ladder (default all)")
+    p.add_argument("--descent", choices=["step", "bisect"], default=None,
+                   help="how far a greedy step lowers a unit: one ladder step (default) or the "
+                        "lowest untried precision first, then halving")
     p.add_argument("--keep", action="append", default=[], metavar="PATH",
                    help="block or module kept at fp32 (repeatable), e.g. --keep head")
     p.add_argument("--calib-size", type=int, default=None,
@@ -104,7 +115,10 @@ def run(args: argparse.Namespace) -> int:
         options["tiers"] = tuple(t.strip() for t in args.tiers.split(",") if t.strip())
         options["module_sensitivity"] = args.module_sensitivity
     for option, flag, value in (("n_evaluations", "--n-evals", args.n_evals),
-                                ("level", "--level", args.level)):
+                                ("level", "--level", args.level),
+                                ("racing", "--racing", args.racing),
+                                ("rows", "--rows", args.rows),
+                                ("descent", "--descent", args.descent)):
         if value is None:
             continue
         if args.strategy not in _FLAG_STRATEGIES[option]:

@@ -139,6 +139,8 @@ CLI_CASES = [
     (SEARCH + ["--tiers", "global,chip"], "chip"),
     (SEARCH + ["--threads", "0"], "--threads"),
     (SEARCH + ["--strategy", "annealing"], "annealing"),
+    (SEARCH + ["--racing", "1.5"], "racing level=1.5"),
+    (SEARCH + ["--strategy", "random", "--descent", "bisect"], "--descent"),
     # estimate
     (["estimate", "--workload", str(WORKLOAD), "--hw", "no-such-chip"], "no-such-chip"),
     (["estimate", "--model", str(TINY), "--plan", "int99"], "int99"),

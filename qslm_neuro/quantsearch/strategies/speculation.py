@@ -65,6 +65,7 @@ class Step:
     plan: QuantPlan | None = None
     label: str = ""
     predicted: float | None = None
+    target: Any = None  # the precision the unit goes to (a Precision; bisection's floors)
 
 
 #: Guesses less likely than this are not computed (module docstring).

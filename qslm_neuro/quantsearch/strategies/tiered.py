@@ -25,6 +25,12 @@ metric) is skipped without an evaluation and freezes the unit. Every decision is
 ``trials``; every evaluated plan is a candidate. The final choice is made by the objective over
 all candidates (:meth:`SearchContext.choose`).
 
+**How far a step goes** (``descent``): one ladder step (``"step"``, QSLM's walk; a rejection
+freezes the unit), or, with ``"bisect"``, the unit's lowest precision not known to break constA
+first and then half of what is left (:mod:`~.descent`): a unit that ends at the bottom of the
+ladder costs one evaluation instead of one per ladder step. Units are ranked by their next
+ladder step either way.
+
 **Which resource a step is ranked by** (re-decided before every step, from the current plan):
 
 * the resource of the bound the current plan misses by the largest share (value / bound - 1):
@@ -85,6 +91,7 @@ from qslm_neuro.quantsearch.racing import (DEFAULT_LEVEL, DEFAULT_LOOKS, Racer,
 from qslm_neuro.quantsearch.resources import binding_resource
 from qslm_neuro.quantsearch.result import Candidate
 from qslm_neuro.quantsearch.sensitivity import DropModel, SensitivityTable, UnitRows
+from qslm_neuro.quantsearch.strategies import descent as descents
 from qslm_neuro.quantsearch.space import Unit, uniform_plan
 from qslm_neuro.quantsearch.strategies.base import Measure, Strategy
 from qslm_neuro.quantsearch.strategies.speculation import Step, prefetch_step, prefetch_uniform
@@ -108,6 +115,8 @@ class Tiered(Strategy):
     (a complete heat map and proxy correlation). ``racing``: the level of the sequential rule
     (None: full evaluations); ``looks``: its interim slice fractions. ``rows``: ``"needed"``
     measures each unit only at precisions at or below where its tier starts; ``"all"`` the ladder.
+    ``descent``: how far a greedy step lowers its unit, ``"step"`` (one ladder step, as QSLM) or
+    ``"bisect"`` (the lowest precision not known to break constA first; :mod:`~.descent`).
     """
 
     tiers: Sequence[str] = TIERS
@@ -116,6 +125,7 @@ class Tiered(Strategy):
     racing: float | None = None
     looks: Sequence[float] = DEFAULT_LOOKS
     rows: str = "all"
+    descent: str = "step"
     name: ClassVar[str] = "tiered"
 
     def __post_init__(self) -> None:
@@ -136,6 +146,7 @@ class Tiered(Strategy):
         if self.rows not in ROWS:
             raise BadInputError(f"rows={self.rows!r}; expected 'needed' (only precisions at or "
                                 "below a unit's starting one) or 'all'")
+        descents.check_descent(self.descent)
         self.looks = tuple(self.looks)
         self.rule = SequentialRule(self.racing, self.looks) if self.racing else None
 
@@ -155,7 +166,7 @@ class Tiered(Strategy):
         task = racing_task(ctx, self.rule.chunks()) if self.rule is not None else None
         racer = Racer(ctx, self.rule, task) if task is not None else None
         sensitivity = run_tiered(ctx, sensitivity, self.tiers, float(self.skip_margin), measure,
-                                 racer.evaluate if racer else None, self.rows)
+                                 racer.evaluate if racer else None, self.rows, self.descent)
         if racer is not None:
             for note in racer.confirm():
                 ctx.trials.append({"tier": "confirm", "action": "the raced choice scored on "
@@ -165,13 +176,15 @@ class Tiered(Strategy):
     def settings(self) -> dict:
         return {"strategy": self.name, "tiers": list(self.tiers),
                 "skip_margin": self.skip_margin, "module_sensitivity": self.module_sensitivity,
-                "racing": None if self.rule is None else self.rule.to_dict(), "rows": self.rows}
+                "racing": None if self.rule is None else self.rule.to_dict(), "rows": self.rows,
+                "descent": self.descent}
 
 
 def run_tiered(ctx: SearchContext, sensitivity: SensitivityTable,
                tiers: Sequence[str] = TIERS, skip_margin: float = DEFAULT_SKIP_MARGIN,
                measure: Callable[[list], SensitivityTable] | None = None,
-               evaluate: EvaluateFn | None = None, rows: str = "all") -> SensitivityTable:
+               evaluate: EvaluateFn | None = None, rows: str = "all",
+               descent: str = "step") -> SensitivityTable:
     """Run the tiers in order; candidates and trials accumulate in ``ctx``. ``evaluate``
     turns a plan into a candidate (default ``ctx.evaluate``; a racer's when racing).
 
@@ -193,7 +206,7 @@ def run_tiered(ctx: SearchContext, sensitivity: SensitivityTable,
                 sensitivity = sensitivity.merged(measure(_rows(ctx, missing, current, rows)))
                 model = DropModel(sensitivity, ctx.evaluator.higher_is_better)
             current = _greedy_tier(ctx, "block", ctx.blocks, current, model, skip_margin, bar,
-                                   evaluate, racing, _more_rows(measure, rows))
+                                   evaluate, racing, _more_rows(measure, rows), descent)
         if "module" in tiers:
             resource = binding_resource(ctx, current)
             movable = [] if _nothing_to_gain(ctx, current) else [
@@ -208,7 +221,7 @@ def run_tiered(ctx: SearchContext, sensitivity: SensitivityTable,
                                "resource": resource})
             known = [m for m in ctx.modules if sensitivity.has_unit(m.level, m.path)]
             _greedy_tier(ctx, "module", known, current, model, skip_margin, bar, evaluate,
-                         racing, _more_rows(measure, rows))
+                         racing, _more_rows(measure, rows), descent)
     finally:
         bar.close()
     return model.table
@@ -294,18 +307,30 @@ def _starting_point(ctx: SearchContext, global_candidates: list[Candidate]) -> C
 def _greedy_tier(ctx: SearchContext, tier: str, units: list[Unit], start: Candidate,
                  model: DropModel, margin: float, bar: tqdm, evaluate: EvaluateFn,
                  racing: bool = False,
-                 measure: Callable[[list], SensitivityTable] | None = None) -> Candidate:
-    """Lower units one ladder step at a time while constA holds; returns the last accepted.
+                 measure: Callable[[list], SensitivityTable] | None = None,
+                 descent: str = "step") -> Candidate:
+    """Lower units while constA holds (one ladder step at a time, or by bisection:
+    :mod:`~.descent`); returns the last accepted.
 
-    Each step is decided by :func:`_step` from the anchor and the frozen units alone; on a
-    parallel executor the plans that may follow are evaluated beside it
-    (:mod:`~.speculation`), which changes no decision."""
+    Each step is decided by :func:`_step` from the anchor, the frozen units and (bisection)
+    the units' floors alone; on a parallel executor the plans that may follow a one-step walk
+    are evaluated beside it (:mod:`~.speculation`), which changes no decision."""
     current = start
     frozen: frozenset[str] = frozenset()
+    floors: dict[str, Precision] = {}  # bisection: per unit, the highest precision that broke
     accepted_n = evaluated_n = 0
 
     def step_of(anchor: Candidate, frozen_units: frozenset) -> Step:
-        return _step(ctx, tier, units, anchor, frozen_units, model, margin)
+        return _step(ctx, tier, units, anchor, frozen_units, model, margin, floors, descent)
+
+    def reject(step: Step) -> frozenset:
+        """Frozen units after ``step``'s target broke (or was predicted to break) constA."""
+        if descent == "step":
+            return frozen | {step.unit.path}
+        floors[step.unit.path] = step.target
+        present = max(current.plan.precision_of(m) for m in step.unit.modules)
+        left = descents.open_range(ctx.ladder, present, step.target)
+        return frozen if left else frozen | {step.unit.path}
 
     while True:
         _ensure_rows(ctx, units, current, frozen, model, measure)
@@ -318,11 +343,11 @@ def _greedy_tier(ctx: SearchContext, tier: str, units: list[Unit], start: Candid
         if step.action == "done":
             return current
         if step.action == "skip":
-            frozen = frozen | {step.unit.path}
+            frozen = reject(step)
             ctx.trials.append({**step.trial, "action": "skipped",
                                "reason": "predicted to miss constA by more than the margin"})
             continue
-        if not racing:
+        if not racing and descent == "step":
             prefetch_step(ctx, step_of, current, frozen, step,
                           (accepted_n + 1) / (evaluated_n + 2))  # parallel executors only
         candidate = evaluate(step.plan, tier, step.label, anchor=current) if racing else \
@@ -335,14 +360,19 @@ def _greedy_tier(ctx: SearchContext, tier: str, units: list[Unit], start: Candid
                            **_race_note(candidate)})
         if accepted:
             current = candidate
+            if descent != "step" and not descents.open_range(
+                    ctx.ladder, step.target, floors.get(step.unit.path)):
+                frozen = frozen | {step.unit.path}  # it sits right above its floor
         else:
-            frozen = frozen | {step.unit.path}
+            frozen = reject(step)
 
 
 def _step(ctx: SearchContext, tier: str, units: list[Unit], current: Candidate,
-          frozen: frozenset, model: DropModel, margin: float) -> Step:
+          frozen: frozenset, model: DropModel, margin: float,
+          floors: dict[str, Precision] | None = None, descent: str = "step") -> Step:
     """What the greedy loop does next from ``current`` with ``frozen`` units, decided without
-    any evaluation (so that speculation can run it on outcomes not yet measured)."""
+    any evaluation (so that speculation can run it on outcomes not yet measured). Units are
+    ranked by their next ladder step; the step then goes to :func:`~.descent.target`."""
     if _nothing_to_gain(ctx, current):
         return Step("stop")
     resource = binding_resource(ctx, current)
@@ -350,15 +380,22 @@ def _step(ctx: SearchContext, tier: str, units: list[Unit], current: Candidate,
     if move is None:
         return Step("done")
     unit, old, new, increment, ranked_by, saved = move
-    predicted = model.predict(current.metric, [increment])
+    floor = (floors or {}).get(unit.path)
+    new = descents.target(descent, ctx.ladder, old, floor) or new
+    if descent != "step" and model.table.row(unit.level, unit.path, new) is not None:
+        increment = model.increment(unit, old, new)
+    elif descent != "step" and new != _step_below(ctx.ladder, old):
+        increment = None  # a jump below the measured rows: no prediction, no skip
+    predicted = None if increment is None else model.predict(current.metric, [increment])
     trial = {"tier": tier, "unit": unit.path, "from": old.name, "to": new.name,
              "predicted": predicted, "anchor": current.order, "resource": ranked_by,
              "saved": saved}
-    if not ctx.predicted_ok(predicted, margin):
-        return Step("skip", trial, unit, predicted=predicted)
+    if predicted is not None and not ctx.predicted_ok(predicted, margin):
+        return Step("skip", trial, unit, predicted=predicted, target=new)
     lowered = current.plan.with_({m: min(new, current.plan.precision_of(m))
                                   for m in unit.modules})
-    return Step("evaluate", trial, unit, lowered, f"{unit.path} -> {new.name}", predicted)
+    return Step("evaluate", trial, unit, lowered, f"{unit.path} -> {new.name}", predicted,
+                target=new)
 
 
 def _next_move(ctx: SearchContext, units: list[Unit], current: Candidate, frozen: frozenset,
