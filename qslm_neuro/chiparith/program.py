@@ -79,7 +79,10 @@ class IntLinear:
 
     def dense(self, spikes: torch.Tensor) -> torch.Tensor:
         """Lava's bit-accurate Dense on binary spikes ``[..., fan_in]``: exact integer sums
-        (in float32, exact since every partial sum of 0/1 times the levels is below 2**24)."""
+        (in float32, exact since every partial sum of 0/1 times the levels is below 2**24;
+        in float64 on a GPU allowed to round float32 products to TF32)."""
+        if spikes.is_cuda and not _exact_float32():
+            return _shift_floor(_int_matmul(spikes, self.levels), self.gain)
         if self._float32 is None:
             if float(self.levels.abs().sum(dim=1).max()) >= 2.0 ** 24:
                 return _shift_floor(_int_matmul(spikes, self.levels), self.gain)
@@ -94,6 +97,12 @@ class IntLinear:
     def to(self, device: Any) -> "IntLinear":
         return IntLinear(self.name, self.levels.to(device), self.row_scales.to(device),
                          self.gain, self.plan_precision, self.chip_precision)
+
+
+def _exact_float32() -> bool:
+    """Whether CUDA float32 matrix products are computed in full float32 (no TF32)."""
+    return (not torch.backends.cuda.matmul.allow_tf32
+            and torch.get_float32_matmul_precision() == "highest")
 
 
 def _shift_floor(a: torch.Tensor, gain: int) -> torch.Tensor:

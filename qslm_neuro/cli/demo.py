@@ -6,12 +6,17 @@ those, spend the least energy per token on Loihi 2. To keep it quick the search 
 candidates on a stratified sample of the held-out training sentences (``QUICK``; the full-size
 search is ``qslm search``, printed at the end). The chosen plan and fp32 are then reported on
 all of SST-2 dev, sentences the search never saw, with the paired 95% interval, and costed on
-Loihi, Loihi 2 and the embedded SoC. The screen ends with the headline: plan, size, dev
-accuracy with its interval, energy per token per chip, what fits.
+Loihi, Loihi 2 and the embedded SoC. The chosen plan's dev accuracy is also computed as Loihi 2
+computes it (the bit-exact twin of :mod:`qslm_neuro.chiparith` in the chip file's
+``[arithmetic]`` formats, calibrated on training text), on the same dev sentences, paired with
+fp32 and with the plan in float. The screen ends with the headline: plan, size, dev accuracy in
+both arithmetics with their intervals, energy per token per chip, what fits.
 
 The run directory (``runs/demo``, git-ignored) keeps the search's evaluation store, keyed by the
-model, the data and the evaluation: a second ``make demo`` reuses every evaluation and takes
-seconds; another model or data set is refused there rather than mixed in.
+model, the data and the evaluation, and the chip-arithmetic score (``chip_arithmetic.json``,
+keyed by weights, plan, formats, calibration text and dev data): a second ``make demo`` reuses
+every evaluation and takes seconds; another model or data set is refused there rather than
+mixed in.
 
 Without SST-2 data it says where to get it and still shows the hardware estimates, from the
 activity profile shipped next to the model.
@@ -29,6 +34,8 @@ from qslm_neuro.errors import DataNotFoundError
 HELP = "search, cost and plot the shipped SST-2 model in about two minutes (`make demo`)"
 DEFAULT_MODEL = "data/slm-small-sst2"
 HARDWARE = ("loihi", "loihi2", "embedded-soc")
+#: The chip whose own integer arithmetic the chosen plan is also scored in.
+ARITHMETIC_CHIP = "loihi2"
 #: The demo's search: fit one Loihi 2 chip at the lowest energy per token within 1 point.
 SEARCH = {"accuracy": "1pt", "memory": "1chip", "alpha": 0.0, "beta": 1.0, "chips": "loihi2"}
 #: What makes it quick: fewer selection sentences, a shorter ladder and the global and block
@@ -154,6 +161,7 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
           "training sentences (selection accuracy); the result is reported on all of SST-2 dev "
           f"(dev accuracy). Results are kept in {out_dir}/ and reused when rerun.")
     tier_option = {"tiers": tuple(quick["tiers"])} if quick.get("tiers") else {}
+    scores: dict[str, Any] = {}  # dev per-item results by plan key (chip arithmetic pairs)
     result = search_checkpoint(
         model_dir, "sst2", out=out_dir, seed=seed, chips=SEARCH["chips"],
         constraints=Constraints(accuracy=SEARCH["accuracy"], memory=SEARCH["memory"]),
@@ -161,12 +169,16 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
         space=SearchSpace(ladder=quick["ladder"]),
         calibration=Calibration(size=quick.get("calibration_size")),
         splits=Splits(select=select_split, data_dir=data_dir, select_size=size),
-        execution=Execution(progress=progress), **tier_option)
+        execution=Execution(progress=progress), report_scores=scores, **tier_option)
     print("\ncandidates, in the order the search tried them:")
     print(format_table(candidate_rows(result)))
     print()
     print(result.summary())
     report_entry = result.extra.get("report_split")  # summary() printed it
+    chip = None
+    if report_entry and "paired" in report_entry:
+        chip = chip_on_dev(loaded, result, scores, data_dir, out_dir, progress)
+        print(f"\n{chip_line(chip)}")
     if result.sensitivity is not None:
         # sensitivities are measured on the calibration sentences: one of them is 1/n of accuracy
         n = min(quick.get("calibration_size") or 128, size or 128)
@@ -186,19 +198,77 @@ def run_demo(model_dir: str = DEFAULT_MODEL, out: str = "runs/demo", data_dir: A
     _write_costs(out_dir, rows, reports)
     from qslm_neuro.quant import Hierarchy
 
-    print(headline(result, report_entry, rows, len(Hierarchy.from_module(loaded.model).modules)))
+    print(headline(result, report_entry, rows, len(Hierarchy.from_module(loaded.model).modules),
+                   chip))
     print(f"\nwritten to {out_dir}/: report.json, candidates.csv, pareto.png, "
-          f"energy_breakdown.png, precision_map.png, sensitivity.png, costs.json "
+          f"energy_breakdown.png, precision_map.png, sensitivity.png, costs.json, "
+          f"chip_arithmetic.json "
           f"({time.time() - start:.0f} s)")
     print("the full-size search (all 1,000 selection sentences, the whole ladder, all three "
           f"tiers; many more evaluations): {FULL_COMMAND}")
     return 0 if result.found else 3
 
 
+def chip_on_dev(loaded: Any, result: Any, scores: dict[str, Any], data_dir: Any,
+                out_dir: Path, progress: bool) -> dict[str, Any]:
+    """The chosen (else nearest) plan's SST-2 dev accuracy in :data:`ARITHMETIC_CHIP`'s integer
+    arithmetic, paired with fp32 and the plan in float on the same sentences (their per-item
+    results from the search's report, ``scores``). Kept in ``chip_arithmetic.json`` under a key
+    of everything that produced it, and read back from there when it matches."""
+    import hashlib
+    import json
+
+    from qslm_neuro.chiparith.evaluate import calibration_batches
+    from qslm_neuro.cli.eval import chip_result
+    from qslm_neuro.fileio import write_json_atomic
+    from qslm_neuro.hw import load_hardware
+    from qslm_neuro.quantsearch.arithmetic import batches_digest
+    from qslm_neuro.quantsearch.fingerprints import weights_digest
+    from qslm_neuro.tasks import make_task
+
+    picked = result.chosen or result.nearest[0]
+    task = make_task("sst2", loaded.tokenizer, data_dir=data_dir, split="dev",
+                     ctx_len=loaded.config.ctx_len)
+    formats = load_hardware(ARITHMETIC_CHIP).formats()
+    calibration = calibration_batches("sst2", loaded.tokenizer, data_dir, loaded.config.ctx_len)
+    key = hashlib.sha256(json.dumps({
+        "weights": weights_digest(loaded.model), "plan": picked.plan.key,
+        "formats": formats.to_dict(), "calibration": batches_digest(calibration),
+        "data": task.data_digest()}, sort_keys=True).encode()).hexdigest()
+    path = out_dir / "chip_arithmetic.json"
+    if path.is_file():
+        kept = json.loads(path.read_text())
+        if kept.get("key") == key:
+            return kept["result"]
+    known = {"fp32": scores.get(result.baseline.plan.key), "fake_quant": scores.get(
+        picked.plan.key)}
+    chip = chip_result(loaded, picked.plan, formats, task, "sst2", data_dir, progress=progress,
+                       known={k: v for k, v in known.items() if v is not None})
+    chip["hw"] = ARITHMETIC_CHIP
+    write_json_atomic(path, {"key": key, "result": chip})
+    return chip
+
+
+def chip_line(chip: dict[str, Any]) -> str:
+    """The chosen plan's dev accuracy in the chip's arithmetic and in float, paired with fp32."""
+    def pair(name: str) -> str:
+        p = chip[name]
+        lo, hi = p["ci95"]
+        return (f"{100 * p['difference']:+.2f} pt (95% interval {100 * lo:+.2f} to "
+                f"{100 * hi:+.2f} pt)")
+
+    return (f"dev accuracy in {chip['hw']} chip arithmetic (bit-exact integer twin, formats "
+            f"calibrated on training text; the same {chip['n']} SST-2 dev sentences): "
+            f"{chip['chip']:.4f} vs fake-quant float {chip['fake_quant']:.4f} and fp32 "
+            f"{chip['fp32']:.4f}; chip - fp32 {pair('chip_vs_fp32')}, chip - float "
+            f"{pair('chip_vs_fake_quant')}")
+
+
 def headline(result: Any, entry: dict[str, Any] | None, rows: list[dict[str, Any]],
-             n_modules: int | None = None) -> str:
-    """The demo's last lines: plan, size, dev accuracy with its 95% interval, energy per chip.
-    ``n_modules``: the model's quantizable modules (those the plan leaves out stay fp32)."""
+             n_modules: int | None = None, chip: dict[str, Any] | None = None) -> str:
+    """The demo's last lines: plan, size, dev accuracy with its 95% interval (in float and, given
+    ``chip``, in the chip's own arithmetic), energy per chip. ``n_modules``: the model's
+    quantizable modules (those the plan leaves out stay fp32)."""
     picked = result.chosen or (result.nearest[0] if result.nearest else None)
     lines = ["", "=" * 78, "headline" if result.chosen else
              "headline: NO plan met every constraint; the nearest one"]
@@ -215,13 +285,21 @@ def headline(result: Any, entry: dict[str, Any] | None, rows: list[dict[str, Any
         role = "chosen" if "chosen" in entry else "nearest"
         lo, hi = entry["paired"]["ci95"]
         same = entry.get("protocol") == "selected on the reported split"
-        lines.append(f"dev accuracy (SST-2 dev, {entry[role]['details'].get('n', '?')} sentences "
+        lines.append(f"dev accuracy, float arithmetic (fake-quantized weights; SST-2 dev, "
+                     f"{entry[role]['details'].get('n', '?')} sentences "
                      f"{'the search also selected on' if same else 'the search never saw'}): "
                      f"{entry[role]['value']:.4f} vs fp32 "
                      f"{entry['baseline']['value']:.4f}, difference "
                      f"{100 * entry['paired']['difference']:+.2f} pt (95% interval "
                      f"{100 * lo:+.2f} to {100 * hi:+.2f} pt)")
-    lines.append(f"selection accuracy (what the search chose on: "
+    if chip is not None:
+        lo, hi = chip["chip_vs_fp32"]["ci95"]
+        lines.append(f"dev accuracy, {chip['hw']} chip arithmetic (bit-exact integer twin; the "
+                     f"same {chip['n']} sentences): {chip['chip']:.4f} vs fp32 "
+                     f"{chip['fp32']:.4f}, difference "
+                     f"{100 * chip['chip_vs_fp32']['difference']:+.2f} pt (95% interval "
+                     f"{100 * lo:+.2f} to {100 * hi:+.2f} pt)")
+    lines.append(f"selection accuracy (float arithmetic; what the search chose on: "
                  f"{result.settings.get('selection_split', '')}): {picked.metric:.4f} vs fp32 "
                  f"{result.baseline.metric:.4f}")
     label = "chosen" if result.chosen else "fp32"

@@ -52,8 +52,11 @@ def _task(args: argparse.Namespace, loaded: Any, name: str) -> Any:
 
 
 def chip_result(loaded: Any, plan: Any, formats: Any, task: Any, task_name: str,
-                data_dir: Any, progress: bool = True) -> dict[str, Any]:
-    """The chip-arithmetic score, fp32 and the plan in float on the same items, and the pairs."""
+                data_dir: Any, progress: bool = True,
+                known: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The chip-arithmetic score, fp32 and the plan in float on the same items, and the pairs.
+    ``known``: per-item results of ``"fp32"`` and ``"fake_quant"`` already computed on ``task``
+    (not evaluated again)."""
     from qslm_neuro.chiparith.evaluate import calibration_batches, evaluate_chip
     from qslm_neuro.quantsearch.paired import paired_accuracy, paired_perplexity
 
@@ -62,9 +65,12 @@ def chip_result(loaded: Any, plan: Any, formats: Any, task: Any, task_name: str,
                                       loaded.config.ctx_len)
     chip = evaluate_chip(model, plan, formats, task, calibration, per_item=True,
                          progress=progress)
-    fp32 = task.evaluate(model, per_item=True)
-    with plan.applied(model):
-        fake = task.evaluate(model, per_item=True)
+    known = known or {}
+    fp32 = known.get("fp32") or task.evaluate(model, per_item=True)
+    fake = known.get("fake_quant")
+    if fake is None:
+        with plan.applied(model):
+            fake = task.evaluate(model, per_item=True)
     key = "per_example_correct" if "per_example_correct" in chip else "per_token_nll"
     pair = paired_accuracy if key == "per_example_correct" else paired_perplexity
     result = {"metric": chip["metric"], "split": chip["split"], "n": chip.get("n"),

@@ -2,6 +2,8 @@
 
 What selects and what reports is :mod:`qslm_neuro.quantsearch.checkpoint`'s job (SST-2: the
 held-out training sentences select, dev reports; WikiText-2: held-out text selects, test reports).
+``--arithmetic chip`` scores candidates in the ``--hw`` chip's own integer formats (``--set
+state_bits=16`` changes one), as ``qslm eval --arithmetic chip`` computes them.
 """
 from __future__ import annotations
 
@@ -69,6 +71,13 @@ def configure(p: argparse.ArgumentParser) -> None:
                    "comma-separated list or a repeated --hw (one plan per chip); 'none' for no "
                    "hardware")
     add_hw_constraint_arguments(p)
+    p.add_argument("--arithmetic", default="float", choices=["float", "chip"],
+                   help="what candidates' accuracy is computed in: float (fake-quantized "
+                   "weights, default) or chip (the bit-exact twin in the --hw chip's [arithmetic] "
+                   "formats; fp32 baseline, sensitivities and proxy stay in float)")
+    p.add_argument("--set", action="append", default=[], metavar="FORMAT=VALUE",
+                   help="with --arithmetic chip: override a number format, e.g. --set "
+                   "state_bits=16")
     p.add_argument("--select-split", default=None,
                    help="split candidates are scored on (sst2: heldout = the 1,000 training "
                         "sentences the model never saw; wikitext2: heldout); the result is "
@@ -90,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     from qslm_neuro.validate import check_output_dir
 
     check_output_dir(args.out, overwrite=True)  # a run folder (reused to resume): usable?
+    arithmetic = _arithmetic_of(args)
     import torch
 
     from qslm_neuro.quantsearch import (Calibration, Execution, SearchSpace, StoreOptions,
@@ -125,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         store=StoreOptions(new_run=bool(getattr(args, "new_run", False))),
         execution=Execution(executor=executor_of(args), progress=not args.no_progress,
                             max_full_evaluations=args.max_evals, device=device_of(args)),
-        **options)
+        arithmetic=arithmetic, **options)
     if print_per_chip(result):
         print(f"wrote {Path(args.out) / 'per_chip.csv'} and one run directory per chip")
         result.raise_if_not_found()
@@ -137,3 +147,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {Path(args.out) / 'report.json'}, candidates.csv, pareto.png")
     result.raise_if_not_found()
     return 0
+
+
+def _arithmetic_of(args: argparse.Namespace) -> Any:
+    """``"float"`` or a ChipArithmetic with the ``--set`` overrides, checked before any work."""
+    from qslm_neuro.cli.common import parse_overrides
+    from qslm_neuro.quantsearch.arithmetic import ChipArithmetic, chip_formats
+
+    if args.arithmetic != "chip":
+        if args.set:
+            raise BadInputError(f"--set {args.set[0]} changes a number format; it needs "
+                                "--arithmetic chip")
+        return "float"
+    spec = ChipArithmetic(overrides=parse_overrides(args.set))
+    chip_formats(spec, chips_of(args))  # the chip has formats, the overrides are formats
+    return spec

@@ -43,6 +43,7 @@ _EXPORTS = {
     "HardwareConstraints": "qslm_neuro.quantsearch.hardware.budgets",
     "HardwareSummary": "qslm_neuro.quantsearch.hardware.summary",
     "Calibration": "qslm_neuro.quantsearch.options",
+    "ChipArithmetic": "qslm_neuro.quantsearch.arithmetic",
     "Evaluation": "qslm_neuro.quantsearch.options",
     "Execution": "qslm_neuro.quantsearch.options",
     "SearchSpace": "qslm_neuro.quantsearch.options",

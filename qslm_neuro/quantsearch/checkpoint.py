@@ -13,6 +13,11 @@ The report gives, on the reporting split, the paired difference between the chos
 with its 95% interval (:mod:`~.paired`) and whether constA still holds there.
 ``select_split="dev"`` keeps the paper's protocol (select on the split it reports) and the report
 says so ("selected on the reported split").
+
+``arithmetic="chip"`` scores candidates in the chip's own integers
+(:mod:`~qslm_neuro.quantsearch.arithmetic`), the formats calibrated on the task's training text
+as ``qslm eval --arithmetic chip`` does; the chosen plan is then reported in chip arithmetic too
+(its float score beside), fp32 in float.
 """
 from __future__ import annotations
 
@@ -24,10 +29,14 @@ from typing import Any
 from torch import nn
 
 from qslm_neuro.errors import BadInputError
+from qslm_neuro.quantsearch.arithmetic import (ArithmeticLike, ChipScorer, chip_formats,
+                                                parse_arithmetic)
 from qslm_neuro.quantsearch.constraints import PerfConstraint
 from qslm_neuro.quantsearch.driver import _open_store, search
 from qslm_neuro.quantsearch.hardware.budgets import Constraints
-from qslm_neuro.quantsearch.options import Execution, StoreOptions, apply_legacy_keywords
+from qslm_neuro.quantsearch.hardware.chips import parse_chips
+from qslm_neuro.quantsearch.options import (Evaluation, Execution, StoreOptions,
+                                            apply_legacy_keywords)
 from qslm_neuro.quantsearch.paired import paired_accuracy, paired_perplexity
 from qslm_neuro.quantsearch.per_chip import PerChipResults, result_items
 from qslm_neuro.quantsearch.result import Candidate, SearchResult
@@ -59,6 +68,8 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
                       out: str | os.PathLike[str], constraints: Any = None,
                       chips: Any = "loihi2", strategy: StrategyLike = "tiered",
                       splits: Splits | None = None, seed: int = 0,
+                      arithmetic: ArithmeticLike = "float",
+                      report_scores: dict[str, dict[str, Any]] | None = None,
                       **options: Any) -> "SearchResult | PerChipResults":
     """Load a checkpoint, search it on the selection split, report on the reporting split.
 
@@ -66,7 +77,10 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
     :func:`qslm_neuro.quantsearch.driver.search`, and so are ``options``: ``objective=``,
     ``space=``, ``calibration=``, ``execution=`` (``Execution(device="cuda")`` loads the model
     there), ``store=`` (default: ``evaluations.sqlite`` in ``out``) and a named strategy's options
-    (``tiers=("block", "module")``). Several chips give a
+    (``tiers=("block", "module")``). ``arithmetic``: ``"float"``, ``"chip"`` or a
+    :class:`~qslm_neuro.quantsearch.arithmetic.ChipArithmetic` (its calibration drawn here from
+    the task's training text when it has none). ``report_scores``: a dict this fills with the
+    reporting split's per-item evaluations by plan key (to pair other scores with them). Several chips give a
     :class:`~qslm_neuro.quantsearch.per_chip.PerChipResults`, one run directory per chip. The
     old flat keywords (``const_perf=``, ``const_mem=``, ``alpha=``, ``hw=``, ``data_dir=``,
     ``select_split=``, ...) still work, with a DeprecationWarning.
@@ -86,6 +100,9 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
     stored = StoreOptions.of(given["store"])
     if task_name not in TASKS:
         raise BadInputError(f"unknown task {task_name!r}; expected one of {sorted(TASKS)}")
+    spec = parse_arithmetic(arithmetic)
+    if spec is not None:  # a chip without formats is refused before anything is loaded
+        chip_formats(spec, parse_chips(given["chips"]))
     task_class = TASKS[task_name]
     loaded = load_checkpoint(model_dir, device=execution.device)
     expected = task_class.model_head
@@ -111,17 +128,31 @@ def search_checkpoint(model_dir: str | os.PathLike[str], task_name: str, *,
     if report and report == split and not sample:
         report_task = task
     run_store = StoreOptions(store=_open_store(stored.store, out), new_run=stored.new_run)
-    result = search(loaded.model, task, constraints=given["constraints"], chips=given["chips"],
+    evaluation: Any = task
+    scorer = None
+    if spec is not None:
+        if not spec.calibration:
+            from qslm_neuro.chiparith.evaluate import calibration_batches
+
+            batches = calibration_batches(task_name, loaded.tokenizer, splits.data_dir,
+                                          loaded.config.ctx_len)
+            spec = replace(spec, calibration=batches, calibration_label=(
+                f"{task_name} training text ({len(batches)} batches)"))
+        evaluation = Evaluation(task, arithmetic=spec)
+        scorer = ChipScorer(spec, parse_chips(given["chips"]))
+    result = search(loaded.model, evaluation, constraints=given["constraints"],
+                    chips=given["chips"],
                     strategy=strategy, objective=given["objective"], space=given["space"],
                     calibration=given["calibration"], store=run_store, execution=execution,
                     seed=seed, **options)
     accuracy = Constraints.of(given["constraints"]).accuracy
-    scores: dict[str, dict[str, Any]] = {}  # plan key -> report-split evaluation (shared)
+    # plan key -> report-split evaluation (shared by the chips' results)
+    scores: dict[str, dict[str, Any]] = {} if report_scores is None else report_scores
     for _chip, one in result_items(result):
         one.settings.update({"checkpoint": str(Path(model_dir)), "task": task_name,
                              "selection_split": task.name})
         if report_task is not None:
-            entry = evaluate_on_split(loaded.model, report_task, one, accuracy, scores)
+            entry = evaluate_on_split(loaded.model, report_task, one, accuracy, scores, scorer)
             entry["protocol"] = SAME_SPLIT_LABEL if report == split else \
                 "selected on a split the reported number never uses"
             one.extra["report_split"] = entry
@@ -172,12 +203,25 @@ def _split_options(loaded: Any, task_name: str, split: str) -> dict[str, Any]:
 
 
 def evaluate_on_split(model: nn.Module, task: Any, result: SearchResult,
-                      accuracy: Any = None, scores: dict[str, dict[str, Any]] | None = None
-                      ) -> dict[str, Any]:
+                      accuracy: Any = None, scores: dict[str, dict[str, Any]] | None = None,
+                      arithmetic: Any = None) -> dict[str, Any]:
     """fp32 and the chosen (else nearest) candidate on another split, paired, with constA.
 
-    ``scores`` caches evaluations by plan key across the results of one search (per chip)."""
+    ``scores`` caches evaluations by plan key across the results of one search (per chip).
+    ``arithmetic``: a :class:`~qslm_neuro.quantsearch.arithmetic.ChipScorer` to report the
+    candidate in chip arithmetic (its float value beside); fp32 stays in float."""
     scores = {} if scores is None else scores
+
+    def score(plan: Any, on_chip: bool) -> dict[str, Any]:
+        key = plan.key + ("#chip" if on_chip else "")
+        if key not in scores:
+            if on_chip:
+                scores[key] = task.evaluate(arithmetic.twin(model, plan), per_item=True)
+            else:
+                with plan.applied(model):
+                    scores[key] = task.evaluate(model, per_item=True)
+        return scores[key]
+
     picked: list[tuple[str, Candidate]] = [("baseline", result.baseline)]
     if result.chosen is not None:
         picked.append(("chosen", result.chosen))
@@ -185,17 +229,18 @@ def evaluate_on_split(model: nn.Module, task: Any, result: SearchResult,
         picked.append(("nearest", result.nearest[0]))
     entry: dict[str, Any] = {"split": task.name, "metric": task.metric}
     per_item: dict[str, list] = {}
+    entry["arithmetic"] = "float" if arithmetic is None else "chip (fp32 baseline in float)"
     for role, candidate in picked:
-        if candidate.plan.key not in scores:
-            with candidate.plan.applied(model):
-                scores[candidate.plan.key] = task.evaluate(model, per_item=True)
-        evaluation = dict(scores[candidate.plan.key])
+        on_chip = arithmetic is not None and role != "baseline"
+        evaluation = dict(score(candidate.plan, on_chip))
         items_key = "per_example_correct" if "per_example_correct" in evaluation else \
             "per_token_nll"
         per_item[role] = evaluation.pop(items_key)
         value = evaluation.pop("value")
         entry[role] = {"order": candidate.order, "label": candidate.label, "value": value,
-                       "details": evaluation}
+                       "arithmetic": "chip" if on_chip else "float", "details": evaluation}
+        if on_chip:
+            entry[role]["float_value"] = score(candidate.plan, False)["value"]
     other = "chosen" if "chosen" in entry else "nearest" if "nearest" in entry else None
     if other is None:
         return entry
@@ -216,7 +261,10 @@ def describe_report_split(entry: dict[str, Any]) -> list[str]:
     lines = [f"reported on {entry['split']} ({entry.get('protocol', '')})"]
     for role in ("baseline", "chosen", "nearest"):
         if role in entry:
-            lines.append(f"  {entry['metric']} of {role}: {entry[role]['value']:.4f}")
+            one = entry[role]
+            beside = f" (float {one['float_value']:.4f})" if "float_value" in one else ""
+            lines.append(f"  {entry['metric']} of {role} in {one.get('arithmetic', 'float')} "
+                         f"arithmetic: {one['value']:.4f}{beside}")
     paired = entry.get("paired")
     if paired and "difference" in paired:
         lo, hi = paired["ci95"]

@@ -138,7 +138,7 @@ class SearchContext:
         store holds it (from this run, a speculation or a resumed run)."""
         evaluator = self.evaluator
         return plan.key in self._by_key or evaluator.store.has(
-            "full", plan.key, evaluator.fingerprints["full"])
+            "full", plan.key, evaluator.key_for("full", plan))
 
     def candidate_for(self, plan: QuantPlan) -> Candidate | None:
         """The candidate already made for ``plan``, if any."""

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from qslm_neuro.errors import BadInputError
+from qslm_neuro.quantsearch.arithmetic import ChipScorer, describe_float, parse_arithmetic
 from qslm_neuro.quantsearch.constraints import PerfConstraint
 from qslm_neuro.quantsearch.context import BudgetExhausted, SearchContext
 from qslm_neuro.quantsearch.evaluator import EvaluationSets, Evaluator, Tally
@@ -105,7 +106,7 @@ def search(model: nn.Module, evaluate: Any, *, constraints: Any = None, chips: A
     chip_list = parse_chips(chips)
     evaluator = build_evaluator(model, evaluate, calibration=calibration,
                                 store=_open_store(stored.store, stored.out), seed=seed,
-                                record_activity=chip_list != [None])
+                                record_activity=chip_list != [None], chips=chip_list)
     if beta and chip_list == [None]:
         raise BadInputError(f"beta={beta:g} weighs energy, but hw='none' names no chip to "
                             "estimate it on; name one (--hw loihi2) or use beta=0")
@@ -211,15 +212,18 @@ def _renamed(strategy: StrategyLike, options: dict[str, Any]) -> dict[str, Any]:
 
 def build_evaluator(model: nn.Module, evaluate: Any, *, calibration: Calibration | None = None,
                     store: EvaluationStore | None = None, seed: int = 0,
-                    record_activity: bool = True) -> Evaluator:
+                    record_activity: bool = True, chips: Any = ()) -> Evaluator:
     """An :class:`Evaluator` for a task object or an :class:`Evaluation` of a plain function
-    (``record_activity``: measure the activity costing candidates on a chip needs)."""
+    (``record_activity``: measure the activity costing candidates on a chip needs; ``chips``:
+    the search's chips, where ``Evaluation(arithmetic="chip")`` takes its formats from)."""
     wrapped = evaluate if isinstance(evaluate, Evaluation) else Evaluation(evaluate)
     target, higher_is_better = wrapped.function, wrapped.higher_is_better
+    spec = parse_arithmetic(wrapped.arithmetic)  # bad input first, before any evaluation
     calibration = calibration or Calibration()
     calibration_size, calibrate, proxy = calibration.size, calibration.calibrate, calibration.proxy
     common = {"store": store, "record_activity": record_activity,
-              "hw_inputs": wrapped.hw_inputs}
+              "hw_inputs": wrapped.hw_inputs,
+              "arithmetic": None if spec is None else ChipScorer(spec, list(chips))}
     if calibration_size is not None and (isinstance(calibration_size, bool) or not isinstance(
             calibration_size, numbers.Integral) or calibration_size < 1):
         raise BadInputError(
@@ -269,7 +273,9 @@ def build_evaluator(model: nn.Module, evaluate: Any, *, calibration: Calibration
 
 
 def evaluator_settings(evaluator: Evaluator) -> dict[str, Any]:
+    scorer = evaluator.arithmetic
     return {"fingerprints": dict(evaluator.fingerprints),
+            "arithmetic": describe_float() if scorer is None else scorer.describe(),
             "store": str(evaluator.store.path) if evaluator.store.path else None,
             "fp32_bytes": evaluator.fp32_bytes}
 

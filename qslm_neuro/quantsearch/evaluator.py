@@ -3,8 +3,10 @@
 An :class:`Evaluator` wraps a model and the user's evaluation functions:
 
 * ``full(plan)``: the task metric on the full evaluation set (the number constraints are checked
-  on), the exact footprint and, for a qslm-neuro SLM (a model with ``synapses()``), the activity
-  measured during that very evaluation. None of it depends on a chip, so it is stored under a
+  on; in the chip's own integers when ``arithmetic`` is a
+  :class:`~qslm_neuro.quantsearch.arithmetic.ChipScorer`, see there), the exact footprint and,
+  for a qslm-neuro SLM (a model with ``synapses()``), the activity measured during that very
+  evaluation. None of it depends on a chip's cost model, so it is stored under a
   chip-free key; each chip's :class:`~qslm_neuro.quantsearch.hardware.coster.ChipCoster` turns
   the activity into that candidate's own hardware estimate and stores it beside;
 * ``calibration(plan)``: the metric on the smaller calibration set (sensitivity analysis);
@@ -44,6 +46,7 @@ EvaluateFn = Callable[[nn.Module], Union[float, Mapping[str, Any]]]
 ProxyFn = Callable[[nn.Module], torch.Tensor]
 
 FULL, CALIBRATION, PROXY = "full", "calibration", "proxy"
+FULL_CHIP = "full:chip"  # the fingerprints' entry of full results in chip arithmetic
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,8 @@ class Evaluator:
                  metric: str = "metric", calibrate: EvaluateFn | None = None,
                  proxy: ProxyFn | None = None, store: EvaluationStore | None = None,
                  sets: EvaluationSets | None = None, record_activity: bool = True,
-                 reuse_prefix: bool = True, hw_inputs: Any = None) -> None:
+                 reuse_prefix: bool = True, hw_inputs: Any = None,
+                 arithmetic: Any = None) -> None:
         if not isinstance(model, nn.Module):
             raise BadInputError(f"search needs a torch.nn.Module, got {type(model).__name__}")
         if not callable(evaluate):
@@ -130,6 +134,17 @@ class Evaluator:
         #: Store keys per kind: no chip in any (estimates are keyed by the chip coster).
         self.fingerprints = {kind: fingerprint(digest, kind, ident, self.record_activity)
                              for kind, ident in ids.items()}
+        #: Chip arithmetic (None: float): quantized plans' full results get a key of their own,
+        #: naming the arithmetic, its formats and the formats' calibration text.
+        self.arithmetic = arithmetic
+        if arithmetic is not None:
+            if not self.has_synapses:
+                raise BadInputError(
+                    f"arithmetic='chip' computes a qslm-neuro SpikingRWKV in the chip's integers; "
+                    f"{type(model).__name__} is not one (use arithmetic='float')")
+            self.fingerprints[FULL_CHIP] = fingerprint(digest, FULL, ids[FULL],
+                                                       self.record_activity,
+                                                       arithmetic=arithmetic.identity)
         #: What a search's store is bound to (the hardware is not part of it: one store serves
         #: estimates on several chips, each keyed by its own fingerprint).
         self.identity = {"weights": digest, "evaluation": ids[FULL],
@@ -173,6 +188,13 @@ class Evaluator:
         self.slices = None
         self._make_replays()
 
+    def key_for(self, kind: str, plan: QuantPlan) -> str:
+        """The store key of ``plan``'s result of ``kind``: a quantized plan's full result in
+        chip arithmetic has its own; the fp32 baseline is always computed in float."""
+        if kind == FULL and self.arithmetic is not None and plan.key != QuantPlan().key:
+            return self.fingerprints[FULL_CHIP]
+        return self.fingerprints[kind]
+
     def compute(self, kind: str, plan: QuantPlan) -> dict[str, Any]:
         """Compute one result of ``kind`` for ``plan`` (no store, no tally), with its
         ``seconds``: what an executor runs, here or on a worker."""
@@ -199,7 +221,7 @@ class Evaluator:
             key = plan.key
             missing = tuple(k for k in kinds if (k, key) not in self._memo
                             and (k, key) not in self._prefetched
-                            and not self.store.has(k, key, self.fingerprints[k]))
+                            and not self.store.has(k, key, self.key_for(k, plan)))
             if missing:
                 jobs.append((plan.to_json(), missing))
         if not jobs:
@@ -207,6 +229,8 @@ class Evaluator:
         if PROXY in kinds and self._baseline_outputs is None:
             self._reference_outputs()  # shipped with the evaluator: computed once, here
         plans_by_key = {QuantPlan.from_json(text).key: text for text, _ in jobs}
+        fingerprint_of = {key: {k: self.key_for(k, QuantPlan.from_json(text)) for k in kinds}
+                          for key, text in plans_by_key.items()}
         count = 0
         from tqdm.auto import tqdm
 
@@ -217,7 +241,7 @@ class Evaluator:
             for key, kind, result in self._guard().run(
                     jobs, lambda batch: executor.run(self, batch)):
                 seconds = float(result.get("seconds", 0.0))
-                self.store.put(kind, key, self.fingerprints[kind], plans_by_key[key], result,
+                self.store.put(kind, key, fingerprint_of[key][kind], plans_by_key[key], result,
                                seconds)
                 self._prefetched[(kind, key)] = json.loads(json.dumps(result, allow_nan=True))
                 count += 1
@@ -349,13 +373,14 @@ class Evaluator:
             self.tally.seconds[kind] += float(ahead.get("seconds", 0.0))
             self._memo[(kind, key)] = ahead
             return ahead
-        result = self.store.get(kind, key, self.fingerprints[kind])
+        fingerprint_key = self.key_for(kind, plan)
+        result = self.store.get(kind, key, fingerprint_key)
         if result is None:
             start = time.perf_counter()
             result = compute(plan)
             seconds = time.perf_counter() - start
             result["seconds"] = seconds
-            self.store.put(kind, key, self.fingerprints[kind], plan.to_json(), result, seconds)
+            self.store.put(kind, key, fingerprint_key, plan.to_json(), result, seconds)
             self.tally.computed[kind] += 1
             self.tally.seconds[kind] += seconds
             result = json.loads(json.dumps(result, allow_nan=True))  # same as a stored read
@@ -374,6 +399,12 @@ class Evaluator:
             else:
                 out = self._evaluate(self.model)
         metric, details = _metric_of(out, "evaluate")
+        if self.arithmetic is not None and plan.key != QuantPlan().key:
+            # the float run above measured the activity; the metric is the chip's own
+            twin = self.arithmetic.twin(self.model, plan)
+            float_metric = metric
+            metric, details = _metric_of(self._evaluate(twin), "evaluate")
+            details.update({"arithmetic": "chip", "float_metric": float_metric})
         return {"metric": metric, "details": details, "total_bytes": self.footprint_bytes(plan),
                 "activity": profile}
 

@@ -2,7 +2,9 @@
 
 A key (fingerprint) names the model's weights, the kind of evaluation, what it evaluated (task,
 data digest, subset, spike trains) and the quantizer; for full evaluations also whether activity
-was recorded. Never the chip: estimates are keyed apart, by chip identity
+was recorded; for results computed in a chip's own integers, that arithmetic, its number
+formats and the text they were calibrated on (float results keep their old keys). Never the chip
+itself: estimates are keyed apart, by chip identity
 (:mod:`qslm_neuro.quantsearch.hardware.coster`).
 """
 from __future__ import annotations
@@ -48,9 +50,11 @@ def inputs_id(inputs: Any) -> str:
     return f"|hw_inputs:{digest[:16]}"
 
 
-def fingerprint(weights: str, kind: str, identity: str, record_activity: bool) -> str:
+def fingerprint(weights: str, kind: str, identity: str, record_activity: bool,
+                arithmetic: dict[str, Any] | None = None) -> str:
     """The store key of one kind of evaluation: weights, what was evaluated, the quantizer and,
-    for full evaluations, whether activity was recorded. Never the chip: the estimates on a chip
+    for full evaluations, whether activity was recorded; for results computed in a chip's own integers, that arithmetic, its number formats
+and the text they were calibrated on (float results keep their old keys). Never the chip: the estimates on a chip
     are stored apart (:mod:`qslm_neuro.quantsearch.hardware.coster`).
 
     Stores written before the estimates moved out: their full rows of a search with a chip were
@@ -58,10 +62,16 @@ def fingerprint(weights: str, kind: str, identity: str, record_activity: bool) -
     are never read (recomputed once); every other row (calibration, proxy, and full rows of a
     search without a chip, which recorded no activity) has exactly the key made here and is
     reused.
+
+    ``arithmetic``: for results computed in the chip's integers, what they were computed in
+    (``{"arithmetic": "chip", "formats": ..., "format_calibration": digest}``); float results
+    (None) keep the key they always had.
     """
     fields: dict[str, Any] = {"weights": weights, "kind": kind, "evaluation": identity,
                               "quantizer": QUANTIZER_ID, "hw": None}
     if kind == FULL and record_activity:
         fields["activity"] = "recorded"
+    if arithmetic is not None:
+        fields["arithmetic"] = arithmetic
     text = json.dumps(fields, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -1,8 +1,9 @@
 """The option objects of :func:`qslm_neuro.search`: small groups instead of a long keyword list.
 
 * :class:`~qslm_neuro.quantsearch.hardware.budgets.Constraints` - constA, constM, hardware bounds;
-* :class:`Evaluation` - how to read a plain evaluation function (direction, metric name, id)
-  and the spike trains a model other than the SLM is costed on;
+* :class:`Evaluation` - how to read a plain evaluation function (direction, metric name, id),
+  the spike trains a model other than the SLM is costed on, and the arithmetic candidates are
+  scored in (float, or the chip's own integers: :mod:`qslm_neuro.quantsearch.arithmetic`);
 * :class:`Calibration` - the cheaper evaluations sensitivity analysis uses;
 * :class:`SearchSpace` - the precision ladder and the modules kept at fp32;
 * :class:`StoreOptions` - the evaluation store and the run directory;
@@ -35,6 +36,9 @@ class Evaluation:
     metric: str | None = None
     id: str | None = None          # names the evaluation in the store's keys
     hw_inputs: Any = None          # spike trains [time, batch, ...] to cost a non-SLM model on
+    #: "float" (fake-quantized weights) or "chip" / ChipArithmetic(...): full evaluations of
+    #: quantized plans in the chip's integer formats (qslm_neuro.quantsearch.arithmetic)
+    arithmetic: Any = "float"
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,9 @@ whole split was scored), its activity (hence its hardware estimate) is recorded 
 slice, and the candidate the search chooses is scored on the rest of the split before it stays
 chosen (:meth:`Racer.confirm`).
 Racing needs a task that can score item subsets (``item_count``, ``evaluate_items``,
-``item_metric``); searches with hardware bounds or an energy weight evaluate fully.
+``item_metric``); searches with hardware bounds or an energy weight evaluate fully. In chip
+arithmetic (:mod:`~qslm_neuro.quantsearch.arithmetic`) a quantized plan's slices are scored by
+its bit-exact twin, fp32's in float, as full evaluations are; their chunks are keyed apart.
 """
 from __future__ import annotations
 
@@ -166,10 +168,14 @@ class SliceScorer:
         self.chunk_items = [order[(j * self.population) // chunks:
                                   ((j + 1) * self.population) // chunks] for j in range(chunks)]
         identity = evaluator.identity
-        self.fingerprint = hashlib.sha256(json.dumps(
-            {"kind": ITEMS, "weights": identity["weights"], "evaluation": identity["evaluation"],
-             "quantizer": QUANTIZER_ID, "chunks": chunks, "order_seed": seed},
-            sort_keys=True).encode()).hexdigest()[:32]
+        fields = {"kind": ITEMS, "weights": identity["weights"],
+                  "evaluation": identity["evaluation"], "quantizer": QUANTIZER_ID,
+                  "chunks": chunks, "order_seed": seed}
+        self.fingerprint = _digest(fields)
+        #: a quantized plan's chunks in chip arithmetic: keyed by the arithmetic too
+        self.chip = getattr(evaluator, "arithmetic", None)
+        self.chip_fingerprint = None if self.chip is None else _digest(
+            {**fields, "arithmetic": self.chip.identity})
         self._memo: dict[tuple[str, int], dict[str, list]] = {}
         self.used: set[tuple[str, int]] = set()
         self.computed_items = 0
@@ -182,22 +188,30 @@ class SliceScorer:
         if key in self._memo:
             return self._memo[key]
         store_key = f"{plan.key}#{index}/{self.chunks}"
-        result = self.evaluator.store.get(ITEMS, store_key, self.fingerprint)
+        fingerprint = self._fingerprint(plan)
+        result = self.evaluator.store.get(ITEMS, store_key, fingerprint)
         if result is None:
             start = time.perf_counter()
             result = self._compute(plan, index)
             seconds = time.perf_counter() - start
-            self.evaluator.store.put(ITEMS, store_key, self.fingerprint, plan.to_json(),
+            self.evaluator.store.put(ITEMS, store_key, fingerprint, plan.to_json(),
                                      result, seconds)
             self.computed_items += len(self.chunk_items[index])
             self.seconds += seconds
         self._memo[key] = result
         return result
 
+    def _fingerprint(self, plan: QuantPlan) -> str:
+        on_chip = self.chip is not None and plan.key != QuantPlan().key
+        return self.chip_fingerprint if on_chip else self.fingerprint
+
     def _compute(self, plan: QuantPlan, index: int) -> dict[str, Any]:
         """Score chunk ``index``; the first chunk also records the activity a hardware estimate
-        of the candidate is built on (when the evaluator records activity at all)."""
+        of the candidate is built on (when the evaluator records activity at all), with the
+        float model. In chip arithmetic a quantized plan's values are its twin's."""
         model, items = self.evaluator.model, self.chunk_items[index].tolist()
+        on_chip = self._fingerprint(plan) != self.fingerprint
+        result: dict[str, Any] = {}
         with plan.applied(model):
             if index == 0 and self.evaluator.record_activity:
                 from qslm_neuro.measure.recorder import ActivityRecorder
@@ -205,13 +219,17 @@ class SliceScorer:
                 with ActivityRecorder(model) as recorder:
                     result = dict(self.task.evaluate_items(model, items))
                 result["activity"] = recorder.profile().to_dict() if recorder.tokens else None
-                return result
-            return dict(self.task.evaluate_items(model, items))
+            elif not on_chip:
+                return dict(self.task.evaluate_items(model, items))
+        if on_chip:
+            result.update(self.task.evaluate_items(self.chip.twin(model, plan), items))
+        return result
 
     def complete(self, plan: QuantPlan) -> bool:
         """Whether every chunk of ``plan`` is already scored (this run or the store)."""
+        fingerprint = self._fingerprint(plan)
         return all((plan.key, j) in self._memo or self.evaluator.store.has(
-            ITEMS, f"{plan.key}#{j}/{self.chunks}", self.fingerprint) for j in range(self.chunks))
+            ITEMS, f"{plan.key}#{j}/{self.chunks}", fingerprint) for j in range(self.chunks))
 
     def activity(self, plan: QuantPlan) -> dict[str, Any] | None:
         """The activity recorded on the first chunk (None when none was recorded)."""
@@ -225,6 +243,10 @@ class SliceScorer:
 
     def items_used(self) -> int:
         return sum(len(self.chunk_items[j]) for _key, j in self.used)
+
+
+def _digest(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def racing_task(ctx: "SearchContext", chunks: int = 8) -> Any:
@@ -302,7 +324,8 @@ class Racer:
         self.decisions.append({"plan": plan.key, **race})
         result = {"metric": self.task.item_metric(mean),
                   "total_bytes": ctx.evaluator.footprint_bytes(plan),
-                  "activity": self.scorer.activity(plan), "hw": None, "details": {"race": race}}
+                  "activity": self.scorer.activity(plan), "hw": None,
+                  "details": {"race": race, **self._arithmetic(plan)}}
         return ctx._candidate(plan, tier, label, result)
 
     def confirm(self) -> list[dict[str, Any]]:
@@ -320,10 +343,15 @@ class Racer:
             completed = {**race, "items": int(values.size), "early": race,
                          "decision": "accept" if ctx.perf.ok(metric) else "reject"}
             result = {"metric": metric, "total_bytes": chosen.total_bytes,
-                      "activity": chosen.activity, "hw": None, "details": {"race": completed}}
+                      "activity": chosen.activity, "hw": None,
+                      "details": {"race": completed, **self._arithmetic(chosen.plan)}}
             replaced = _replace_candidate(ctx, chosen, result)
             notes.append({"candidate": chosen.order, "raced_metric": chosen.metric,
                           "full_metric": replaced.metric, "holds": replaced.meets_accuracy})
+
+    def _arithmetic(self, plan: QuantPlan) -> dict[str, str]:
+        on_chip = self.scorer._fingerprint(plan) != self.scorer.fingerprint
+        return {"arithmetic": "chip"} if on_chip else {}
 
     def add_counts(self, counts: dict[str, Any], full_size: float | None) -> None:
         """Slice items into ``counts``: items evaluated, and full-evaluation equivalents."""

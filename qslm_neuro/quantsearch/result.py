@@ -26,6 +26,7 @@ from typing import Any, Callable
 from qslm_neuro.errors import BadInputError, ConstraintsNotMetError
 from qslm_neuro.fileio import write_json_atomic, write_text_atomic
 from qslm_neuro.quant import QuantPlan
+from qslm_neuro.quantsearch.arithmetic import arithmetic_words
 from qslm_neuro.quantsearch.constraints import ResolvedMem, ResolvedPerf
 from qslm_neuro.quantsearch.hardware.budgets import ResolvedHardware, format_value
 
@@ -235,7 +236,8 @@ class SearchResult:
                  f"constraints: {self.constraints_text()}",
                  f"objective: {self.objective.get('formula', self.objective.get('name'))}",
                  f"baseline: {self.metric_name} {self.baseline.metric:.4f}, "
-                 f"{self.baseline.total_bytes:,} B"]
+                 f"{self.baseline.total_bytes:,} B",
+                 arithmetic_words(self.settings.get("arithmetic"))]
         if c.get("speculative_evaluations"):
             lines.insert(1, f"speculation: {c['speculative_evaluations']} full evaluations "
                             f"computed ahead on idle workers, {c['speculative_used']} then asked "
@@ -300,7 +302,7 @@ class SearchResult:
                    "mean_weight_bits", "meets_accuracy", "meets_mem", "meets_hw", "feasible",
                    "chosen", "score", "violation", "energy_per_token_j", "power_w", "cores",
                    "chips", "latency_per_token_s", "synaptic_memory_bytes", "precisions",
-                   "plan_key"]
+                   "plan_key", "arithmetic"]
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
@@ -315,7 +317,7 @@ class SearchResult:
                              hw.get("power_w", ""), hw.get("cores", ""), hw.get("chips", ""),
                              hw.get("latency_per_token_s", ""),
                              hw.get("synaptic_memory_bytes", ""), c.precisions(),
-                             c.plan.key])
+                             c.plan.key, c.details.get("arithmetic", "float")])
         return buffer.getvalue()
 
     def write(self, out_dir: str | os.PathLike[str]) -> dict[str, Path]:

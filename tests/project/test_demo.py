@@ -77,6 +77,17 @@ def test_demo_with_data_ends_with_the_headline_and_names_every_column(tmp_path, 
     assert "plan:" in headline and "size:" in headline and "MB" in headline
     assert "dev accuracy" in headline and "95% interval" in headline
     assert "selection accuracy" in headline
+    # the chosen plan in Loihi 2's own integers, on the same dev sentences, paired with fp32
+    assert "loihi2 chip arithmetic (bit-exact integer twin; the same 24 sentences)" in headline
+    on_chip = json.loads((out / "chip_arithmetic.json").read_text())
+    written_ns = (out / "chip_arithmetic.json").stat().st_mtime_ns
+    assert on_chip["result"]["n"] == 24 and on_chip["result"]["formats"]["state_bits"] == 24
+    low, high = on_chip["result"]["chip_vs_fp32"]["ci95"]
+    assert low <= on_chip["result"]["chip_vs_fp32"]["difference"] <= high
+    report_entry = json.loads((out / "report.json").read_text())["extra"]["report_split"]
+    role = "chosen" if "chosen" in report_entry else "nearest"
+    assert on_chip["result"]["fake_quant"] == report_entry[role]["value"]
+    assert on_chip["result"]["fp32"] == report_entry["baseline"]["value"]
     # result.summary() itself reports the dev result with its interval
     summary = printed[:printed.index("headline")]
     assert "reported on sst2/dev" in summary and "paired difference" in summary \
@@ -97,3 +108,5 @@ def test_demo_with_data_ends_with_the_headline_and_names_every_column(tmp_path, 
     assert code_again == code
     report = json.loads((out / "report.json").read_text())
     assert report["counts"]["computed"]["full"] == 0
+    assert json.loads((out / "chip_arithmetic.json").read_text()) == on_chip  # read back,
+    assert (out / "chip_arithmetic.json").stat().st_mtime_ns == written_ns  # not recomputed

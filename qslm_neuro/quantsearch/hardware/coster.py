@@ -39,6 +39,8 @@ class ChipCoster:
         text = json.dumps({"evaluation": evaluator.fingerprints["full"], "hw": self.identity,
                            "tokens_per_s": tokens_per_s}, sort_keys=True)
         #: The store key of this chip's estimates: task-evaluation key + chip identity + rate.
+        #: (In chip arithmetic too the activity is measured with the float model, the same as
+        #: a float search's, so the float key names it.)
         self.fingerprint = hashlib.sha256(text.encode()).hexdigest()[:32]
         self._workloads: dict[str, Any] = {}
         self._summaries: dict[str, dict[str, Any]] = {}
