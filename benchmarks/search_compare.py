@@ -47,7 +47,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from search_settings import add_tiered_arguments, calibration, tiered_strategy
+from search_settings import (SST2_CALIB_SENTENCES, add_tiered_arguments, calibration,
+                             tiered_strategy)
 
 from qslm_neuro.errors import BadInputError
 from qslm_neuro.fileio import write_json_atomic
@@ -119,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strategies", default="tiered,random,ilp,nsga2",
                         help="which of random, ilp, nsga2 run beside tiered (tiered always "
                              "runs: it sets the budget)")
-    add_tiered_arguments(parser, "calibration subset size (sentences; default: the task's)",
-                         __file__)
+    add_tiered_arguments(parser, "calibration subset size (sentences)", __file__,
+                         SST2_CALIB_SENTENCES)
     parser.add_argument("--select-size", type=int, default=None,
                         help="score candidates on a stratified sample of this many selection "
                              "sentences (default: all of them)")

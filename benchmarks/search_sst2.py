@@ -35,7 +35,8 @@ from qslm_neuro.models.checkpoint import verify_checkpoint
 from qslm_neuro.quantsearch import Constraints, TradeOff
 from qslm_neuro.quantsearch.checkpoint import Splits, describe_report_split, search_checkpoint
 from qslm_neuro.quantsearch.racing import items_evaluated
-from search_settings import add_tiered_arguments, calibration, tiered_strategy
+from search_settings import (SST2_CALIB_SENTENCES, add_tiered_arguments, calibration,
+                             tiered_strategy)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -50,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/bench-search-sst2")
     parser.add_argument("--data-dir", default=None)
-    add_tiered_arguments(parser, "calibration subset size (sentences; default: the task's)",
-                         __file__)
+    add_tiered_arguments(parser, "calibration subset size (sentences)", __file__,
+                         SST2_CALIB_SENTENCES)
     parser.add_argument("--select-split", default=None,
                         help="default: the 1,000 held-out training sentences; 'dev' = the "
                              "paper's protocol (selected on the reported split)")

@@ -30,7 +30,8 @@ from qslm_neuro.models.checkpoint import verify_checkpoint
 from qslm_neuro.quantsearch import Constraints, TradeOff
 from qslm_neuro.quantsearch.checkpoint import Splits, describe_report_split, search_checkpoint
 from qslm_neuro.quantsearch.racing import items_evaluated
-from search_settings import add_tiered_arguments, calibration, tiered_strategy
+from search_settings import (WT2_CALIB_TOKENS, add_tiered_arguments, calibration,
+                             tiered_strategy)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -46,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/bench-search-wt2")
     parser.add_argument("--data-dir", default=None)
-    add_tiered_arguments(parser, "calibration subset size (tokens); 2048 keeps the sensitivity "
-                                 "phase within the 30 full-evaluation budget", __file__)
+    add_tiered_arguments(parser, "calibration subset size (tokens)", __file__,
+                         WT2_CALIB_TOKENS)
     parser.add_argument("--keep-store", action="store_true")
     parser.add_argument("--results", default=str(RESULTS / "search_wt2.json"))
     args = parser.parse_args(argv)
