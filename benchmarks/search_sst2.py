@@ -33,7 +33,7 @@ import torch
 from qslm_neuro.fileio import write_json_atomic
 from qslm_neuro.models.checkpoint import verify_checkpoint
 from qslm_neuro.quantsearch import Constraints, TradeOff
-from qslm_neuro.quantsearch.checkpoint import Splits, describe_report_split, search_checkpoint
+from qslm_neuro.quantsearch.checkpoint import Splits, search_checkpoint
 from qslm_neuro.quantsearch.racing import items_evaluated
 from search_settings import (SST2_CALIB_SENTENCES, add_tiered_arguments, calibration,
                              tiered_strategy)
@@ -141,8 +141,6 @@ def main(argv: list[str] | None = None) -> int:
                            f"{load_after[0]:.1f} on {os.cpu_count()} cores)"),
              ("search CPU time", f"{result.cpu_time_s:.0f} s with {args.threads} torch thread(s)")]
     rows += [(name, "PASS" if ok else "FAIL") for name, ok in record["criteria"].items()]
-    if reported:
-        print("\n".join(describe_report_split(reported)))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")

@@ -28,7 +28,7 @@ import torch
 from qslm_neuro.fileio import write_json_atomic
 from qslm_neuro.models.checkpoint import verify_checkpoint
 from qslm_neuro.quantsearch import Constraints, TradeOff
-from qslm_neuro.quantsearch.checkpoint import Splits, describe_report_split, search_checkpoint
+from qslm_neuro.quantsearch.checkpoint import Splits, search_checkpoint
 from qslm_neuro.quantsearch.racing import items_evaluated
 from search_settings import (WT2_CALIB_TOKENS, add_tiered_arguments, calibration,
                              tiered_strategy)
@@ -127,8 +127,6 @@ def main(argv: list[str] | None = None) -> int:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
-    if test:
-        print("\n".join(describe_report_split(test)))
     if record["data_note"]:
         print(f"note: {record['data_note']}")
     print(f"wrote {args.results}")
