@@ -10,8 +10,8 @@ Writes ``benchmarks/results/chip_arithmetic.json`` and prints the tables:
    2's values), SST-2 dev accuracy of the chosen plan in each, on a stratified subset of
    ``--sweep-examples`` dev sentences (seven twin evaluations; the JSON says how many);
 3. WikiText-2 test perplexity (``data/slm-small-wt2``, the plan ``search_wt2.py`` chose) in the
-   three arithmetics, on the first ``--wt2-tokens`` scored tokens, or ``all`` of them (the whole
-   test set: hours for the twin on 2 CPU cores, minutes on a GPU with ``--device cuda``);
+   three arithmetics, on the whole test set (``--wt2-tokens all``, the default: about a quarter
+   of an hour for the twin on one CPU thread) or its first ``--wt2-tokens`` scored tokens;
 4. the whole SLM closed loop in Lava on ``--lava-tokens`` SST-2 dev tokens under the chosen
    plan, compared integer for integer with the twin, and both timed on the same tokens (CPU).
 
@@ -22,8 +22,7 @@ or float64 stay below 2**24 or 2**53, and TF32 is switched off here;
 ``tests/chiparith/test_twin_device.py``). Each part records the device it ran on, and the
 twin's evaluation seconds and tokens per second.
 Usage: ``QSLM_DATA_DIR=... python benchmarks/bench_chip_arithmetic.py [--sst2-examples N]``;
-on a GPU, the whole WikiText-2 test set into a results file of its own, the other parts taken
-from the shipped JSON: ``--device cuda --parts wt2 --wt2-tokens all --base
+on a GPU (``tools/gpu_benchmarks.sh chiparith``): ``--device cuda --parts sst2,wt2 --base
 benchmarks/results/chip_arithmetic.json --results $OUT/chip_arithmetic.json``.
 """
 from __future__ import annotations
@@ -217,7 +216,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sweep-examples", type=int, default=300,
                         help="stratified subset of SST-2 dev for the formats sweep (7 twin "
                         "evaluations; the machine has 2 shared cores)")
-    parser.add_argument("--wt2-tokens", type=wt2_tokens, default=4096,
+    parser.add_argument("--wt2-tokens", type=wt2_tokens, default=None,
                         help="scored WikiText-2 test tokens, or 'all' (the whole test set)")
     parser.add_argument("--lava-tokens", type=int, default=64)
     parser.add_argument("--parts", default="sst2,wt2,lava")

@@ -9,13 +9,16 @@ reporting the chosen plan and fp32 on SST-2 dev (872 sentences), with the paired
 interval and whether the 1-point constraint still holds there. Done when: a chosen candidate with
 at least 85% memory reduction against fp32 and at most 1.0 point lower accuracy than the baseline
 on the selection split and the whole search under 10 minutes on 2 cores; issue 25 adds: at most
-30 full-evaluation equivalents (full evaluations, raced slices, calibration and proxy items),
-which racing (``--racing 0.05 --rows needed``, now the default: the tiered search's options come
-from ``search_settings.py``, shared with ``search_compare.py``) aims at;
-benchmarks/results/search_sst2.json was made with ``--racing 0 --rows all`` (every candidate on
-the whole split), search_sst2_racing.json with the racing flags. Wall time depends on what else
-the machine runs, so the process's CPU time and the load average are recorded next to it (with
-one torch thread the CPU time is what the wall time would be on an otherwise idle machine).
+30 full-evaluation equivalents (full evaluations, raced slices, calibration and proxy items).
+The default run (its options come from ``search_settings.py``, shared with
+``search_compare.py``) races candidates at level 0.05, measures only the sensitivity rows steps
+need, lowers units by bisection and calibrates on 64 sentences. Two ablations are kept beside
+it: ``search_sst2_fullsplit.json`` (``--racing 0 --rows all --descent step --calib-size 128
+--results ...``: every candidate on the whole split, QSLM's one-step walk) and
+``search_sst2_racing_step.json`` (``--descent step --calib-size 128 --results ...``). Wall
+time depends on what else the machine runs, so the process's CPU time and the load average are
+recorded next to it (with one torch thread the CPU time is what the wall time would be on an
+otherwise idle machine).
 Prints a table and writes benchmarks/results/search_sst2.json.
 """
 from __future__ import annotations
@@ -104,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         "candidates": len(result.candidates), "counts": counts,
         "items_evaluated": items_evaluated(result.counts, _items_per_evaluation(result)),
         "racing": result.settings.get("racing"),
+        "tiered": {key: result.settings.get(key) for key in ("rows", "descent", "tiers")},
+        "calib_size": args.calib_size, "command": " ".join(["python", *sys.argv]),
         "proxy_rank_correlation": result.sensitivity.correlations()
         if result.sensitivity is not None else None,
         "run_dir": str(out),

@@ -5,11 +5,12 @@
 
 Candidates are evaluated on the held-out text (the search never selects on the test split);
 the baseline's and the chosen candidate's test perplexities are evaluated afterwards. Done when:
-at least 80% memory reduction against fp32 with at most 5% higher test perplexity; the racing run
-(``--calib-size 2048 --results benchmarks/results/search_wt2_racing.json`` with the default
-``--racing 0.05 --rows needed``: candidates raced on held-out windows, a 2,048-token calibration
-span) aims at issue 25's at most 30 full-evaluation equivalents; search_wt2.json was made with
-``--racing 0 --rows all`` (every candidate on the whole split). The tiered search's options come
+at least 80% memory reduction against fp32 with at most 5% higher test perplexity, and (issue
+25) at most 30 full-evaluation equivalents. The default run races candidates on held-out windows
+at level 0.05, measures only the sensitivity rows steps need, lowers units by bisection and
+calibrates on 2,048 tokens. Ablations beside it: ``search_wt2_fullsplit.json`` (``--racing 0
+--rows all --descent step --calib-size 4096``) and ``search_wt2_racing_step.json``
+(``--descent step``). The tiered search's options come
 from ``search_settings.py``, shared with the other search benchmarks. Prints a table and writes
 benchmarks/results/search_wt2.json.
 """
@@ -90,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         "candidates": len(result.candidates), "counts": result.counts,
         "items_evaluated": items_evaluated(result.counts, _items_per_evaluation(result)),
         "racing": result.settings.get("racing"),
+        "tiered": {key: result.settings.get(key) for key in ("rows", "descent", "tiers")},
+        "calib_size": args.calib_size, "command": " ".join(["python", *sys.argv]),
         "proxy_rank_correlation": result.sensitivity.correlations()
         if result.sensitivity is not None else None,
         "data_note": test.get("baseline", {}).get("details", {}).get("note"),

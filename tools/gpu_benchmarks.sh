@@ -24,7 +24,7 @@ case "${1:-}" in
   chiparith)
     python3 -m pytest -q -p no:cacheprovider tests/chiparith/test_twin_device.py || exit 1
     timeout "${LIMIT:-480}" python3 benchmarks/bench_chip_arithmetic.py --device cuda \
-        --parts sst2,wt2 --wt2-tokens all --batch-size 256 \
+        --parts sst2,wt2 --batch-size 256 \
         --base benchmarks/results/chip_arithmetic.json --results "$OUT/chip_arithmetic.json" \
         2>&1 | tee "$OUT/chiparith.log" | tail -40
     ;;

@@ -109,7 +109,7 @@ def section_search(sst2: dict | None, wt2: dict | None) -> str:
 def cost_cell(data: dict) -> str:
     """A search's cost: full-evaluation equivalents, then what they are made of."""
     c = data["counts"]
-    raced = f" + {c['slice_items']} slice items" if c.get("slice_items") else ""
+    raced = f" + {c['slice_items']:,} slice items" if c.get("slice_items") else ""
     return (f"**{c['full_equivalents']:.1f}** ({c['full_evaluations']} full{raced} + "
             f"{c['calibration_evaluations']} calib.)")
 

@@ -22,7 +22,7 @@ from results_sections import (ROOT, load, section_alpha, section_gpu216,  # noqa
                               section_v1_v2, section_validation, table)
 from results_compare import section_compare_any  # noqa: E402
 from results_chip_arithmetic import headline_chip_rows, section_chip_arithmetic  # noqa: E402
-from results_signals import section_racing, section_signals  # noqa: E402
+from results_signals import RACING_VARIANTS, section_racing, section_signals  # noqa: E402
 from results_silicon import headline_silicon, section_calibration, section_silicon  # noqa: E402
 
 README = ROOT / "README.md"
@@ -37,8 +37,9 @@ def render_results() -> str:
         lambda: section_search(load("search_sst2"), load("search_wt2")),
         lambda: section_compare_any(load("search_compare"), load("search_tiny_exhaustive")),
         lambda: section_signals(load("sensitivity_signals")),
-        lambda: section_racing({n: load(n) for n in ("search_sst2", "search_wt2")},
-                               {n: load(f"{n}_racing") for n in ("search_sst2", "search_wt2")}),
+        lambda: section_racing({f"{n}{suffix}": load(f"{n}{suffix}")
+                                for n in ("search_sst2", "search_wt2")
+                                for suffix, _ in RACING_VARIANTS}),
         lambda: section_alpha(load("search_alpha")),
         lambda: section_search_hw(load("search_hw")),
         lambda: section_hw(load("hw_table")),
