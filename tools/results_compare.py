@@ -45,7 +45,7 @@ def section_equal_items(cmp: dict) -> str:
         + (f" ({random_evals}, fp32 included)" if random_evals else "")
         + (f", NSGA-II also {', '.join(nsga[1:])} that" if len(nsga) > 1 else "")
         + (f"; the ILP's sensitivity table alone costs {ilp['sensitivity_items']:,} items, "
-           f"then {ilp['budgets']} ILP solution(s) are evaluated" if ilp else "")
+           f"the rest leaves room for up to {ilp['budgets']} ILP solution(s) at memory budgets at or under constM" if ilp else "")
         + f". Run on {cmp['device_name']} ({cmp['device']}, torch {cmp['torch']})."
         + ("" if cmp.get("finished") else " **Partial run**: the strategies not listed had "
            "not finished.") + "\n\n"
