@@ -98,3 +98,19 @@ def _audit(audit: dict | None) -> str:
         [[c["tier"], c["label"], f"{c['at_items']:,} of {c['of']:,}", c["raced"],
           c["full_split_decision"], f"{c['raced_metric']:.4f}",
           f"{c['full_split_metric']:.4f}"] for c in audit["changed"]])
+
+
+def headline_compare(cmp: dict | None) -> list[list[str]]:
+    """One README row: the tiered search's score against NSGA-II's at 1x, 3x, 10x its items."""
+    if not cmp or cmp.get("record_version") is None or not cmp.get("criteria_detail"):
+        return []
+    nsga = [d for d in cmp["criteria_detail"] if d["strategy"].startswith("nsga2")]
+    if not nsga:
+        return []
+    tiered = nsga[0]["tiered_score"]
+    versus = ", ".join(f"{d['strategy'].split()[-1]}: {_score(d['score'])}" for d in nsga)
+    wins = all(d["tiered_at_least"] for d in nsga)
+    return [["Tiered search vs NSGA-II given 1x, 3x, 10x its items evaluated (SST-2)",
+             f"score {tiered:.4f} vs NSGA-II {versus}: tiered "
+             + ("at least as good at every budget" if wins else "beaten at some budget"),
+             "`search_compare.py`"]]

@@ -20,7 +20,7 @@ from results_sections import (ROOT, load, section_alpha, section_gpu216,  # noqa
                               section_hw, section_models, section_scale,
                               section_search, section_search_hw, section_spikegpt,
                               section_v1_v2, section_validation, table)
-from results_compare import section_compare_any  # noqa: E402
+from results_compare import headline_compare, section_compare_any  # noqa: E402
 from results_chip_arithmetic import headline_chip_rows, section_chip_arithmetic  # noqa: E402
 from results_signals import RACING_VARIANTS, section_racing, section_signals  # noqa: E402
 from results_silicon import headline_silicon, section_calibration, section_silicon  # noqa: E402
@@ -73,15 +73,19 @@ def headline_rows() -> list[list[str]]:
                      f"{c['memory_reduction']:.1%} smaller ({sst2['baseline']['bytes'] / 1e6:.2f}"
                      f" -> {c['bytes'] / 1e6:.2f} MB); dev accuracy {p['difference'] * 100:+.2f} pt"
                      f" (95% CI {lo * 100:+.2f} to {hi * 100:+.2f}) on sentences the search never "
-                     f"saw: constA {'holds' if held['holds'] else 'does not hold'}",
+                     f"saw: constA {'holds' if held['holds'] else 'does not hold'}; cost "
+                     f"{sst2['counts']['full_equivalents']:.1f} full-evaluation equivalents",
                      "`search_sst2.py`"])
     if wt2 and wt2.get("chosen"):
         c, p = wt2["chosen"], wt2.get("paired") or {}
         ci = (f" (95% CI {p['ci95'][0]:+.1%} to {p['ci95'][1]:+.1%})" if p else "")
         rows.append(["QSLM search, WikiText-2 LM (constA 5% ppl, constM 20%)",
                      f"{c['memory_reduction']:.1%} smaller; test perplexity "
-                     f"{c['test_relative_change']:+.1%}{ci}", "`search_wt2.py`"])
+                     f"{c['test_relative_change']:+.1%}{ci}; cost "
+                     f"{wt2['counts']['full_equivalents']:.1f} full-evaluation equivalents",
+                     "`search_wt2.py`"])
     rows += headline_chip_rows(load("chip_arithmetic"))
+    rows += headline_compare(load("search_compare"))
     tiny = load("search_tiny_exhaustive")
     if tiny and tiny.get("tiered_score_over_optimum"):
         rows.append(["Tiered vs exhaustive (256 plans, tiny model)",
@@ -91,10 +95,12 @@ def headline_rows() -> list[list[str]]:
                      "`search_tiny_exhaustive.py`"])
     hw = load("search_hw")
     if hw:
-        for r in hw["energy"]:
-            if r.get("energy_ratio") is not None:
-                rows.append([f"Energy-budget search vs bytes-only plan on {r['chip']}",
-                             f"{r['energy_ratio'] - 1:+.1%} energy per token", "`search_hw.py`"])
+        energy = [r for r in hw["energy"] if r.get("energy_ratio") is not None]
+        if energy:
+            rows.append([f"Energy-budget search vs bytes-only plan on "
+                         f"{' / '.join(r['chip'] for r in energy)}",
+                         " / ".join(f"{r['energy_ratio'] - 1:+.1%}" for r in energy)
+                         + " energy per token", "`search_hw.py`"])
         for r in hw["one_chip"]:
             if r["search"] == "one chip" and r["chip"] == "loihi2" and r["chosen"]:
                 dev = r["chosen"].get("report_accuracy"), r["fp32"].get("report_accuracy")
