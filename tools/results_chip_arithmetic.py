@@ -119,3 +119,28 @@ def headline_chip_rows(data: dict[str, Any] | None) -> list[list[str]]:
         return []
     return [[f"Chosen plans in {data['hw']}'s own integer arithmetic", "; ".join(said),
              "`bench_chip_arithmetic.py`"]]
+
+
+def section_chip_gpu(gpu: dict[str, Any] | None, cpu: dict[str, Any] | None) -> str:
+    """The same parts run on a GPU (``chip_arithmetic_gpu.json``, ``tools/gpu_benchmarks.sh
+    chiparith``) beside the CPU run: the twin's speed there, and its chip-arithmetic score
+    against the CPU's (the integers are the same; only the float loss may differ)."""
+    if not gpu or not cpu:
+        return ""
+    rows = []
+    for key in ("sst2", "wt2"):
+        there, here = gpu.get(key) or {}, cpu.get(key) or {}
+        twin = there.get("twin")
+        if not twin or "chip" not in here or there.get("plan_key") != here.get("plan_key"):
+            continue
+        metric = there["metric"]
+        rows.append([_where(key, there), twin["device"],
+                     f"{twin['tokens_per_s']:,.0f} tok/s ({twin['eval_s']:,.1f} s)",
+                     _speed(here, cpu)[1], _score(metric, there["chip"]["value"]),
+                     _score(metric, here["chip"]["value"])])
+    if not rows:
+        return ""
+    return ("\n\nThe same plans on a GPU (`tools/gpu_benchmarks.sh chiparith`, "
+            "`benchmarks/results/chip_arithmetic_gpu.json`):\n\n"
+            + table(["data", "device", "twin speed there", "twin speed on the CPU",
+                     "chip score there", "chip score on the CPU"], rows))

@@ -21,7 +21,8 @@ from results_sections import (ROOT, load, section_alpha, section_gpu216,  # noqa
                               section_search, section_search_hw, section_spikegpt,
                               section_v1_v2, section_validation, table)
 from results_compare import headline_compare, section_compare_any  # noqa: E402
-from results_chip_arithmetic import headline_chip_rows, section_chip_arithmetic  # noqa: E402
+from results_chip_arithmetic import (headline_chip_rows, section_chip_arithmetic,  # noqa: E402
+                                     section_chip_gpu)
 from results_signals import RACING_VARIANTS, section_racing, section_signals  # noqa: E402
 from results_silicon import headline_silicon, section_calibration, section_silicon  # noqa: E402
 
@@ -49,7 +50,8 @@ def render_results() -> str:
         lambda: section_validation(load("sanafe_validation"), load("sweep_speed"),
                                    load("lava_block")),
         lambda: section_scale(load("scale_cpu"), load("scale_gpu")),
-        lambda: section_chip_arithmetic(load("chip_arithmetic")),
+        lambda: section_chip_arithmetic(load("chip_arithmetic"))
+        + section_chip_gpu(load("chip_arithmetic_gpu"), load("chip_arithmetic")),
         lambda: section_silicon(load("silicon")),
         lambda: section_calibration(load("hw_table_loihi2_derived"), load("hw_table")),
     ]
