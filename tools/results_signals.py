@@ -15,7 +15,8 @@ def section_signals(sig: dict | None) -> str:
                    c["per_level"].get("module", {}).get("rho"), c["mean_within_precision"]]
             spent = (f"{cost['evaluations']} evaluations ({cost['full_equivalents']:.1f} "
                      "full-eq.)" if cost.get("evaluations") else
-                     f"{cost.get('backward_passes', 0)} gradient passes, "
+                     f"{cost['backward_passes']} gradient "
+                     f"pass{'' if cost['backward_passes'] == 1 else 'es'}, "
                      f"{cost.get('seconds', 0):.0f} s" if "backward_passes" in cost else
                      "weights only")
             rows.append([task, name, *("-" if r is None else f"{r:+.2f}" for r in rho), spent])

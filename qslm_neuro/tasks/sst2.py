@@ -11,6 +11,7 @@ from qslm_neuro.errors import BadInputError
 from qslm_neuro.tasks.base import (ProxyBatch, batch_progress, digest_tensors, eval_mode,
                                    model_device, pad_batch)
 from qslm_neuro.tasks.data import load_sst2
+from qslm_neuro.tasks.phrases import PhraseIndex, phrases_of, words_of
 from qslm_neuro.tasks.tokenizer import Tokenizer
 
 
@@ -228,17 +229,16 @@ def split_heldout(examples: list[tuple[str, int]], n: int, seed: int, min_words:
     longer_first = sorted(range(len(examples)), key=lambda i: -len(examples[i][0]))
     candidates = [i for i in longer_first if len(examples[i][0].split()) >= min_words]
     rng.shuffle(candidates)
-    corpus = "\n".join(f" {sentence} " for sentence, _ in examples)
+    # A full sentence is a row that occurs in no other row (nor twice in the split).
+    key_words = min((len(words_of(examples[i][0])) for i in candidates), default=1)
+    index = PhraseIndex([sentence for sentence, _ in examples], key_words)
     held: list[int] = []
     for i in candidates:
-        needle = f" {examples[i][0]} "
-        first = corpus.find(needle)
-        if corpus.find(needle, first + 1) == -1:  # contained in no other row: a full sentence
+        if not index.occurs_at_least(words_of(examples[i][0]), 2):
             held.append(i)
         if len(held) == n:
             break
-    held_text = "\n".join(f" {examples[i][0]} " for i in held)
+    held_phrases = phrases_of([examples[i][0] for i in held])
     held_set = set(held)
-    train = [e for i, e in enumerate(examples)
-             if i not in held_set and f" {e[0]} " not in held_text]
+    train = [e for i, e in enumerate(examples) if i not in held_set and e[0] not in held_phrases]
     return train, [examples[i] for i in sorted(held)]
