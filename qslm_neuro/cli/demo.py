@@ -1,4 +1,4 @@
-"""``qslm demo``: the whole story in about two minutes on two cores.
+"""``qslm demo``: the whole story, search to chip cost, on the shipped SST-2 model.
 
 Loads the shipped SST-2 classifier and runs one QSLM tiered search in chip terms: the plan must
 fit one Loihi 2 chip (constM ``1chip``), lose at most 1 accuracy point (constA) and, among
@@ -31,7 +31,7 @@ from typing import Any
 from qslm_neuro.cli.common import add_data_dir, load_model_arg
 from qslm_neuro.errors import DataNotFoundError
 
-HELP = "search, cost and plot the shipped SST-2 model in about two minutes (`make demo`)"
+HELP = "search, cost and plot the shipped SST-2 model (`make demo`)"
 DEFAULT_MODEL = "data/slm-small-sst2"
 HARDWARE = ("loihi", "loihi2", "embedded-soc")
 #: The chip whose own integer arithmetic the chosen plan is also scored in.

@@ -48,7 +48,8 @@ QUICK_SEARCH = ("--ladder", "fp32,int8,int2", "--tiers", "global", "--calib-size
 #: README text (a whole command, or a piece of a snippet that names it) -> how it runs here
 CASES: dict[str, Case] = {
     "make demo": Case(reason_not_run="`qslm demo` is what it runs; tests/project/test_demo.py "
-                                     "runs it on a small checkpoint (the real one: ~2 CPU-min)"),
+                                     "runs it on a small checkpoint; bench_commands.py times "
+                                     "the real one"),
     "make test": Case(reason_not_run="the suite this test is part of"),
     'Workload.load("slm-small-sst2")': Case(),
     "search_checkpoint(": Case(needs_data=True, replace=(
