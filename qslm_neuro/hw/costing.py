@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
 
@@ -110,7 +111,7 @@ def estimate(candidate: Any, hw: "HardwareLike | Sequence[HardwareLike]" = "loih
         synaptic_memory_bytes=float(step.synaptic_memory_bytes), cores=int(step.cores),
         chips=int(step.chips), feasible=feasible, flags=flags, params=values,
         assumed_params=model.assumed_keys,
-        layers=layer_table(wa, step, tok, values, family),
+        layer_source=partial(layer_table, wa, step, tok, dict(values), family),
         details={key: float(np.asarray(value)) for key, value in step.extra.items()},
         step_s=float(tok.step_s), pipeline_depth=depth,
         time_parts_s={k: float(np.asarray(v)) * 1e-9 for k, v in step.time_parts_ns.items()},

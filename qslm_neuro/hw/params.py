@@ -13,7 +13,9 @@ a scaled or chosen figure is not a published one.
 """
 from __future__ import annotations
 
+import copy
 import difflib
+import functools
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -158,13 +160,24 @@ def load_hardware(hw: "str | os.PathLike[str] | HardwareModel" = "loihi2",
         raise HardwareModelError(
             f"{path}: base chain loops ({' -> '.join(_chain)} -> {path}); remove one 'base ='")
     try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
+        data = _parsed_toml(path.read_bytes())
     except tomllib.TOMLDecodeError as exc:
         raise HardwareModelError(f"{path}: not valid TOML ({exc}); fix the syntax") from exc
     model = parse_hardware(data, str(path), base_dir=path.parent,
                            _chain=_chain + (str(path.resolve()),))
     return model.with_overrides(overrides)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_toml_cached(content: bytes) -> dict[str, Any]:
+    return tomllib.loads(content.decode("utf-8"))
+
+
+def _parsed_toml(content: bytes) -> dict[str, Any]:
+    """A chip file's TOML, parsed once per distinct content (the key is the file's bytes, so an
+    edited file is parsed again): loops that call ``estimate`` per variant spent most of their
+    time parsing the same file. Each caller gets its own copy."""
+    return copy.deepcopy(_parsed_toml_cached(content))
 
 
 def parse_hardware(data: Mapping[str, Any], where: str, base_dir: Path | None = None,

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Callable
 
 from qslm_neuro.hw.families.common import PARTS
 
@@ -44,7 +45,9 @@ class CostReport:
     flags: list[str]
     params: dict[str, float]
     assumed_params: list[str]
-    layers: "pd.DataFrame" = field(repr=False)
+    #: builds :attr:`layers` on first use: most estimates (a search's, a sweep loop's) never
+    #: read the per-layer table, and building it took most of an estimate's time
+    layer_source: "Callable[[], pd.DataFrame]" = field(repr=False, compare=False)
     details: dict[str, float] = field(default_factory=dict)
     #: Where the workload's spike counts came from (``Workload.activity_source``: ``snntorch``,
     #: ``lava``, ``profile:<file>``, ``borrowed:<model>``, ``assumed``) and a sentence on how.
@@ -55,6 +58,19 @@ class CostReport:
     time_parts_s: dict[str, float] = field(default_factory=dict)
     throughput_bound: str = ""
     latency_bound: str = ""
+
+    @cached_property
+    def layers(self) -> "pd.DataFrame":
+        """The per-layer table (see the class docstring), built on first use."""
+        return self.layer_source()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (Dask, copies) with the table built: its source holds the chip family's
+        functions, which pickle refuses."""
+        state = dict(self.__dict__)
+        state["layers"] = self.layers
+        state["layer_source"] = None
+        return state
 
     @property
     def layer_rows(self) -> "pd.DataFrame":
