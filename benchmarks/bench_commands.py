@@ -63,7 +63,7 @@ def _argv(command: str) -> list[str]:
 
 
 def time_command(name: str, data_dir: str) -> dict:
-    """Run one command where a user would and return its wall time and exit code."""
+    """Run one command where a user would and return its wall time (it must exit 0)."""
     command = COMMANDS[name]
     env = {**os.environ, "QSLM_DATA_DIR": data_dir, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     with tempfile.TemporaryDirectory() as folder:

@@ -57,7 +57,7 @@ def phrases_of(sentences: Sequence[str]) -> set[str]:
     """Every row that is a phrase of one of ``sentences``: each contiguous run of its words."""
     found: set[str] = set()
     for sentence in sentences:
-        words_of(sentence)
+        words_of(sentence)  # refuses a newline, across which a substring test would match
         gaps = [i for i, char in enumerate(sentence) if char == " "]
         starts = [0] + [gap + 1 for gap in gaps]
         ends = gaps + [len(sentence)]

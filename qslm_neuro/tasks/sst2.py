@@ -234,7 +234,7 @@ def split_heldout(examples: list[tuple[str, int]], n: int, seed: int, min_words:
     index = PhraseIndex([sentence for sentence, _ in examples], key_words)
     held: list[int] = []
     for i in candidates:
-        if not index.occurs_at_least(words_of(examples[i][0]), 2):
+        if not index.occurs_at_least(index.rows[i], 2):
             held.append(i)
         if len(held) == n:
             break

@@ -7,6 +7,7 @@ the README's text on the command's line (or heading) must hold the benchmark's
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import re
@@ -30,6 +31,7 @@ PLACES = {
 }
 
 
+@functools.cache
 def _bench():
     spec = importlib.util.spec_from_file_location("bench_commands",
                                                   ROOT / "benchmarks" / "bench_commands.py")
